@@ -1,0 +1,151 @@
+"""The `coachco2` command: serve the API, migrate the database, manage operator accounts."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from sqlalchemy.exc import IntegrityError
+
+from app import __version__
+from app.db import Database
+from app.migrate import upgrade
+from app.schemas.common import rfc3339
+from app.settings import get_settings
+from app.store import accounts
+
+
+def _migrate() -> None:
+    upgrade(get_settings().database_url)
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    _migrate()
+    print("database is at the latest schema")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    _migrate()
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        proxy_headers=True,
+        log_level=args.log_level,
+    )
+    return 0
+
+
+async def _operator_create(name: str) -> str:
+    db = Database(get_settings())
+    try:
+        async with db.session() as session:
+            _, secret = await accounts.create_operator(session, name)
+            await session.commit()
+            return secret
+    finally:
+        await db.dispose()
+
+
+def cmd_operator_create(args: argparse.Namespace) -> int:
+    name = args.name.strip()
+    if not 1 <= len(name) <= 100:
+        print("error: NAME must be 1 to 100 characters", file=sys.stderr)
+        return 2
+    _migrate()
+    try:
+        secret = asyncio.run(_operator_create(name))
+    except IntegrityError:
+        print(f"error: an operator named {name!r} already exists", file=sys.stderr)
+        return 1
+    print(f"operator {name!r} created. Its token, shown this once (only its hash is kept):", file=sys.stderr)
+    print(secret)
+    return 0
+
+
+async def _operator_list() -> list[tuple[str, str, str | None]]:
+    db = Database(get_settings())
+    try:
+        async with db.session() as session:
+            rows = await accounts.list_operators(session)
+            return [(op.name, rfc3339(op.created_at) or "", rfc3339(last)) for op, last in rows]
+    finally:
+        await db.dispose()
+
+
+def cmd_operator_list(_: argparse.Namespace) -> int:
+    _migrate()
+    for name, created, last in asyncio.run(_operator_list()):
+        print(f"{name}\tcreated {created}\tlast used {last or 'never'}")
+    return 0
+
+
+async def _operator_revoke(name: str) -> int | None:
+    db = Database(get_settings())
+    try:
+        async with db.session() as session:
+            operator = await accounts.find_operator(session, name)
+            if operator is None:
+                return None
+            count = await accounts.revoke_operator_tokens(session, operator.id)
+            await session.commit()
+            return count
+    finally:
+        await db.dispose()
+
+
+def cmd_operator_revoke(args: argparse.Namespace) -> int:
+    _migrate()
+    count = asyncio.run(_operator_revoke(args.name))
+    if count is None:
+        print(f"error: no operator named {args.name!r}", file=sys.stderr)
+        return 1
+    print(f"revoked {count} token(s) of operator {args.name!r}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="coachco2",
+        description="Coach CO2 backend. The database comes from DATABASE_URL (default: SQLite in ./var/).",
+    )
+    parser.add_argument("--version", action="version", version=f"coachco2 {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="apply migrations, then serve the API")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    serve.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="apply the database migrations")
+    migrate.set_defaults(func=cmd_migrate)
+
+    operator = sub.add_parser("operator", help="manage the territory's operator accounts")
+    op_sub = operator.add_subparsers(dest="operator_command", required=True)
+    create = op_sub.add_parser("create", help="create an operator and print its token once")
+    create.add_argument("name", help="a unique name, e.g. the team or tool that will use the token")
+    create.set_defaults(func=cmd_operator_create)
+    listing = op_sub.add_parser("list", help="list operators")
+    listing.set_defaults(func=cmd_operator_list)
+    revoke = op_sub.add_parser("revoke", help="revoke every token of an operator")
+    revoke.add_argument("name")
+    revoke.set_defaults(func=cmd_operator_revoke)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from app import __version__, problems
+from app.db import Database
+from app.middleware import BodyGuardMiddleware
+from app.routers import auth, ingest, operator, service
+from app.settings import Settings, get_settings
+
+DESCRIPTION = """
+Coach CO2 turns the GPS traces of a phone into trips, transport modes and a carbon footprint, and gives
+each person control of their own data.
+
+- Register pseudonymously with `POST /v1/auth/register`, then send `Authorization: Bearer <token>`.
+- The phone posts points to `POST /v1/me/locations`; processing happens off the request path.
+- Errors are RFC 9457 problem details (`application/problem+json`); validation errors name each field.
+"""
+
+
+def _problem_openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, with FastAPI's default validation-error schema replaced by problem details."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    problem_ref = {"$ref": "#/components/schemas/Problem"}
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            responses = operation.get("responses", {})
+            if "422" in responses:
+                responses["422"] = {
+                    "description": responses["422"].get("description", "Validation error"),
+                    "content": {"application/problem+json": {"schema": problem_ref}},
+                }
+            for code, response in responses.items():
+                content = response.get("content", {})
+                if code >= "400" and "application/json" in content:
+                    content["application/problem+json"] = content.pop("application/json")
+    app.openapi_schema = schema
+    return schema
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    db = Database(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await db.dispose()
+
+    app = FastAPI(
+        title="Coach CO2",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    problems.install(app)
+    app.add_middleware(BodyGuardMiddleware, max_body_bytes=settings.max_body_bytes)
+    for module in (service, auth, ingest, operator):
+        app.include_router(module.router)
+    app.openapi = lambda: _problem_openapi(app)  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,230 @@
+"""RFC 9457 problem details: the one mapping from errors to HTTP answers.
+
+Every error the API returns is `application/problem+json` with `type`, `title`, `status` and `detail`;
+validation errors add an `errors` list naming each offending field as a path (`points/17/lat`) and as a
+JSON Pointer into the request body (`#/points/17/lat`).
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_BASE = "/problems/"
+
+# slug -> (title, what it means): served at /problems/{slug} so that every `type` URI resolves.
+PROBLEM_TYPES: dict[str, tuple[str, str]] = {
+    "validation-error": (
+        "Your request is not valid",
+        "One or more fields break the API contract; `errors` names each one. Nothing of the request was "
+        "stored: fix the fields and send the whole request again.",
+    ),
+    "unauthorized": (
+        "Authentication required",
+        "Send `Authorization: Bearer <token>` with a token from POST /v1/auth/register or "
+        "POST /v1/auth/tokens. Revoked tokens stop working at once.",
+    ),
+    "forbidden-role": (
+        "This token's role cannot call this endpoint",
+        "Person tokens reach /v1/me and /v1/auth; operator tokens reach /v1/operator only.",
+    ),
+    "not-found": ("Not found", "There is no such object among yours."),
+    "payload-too-large": (
+        "Request body too large",
+        "The body, after gzip decoding, is larger than the server accepts. Send fewer points per request.",
+    ),
+    "unsupported-encoding": (
+        "Unsupported Content-Encoding",
+        "Request bodies may be sent as is or with `Content-Encoding: gzip`.",
+    ),
+    "invalid-body": (
+        "The request body cannot be read",
+        "The body is not valid JSON, or not valid gzip when `Content-Encoding: gzip` is sent.",
+    ),
+    "service-unavailable": (
+        "Service unavailable",
+        "The service cannot reach its database just now. Nothing was stored; retry after a moment.",
+    ),
+}
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Path of the offending field, `/`-separated (`points/17/lat`).")
+    pointer: str = Field(description="JSON Pointer to the field in the request body (RFC 6901).")
+    location: str = Field(description="Where the field is: body, query, path or header.")
+    detail: str = Field(description="What is wrong with it.")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "field": "points/17/lat",
+                    "pointer": "#/points/17/lat",
+                    "location": "body",
+                    "detail": "Input should be less than or equal to 90",
+                }
+            ]
+        }
+    )
+
+
+class Problem(BaseModel):
+    """An error, as RFC 9457 problem details."""
+
+    type: str = Field(description="URI of the problem type; it resolves to its description.")
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldError] | None = Field(default=None, description="Validation errors, one per field.")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "/problems/validation-error",
+                    "title": "Your request is not valid",
+                    "status": 422,
+                    "detail": "1 field is not valid: points/17/lat",
+                    "errors": [
+                        {
+                            "field": "points/17/lat",
+                            "pointer": "#/points/17/lat",
+                            "location": "body",
+                            "detail": "Input should be less than or equal to 90",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+
+class ProblemError(Exception):
+    """Raise anywhere to answer with a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        detail: str,
+        *,
+        headers: dict[str, str] | None = None,
+        errors: list[dict[str, str]] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.slug = slug
+        self.detail = detail
+        self.headers = headers
+        self.errors = errors
+
+
+def problem_body(
+    status: int, slug: str, detail: str, errors: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
+    title = PROBLEM_TYPES[slug][0] if slug in PROBLEM_TYPES else HTTPStatus(status).phrase
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + slug if slug in PROBLEM_TYPES else "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    return body
+
+
+def problem_response(
+    status: int,
+    slug: str,
+    detail: str,
+    *,
+    headers: dict[str, str] | None = None,
+    errors: list[dict[str, str]] | None = None,
+) -> JSONResponse:
+    return JSONResponse(
+        problem_body(status, slug, detail, errors),
+        status_code=status,
+        headers=headers,
+        media_type=PROBLEM_MEDIA_TYPE,
+    )
+
+
+def unauthorized(detail: str) -> ProblemError:
+    return ProblemError(401, "unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def not_found(what: str) -> ProblemError:
+    return ProblemError(404, "not-found", f"No {what} with this id among yours.")
+
+
+def _field_error(error: dict[str, Any]) -> dict[str, str]:
+    loc = [str(part) for part in error.get("loc", ())]
+    location = loc[0] if loc and loc[0] in ("body", "query", "path", "header", "cookie") else "body"
+    parts = loc[1:] if loc and loc[0] == location else loc
+    # pydantic names the branch of a union or a function validator in the path; it is noise to a client.
+    parts = [
+        p for p in parts if not p.startswith(("function-", "union[")) and p not in ("float", "str", "int")
+    ]
+    field = "/".join(parts)
+    message = str(error.get("msg", "invalid value"))
+    if error.get("type") == "json_invalid":
+        message = "The body is not valid JSON: " + str(error.get("ctx", {}).get("error", message))
+    return {
+        "field": field,
+        "pointer": "#/" + field if field else "#",
+        "location": location,
+        "detail": message,
+    }
+
+
+def validation_problem(errors: list[dict[str, str]]) -> JSONResponse:
+    names = ", ".join(e["field"] or "(body)" for e in errors[:5])
+    more = f" and {len(errors) - 5} more" if len(errors) > 5 else ""
+    count = f"{len(errors)} field{'s are' if len(errors) > 1 else ' is'} not valid"
+    return problem_response(422, "validation-error", f"{count}: {names}{more}", errors=errors)
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True for errors that mean "the store is out of reach or cannot write now", not a bug."""
+    if isinstance(exc, OperationalError | OSError | TimeoutError):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def install(app: FastAPI) -> None:
+    """Route every error through problem details."""
+
+    @app.exception_handler(ProblemError)
+    async def _problem(_: Request, exc: ProblemError) -> JSONResponse:
+        return problem_response(exc.status, exc.slug, exc.detail, headers=exc.headers, errors=exc.errors)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return validation_problem([_field_error(dict(e)) for e in exc.errors()])
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        slug = {401: "unauthorized", 404: "not-found", 413: "payload-too-large"}.get(exc.status_code, "")
+        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        headers = dict(exc.headers or {})
+        return problem_response(exc.status_code, slug, detail, headers=headers or None)
+
+    async def _database(_: Request, exc: Exception) -> JSONResponse:
+        if not database_unavailable(exc):
+            raise exc
+        return problem_response(
+            503, "service-unavailable", "The database cannot be reached.", headers={"Retry-After": "5"}
+        )
+
+    # Registered per class so that they are answered here, not logged as crashes by the server.
+    for exc_class in (OperationalError, DBAPIError, OSError):
+        app.add_exception_handler(exc_class, _database)

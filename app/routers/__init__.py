@@ -1,0 +1,1 @@
+"""HTTP endpoints: parse, authorize, call the store or a service, shape the answer."""

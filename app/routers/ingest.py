@@ -1,0 +1,56 @@
+"""What the phone sends, and how far the pipeline has got with it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from app.deps import CurrentUser, SessionDep
+from app.ingest import ingest_batch
+from app.problems import Problem
+from app.routers.auth import AUTH_ERRORS
+from app.schemas.common import rfc3339_ms
+from app.schemas.ingest import IngestOut, LocationBatchIn, PipelineOut
+from app.store import points as store
+
+router = APIRouter(prefix="/v1/me", tags=["ingest"])
+
+
+@router.post(
+    "/locations",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=IngestOut,
+    responses={
+        **AUTH_ERRORS,
+        400: {"model": Problem, "description": "The body is not valid JSON or not valid gzip."},
+        413: {"model": Problem, "description": "The body is larger than the server accepts."},
+        415: {"model": Problem, "description": "A Content-Encoding other than gzip."},
+        422: {"model": Problem, "description": "A field breaks the contract; nothing was stored."},
+        503: {"model": Problem, "description": "The database is out of reach; nothing was stored."},
+    },
+)
+async def post_locations(session: SessionDep, user: CurrentUser, batch: LocationBatchIn) -> IngestOut:
+    """Store a batch of up to 10,000 location points (and optional motion-activity hints).
+
+    The whole request is checked before anything is stored: one invalid field refuses it all with 422.
+    Idempotent: a point with the same time as one already held is counted in `duplicates`, not stored
+    twice. The body may be sent with `Content-Encoding: gzip`. Processing into trips happens later, off the
+    request path; `GET /v1/me/pipeline` tells how far it has got.
+    """
+    assert user.user_id is not None
+    result = await ingest_batch(session, user.user_id, batch)
+    return IngestOut(
+        accepted=result.accepted, duplicates=result.duplicates, activities_received=result.activities_received
+    )
+
+
+@router.get("/pipeline", response_model=PipelineOut, responses=AUTH_ERRORS)
+async def get_pipeline(session: SessionDep, user: CurrentUser) -> PipelineOut:
+    """How many accepted points still wait to be taken into trips, and up to when trips are built."""
+    assert user.user_id is not None
+    state = await store.pipeline_state(session, user.user_id)
+    await session.commit()
+    if state is None:
+        return PipelineOut(pending_points=0, processed_until=None)
+    return PipelineOut(
+        pending_points=state.pending_points, processed_until=rfc3339_ms(state.processed_until_ms)
+    )

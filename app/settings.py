@@ -1,0 +1,53 @@
+"""All configuration in one place, read from the environment (or a `.env` file).
+
+`DATABASE_URL` selects the store; every other setting is prefixed `COACHCO2_`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/coachco2.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="COACHCO2_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        validation_alias=AliasChoices("DATABASE_URL", "COACHCO2_DATABASE_URL"),
+        description="SQLAlchemy async URL: sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db",
+    )
+    # A request body larger than this (after gzip decoding too) answers 413. 10,000 points with every
+    # optional field fill about 1.5 MB of JSON, so 8 MiB leaves room without inviting abuse.
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    # Writing `last_used_at` on every request would turn every read into a write; once in this many
+    # seconds is enough to show a person when each of their devices was last seen.
+    token_touch_interval_s: int = Field(default=300, ge=0)
+    db_pool_size: int = Field(default=10, ge=1)
+    db_echo: bool = False
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            return "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if value.startswith("sqlite://") and not value.startswith("sqlite+aiosqlite://"):
+            return "sqlite+aiosqlite://" + value.split("://", 1)[1]
+        if not (value.startswith("postgresql+asyncpg://") or value.startswith("sqlite+aiosqlite://")):
+            raise ValueError("DATABASE_URL must be a sqlite+aiosqlite:// or postgresql+asyncpg:// URL")
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""The one place that talks SQL: table models and the queries the services run."""

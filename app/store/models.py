@@ -1,0 +1,160 @@
+"""Table models. Alembic migrations (`migrations/`) create the schema; these mirror them, and a test
+checks that the two never drift apart.
+
+Raw points are the bulk of the data (a territory of 20,000 people sending 3,000 points a day is 60 million
+rows a day), so their table is narrow: a composite primary key `(user_id, ts_ms)` is at once the
+deduplication rule (a point with the same user and time is the same point) and the index behind the
+pipeline's one query, "this user's points after time T". On SQLite the table is stored WITHOUT ROWID, so
+rows sit in that key's order.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always stored and returned as an aware UTC datetime.
+
+    SQLite has no time zone type and hands back naive values; this keeps "UTC inside" true on both stores.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
+        if not isinstance(value, datetime):
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class User(Base):
+    """A pseudonymous person: no name, no e-mail, only an id and what their phone sends."""
+
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Operator(Base):
+    """A mobility operator of the territory: sees aggregates of consenting people, never one person."""
+
+    __tablename__ = "operators"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ApiToken(Base):
+    """A bearer token: one per device for a person, one per tool for an operator.
+
+    Only the SHA-256 of the secret is kept. The secret is 32 random bytes, far beyond guessing, so a slow
+    password hash would add nothing but latency on every request; a stolen table reveals no usable token.
+    """
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "(role = 'user' AND user_id IS NOT NULL AND operator_id IS NULL)"
+            " OR (role = 'operator' AND operator_id IS NOT NULL AND user_id IS NULL)",
+            name="one_subject",
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    role: Mapped[str] = mapped_column(sa.String(16))
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    operator_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.Uuid, sa.ForeignKey("operators.id", ondelete="CASCADE"), index=True
+    )
+    device_label: Mapped[str | None] = mapped_column(sa.String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LocationPoint(Base):
+    """A location as the phone sent it. Implausible points are kept as sent; the pipeline's cleaning
+    leaves them out, so a better cleaning later can still use them."""
+
+    __tablename__ = "location_points"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    ts_ms: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    lat: Mapped[float] = mapped_column(sa.Double)
+    lon: Mapped[float] = mapped_column(sa.Double)
+    accuracy_m: Mapped[float | None] = mapped_column(sa.REAL)
+    altitude_m: Mapped[float | None] = mapped_column(sa.REAL)
+    speed_mps: Mapped[float | None] = mapped_column(sa.REAL)
+    heading_deg: Mapped[float | None] = mapped_column(sa.REAL)
+
+
+class MotionActivity(Base):
+    """The phone's motion-activity hint at a time: evidence for the mode, not truth."""
+
+    __tablename__ = "motion_activities"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    ts_ms: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    activity_type: Mapped[str] = mapped_column(sa.String(16))
+    confidence: Mapped[int | None] = mapped_column(sa.SmallInteger)
+
+
+class PipelineState(Base):
+    """Per person: how much is waiting for the pipeline and where it has got to.
+
+    Ingest adds its accepted count to `pending_points` and lowers `dirty_from_ms` to the earliest time it
+    touched, in the same transaction as the points, so "what is pending" is one row read, never a scan.
+    """
+
+    __tablename__ = "pipeline_states"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    pending_points: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    dirty_from_ms: Mapped[int | None] = mapped_column(sa.BigInteger)
+    processed_until_ms: Mapped[int | None] = mapped_column(sa.BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,159 @@
+"""The suite runs every database test twice: on a real SQLite file and on the real PostgreSQL.
+
+PostgreSQL is found at COACHCO2_TEST_POSTGRES_URL (default: postgres@127.0.0.1:5432, trust auth); the suite
+creates its own database there and drops it at the end. When PostgreSQL cannot be reached, its half of the
+suite is skipped with a message saying so, unless COACHCO2_TEST_REQUIRE_POSTGRES=1 (CI), where that fails.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+import sqlalchemy as sa
+from fastapi import FastAPI
+
+from app.db import create_engine
+from app.main import create_app
+from app.migrate import upgrade_connection
+from app.settings import Settings
+from app.store import accounts
+from app.store.models import Base
+
+ADMIN_URL = os.environ.get("COACHCO2_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REQUIRE_POSTGRES = os.environ.get("COACHCO2_TEST_REQUIRE_POSTGRES") == "1"
+BACKENDS = ["sqlite", "postgresql"]
+
+
+async def _postgres_reachable() -> str | None:
+    try:
+        conn = await asyncpg.connect(ADMIN_URL, timeout=5)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    await conn.close()
+    return None
+
+
+async def create_pg_database() -> str:
+    """A new empty PostgreSQL database; returns its async URL."""
+    name = f"coachco2_test_{os.getpid()}_{secrets.token_hex(4)}"
+    conn = await asyncpg.connect(ADMIN_URL)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    base = ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    return f"{base}/{name}"
+
+
+async def drop_pg_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    conn = await asyncpg.connect(ADMIN_URL)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    """A migrated database of each kind, shared by the tests of that kind."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("sqlite") / "coachco2.db"
+        url = f"sqlite+aiosqlite:///{path}"
+    else:
+        problem = await _postgres_reachable()
+        if problem is not None:
+            message = (
+                f"PostgreSQL is not reachable at {ADMIN_URL} ({problem}): its half of the suite did not run"
+            )
+            if REQUIRE_POSTGRES:
+                pytest.fail(message)
+            pytest.skip(message)
+        url = await create_pg_database()
+    engine = create_engine(Settings(database_url=url))
+    async with engine.connect() as conn:
+        await upgrade_connection(conn)
+        await conn.commit()
+    await engine.dispose()
+    yield url
+    if request.param == "postgresql":
+        await drop_pg_database(url)
+
+
+@pytest.fixture(scope="session")
+async def app(database_url: str) -> AsyncIterator[FastAPI]:
+    application = create_app(Settings(database_url=database_url))
+    yield application
+    await application.state.db.dispose()
+
+
+async def _empty_tables(application: FastAPI) -> None:
+    db = application.state.db
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    async with db.engine.begin() as conn:
+        if db.dialect == "postgresql":
+            await conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        else:
+            for name in tables:
+                await conn.execute(sa.text(f"DELETE FROM {name}"))
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the app; every table is emptied after each test."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+    await _empty_tables(app)
+
+
+@dataclass(frozen=True)
+class Person:
+    user_id: uuid.UUID
+    token: str
+    token_id: uuid.UUID
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+async def register(client: httpx.AsyncClient, label: str | None = None) -> Person:
+    body = {} if label is None else {"device_label": label}
+    response = await client.post("/v1/auth/register", json=body)
+    assert response.status_code == 201, response.text
+    data = response.json()
+    return Person(uuid.UUID(data["user_id"]), data["token"], uuid.UUID(data["token_id"]))
+
+
+@pytest.fixture
+async def alice(client: httpx.AsyncClient) -> Person:
+    return await register(client, "alice's phone")
+
+
+@pytest.fixture
+async def bob(client: httpx.AsyncClient) -> Person:
+    return await register(client, "bob's phone")
+
+
+@pytest.fixture
+async def operator_headers(app: FastAPI, client: httpx.AsyncClient) -> dict[str, str]:
+    async with app.state.db.session() as session:
+        _, secret = await accounts.create_operator(session, f"operator-{secrets.token_hex(3)}")
+        await session.commit()
+    return {"Authorization": f"Bearer {secret}"}
+
+
+@pytest.fixture
+def project_root() -> Iterator[Path]:
+    yield Path(__file__).resolve().parent.parent
