@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -51,10 +52,17 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 async def upgrade_connection(connection: AsyncConnection, revision: str = "head") -> None:
     """Migrate through an open async connection (the test suite uses this)."""
+    await _through(connection, command.upgrade, revision)
 
+
+async def downgrade_connection(connection: AsyncConnection, revision: str) -> None:
+    await _through(connection, command.downgrade, revision)
+
+
+async def _through(connection: AsyncConnection, action: Callable[[Config, str], None], revision: str) -> None:
     def _run(sync_connection: object) -> None:
         config = alembic_config()
         config.attributes["connection"] = sync_connection
-        command.upgrade(config, revision)
+        action(config, revision)
 
     await connection.run_sync(_run)

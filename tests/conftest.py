@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
+from sqlalchemy.engine import make_url
 
 from app.db import create_engine
 from app.main import create_app
@@ -30,6 +32,38 @@ from app.store.models import Base
 ADMIN_URL = os.environ.get("COACHCO2_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REQUIRE_POSTGRES = os.environ.get("COACHCO2_TEST_REQUIRE_POSTGRES") == "1"
 BACKENDS = ["sqlite", "postgresql"]
+
+
+def _postgres_tcp() -> str | None:
+    """A quick look, before any test runs, at whether PostgreSQL answers on its port."""
+    parsed = make_url(ADMIN_URL)
+    try:
+        with socket.create_connection((parsed.host or "127.0.0.1", parsed.port or 5432), timeout=2):
+            return None
+    except OSError as exc:
+        return str(exc)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    problem = _postgres_tcp()
+    if problem is None:
+        return f"databases: SQLite (a temporary file) and PostgreSQL at {ADMIN_URL}"
+    consequence = (
+        "CI requires it: those tests will FAIL" if REQUIRE_POSTGRES else "those tests will be SKIPPED"
+    )
+    return f"databases: SQLite only. PostgreSQL is NOT reachable at {ADMIN_URL} ({problem}); {consequence}"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    skipped = [
+        r
+        for r in terminalreporter.stats.get("skipped", [])
+        if "PostgreSQL is not reachable" in str(r.longrepr)
+    ]
+    if skipped:
+        terminalreporter.write_sep(
+            "!", f"PostgreSQL was not reachable: {len(skipped)} tests did not run on PostgreSQL", yellow=True
+        )
 
 
 async def _postgres_reachable() -> str | None:
@@ -157,3 +191,20 @@ async def operator_headers(app: FastAPI, client: httpx.AsyncClient) -> dict[str,
 @pytest.fixture
 def project_root() -> Iterator[Path]:
     yield Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(params=BACKENDS)
+async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A new, empty (unmigrated) database of each kind, for one test."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+        return
+    problem = await _postgres_reachable()
+    if problem is not None:
+        message = f"PostgreSQL is not reachable at {ADMIN_URL} ({problem}): its half of the suite did not run"
+        if REQUIRE_POSTGRES:
+            pytest.fail(message)
+        pytest.skip(message)
+    url = await create_pg_database()
+    yield url
+    await drop_pg_database(url)

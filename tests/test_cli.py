@@ -1,0 +1,93 @@
+"""The `coachco2` command as an administrator runs it: migrate, create operators, serve for real."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+COACHCO2 = str(Path(sys.executable).parent / "coachco2")
+
+
+def run_cli(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    return subprocess.run([COACHCO2, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_operator_create_prints_a_token_once_and_refuses_a_duplicate(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    created = run_cli("operator", "create", "yelo-team", database_url=url)
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    assert token.startswith("cc2o_") and len(token) >= 48
+    assert "shown this once" in created.stderr
+    again = run_cli("operator", "create", "yelo-team", database_url=url)
+    assert again.returncode == 1 and "already exists" in again.stderr
+    listed = run_cli("operator", "list", database_url=url)
+    assert listed.stdout.startswith("yelo-team\t")
+    revoked = run_cli("operator", "revoke", "yelo-team", database_url=url)
+    assert revoked.returncode == 0 and "revoked 1 token" in revoked.stdout
+    assert run_cli("operator", "revoke", "nobody", database_url=url).returncode == 1
+
+
+def test_a_bad_database_url_is_refused_clearly(tmp_path: Path) -> None:
+    result = run_cli("migrate", database_url="mysql://root@localhost/x")
+    assert result.returncode != 0
+    assert "DATABASE_URL must be" in result.stderr
+
+
+async def test_serve_migrates_and_serves_the_api(empty_database_url: str) -> None:
+    """`coachco2 serve` on each store: a fresh database, then register, ingest and read back over HTTP."""
+    operator = await asyncio.to_thread(run_cli, "operator", "create", "ops", database_url=empty_database_url)
+    assert operator.returncode == 0, operator.stderr
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": empty_database_url}
+    server = await asyncio.create_subprocess_exec(
+        COACHCO2,
+        "serve",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+            for _ in range(200):
+                try:
+                    if (await client.get("/health")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+            else:
+                pytest.fail("the server did not answer /health within 20 s")
+            registered = await client.post("/v1/auth/register", json={"device_label": "cli test"})
+            assert registered.status_code == 201
+            headers = {"Authorization": f"Bearer {registered.json()['token']}"}
+            batch = {"points": [{"ts": 1_700_000_000 + i, "lat": 46.15, "lon": -1.15} for i in range(100)]}
+            ingest = await client.post("/v1/me/locations", headers=headers, json=batch)
+            assert ingest.status_code == 202 and ingest.json()["accepted"] == 100
+            pipeline = await client.get("/v1/me/pipeline", headers=headers)
+            assert pipeline.json()["pending_points"] == 100
+            ops = {"Authorization": f"Bearer {operator.stdout.strip()}"}
+            assert (await client.get("/v1/operator/me", headers=ops)).json()["name"] == "ops"
+            assert (await client.get("/openapi.json")).status_code == 200
+    finally:
+        server.terminate()
+        output = (await asyncio.wait_for(server.communicate(), 20))[0].decode(errors="replace")
+    assert "Traceback" not in output, output
