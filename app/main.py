@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,8 +14,9 @@ from fastapi.openapi.utils import get_openapi
 from app import __version__, problems
 from app.db import Database
 from app.middleware import BodyGuardMiddleware
-from app.routers import auth, ingest, operator, service
+from app.routers import auth, ingest, operator, service, trips
 from app.settings import Settings, get_settings
+from app.worker import PipelineWorker
 
 DESCRIPTION = """
 Coach CO2 turns the GPS traces of a phone into trips, transport modes and a carbon footprint, and gives
@@ -54,10 +57,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     db = Database(settings)
 
+    worker = PipelineWorker(db, lease_s=settings.worker_lease_s, poll_s=settings.worker_poll_s)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        await db.dispose()
+        task = asyncio.create_task(worker.run_forever()) if settings.worker_in_process else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await db.dispose()
 
     app = FastAPI(
         title="Coach CO2",
@@ -67,9 +79,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = db
+    app.state.worker = worker
     problems.install(app)
     app.add_middleware(BodyGuardMiddleware, max_body_bytes=settings.max_body_bytes)
-    for module in (service, auth, ingest, operator):
+    for module in (service, auth, ingest, trips, operator):
         app.include_router(module.router)
     app.openapi = lambda: _problem_openapi(app)  # type: ignore[method-assign]
     return app

@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     # Writing `last_used_at` on every request would turn every read into a write; once in this many
     # seconds is enough to show a person when each of their devices was last seen.
     token_touch_interval_s: int = Field(default=300, ge=0)
+    # The pipeline worker runs inside the API process unless turned off (then run `coachco2 worker`).
+    worker_in_process: bool = True
+    # A worker's claim on a person expires after this long, so a killed worker's work passes to another.
+    worker_lease_s: float = Field(default=300.0, gt=0)
+    worker_poll_s: float = Field(default=1.0, gt=0)
     db_pool_size: int = Field(default=10, ge=1)
     db_echo: bool = False
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
 from app.deps import CurrentUser, SessionDep
 from app.ingest import ingest_batch
@@ -28,7 +28,9 @@ router = APIRouter(prefix="/v1/me", tags=["ingest"])
         503: {"model": Problem, "description": "The database is out of reach; nothing was stored."},
     },
 )
-async def post_locations(session: SessionDep, user: CurrentUser, batch: LocationBatchIn) -> IngestOut:
+async def post_locations(
+    request: Request, session: SessionDep, user: CurrentUser, batch: LocationBatchIn
+) -> IngestOut:
     """Store a batch of up to 10,000 location points (and optional motion-activity hints).
 
     The whole request is checked before anything is stored: one invalid field refuses it all with 422.
@@ -38,6 +40,8 @@ async def post_locations(session: SessionDep, user: CurrentUser, batch: Location
     """
     assert user.user_id is not None
     result = await ingest_batch(session, user.user_id, batch)
+    if result.accepted:
+        request.app.state.worker.wake()
     return IngestOut(
         accepted=result.accepted, duplicates=result.duplicates, activities_received=result.activities_received
     )

@@ -158,3 +158,64 @@ class PipelineState(Base):
     dirty_from_ms: Mapped[int | None] = mapped_column(sa.BigInteger)
     processed_until_ms: Mapped[int | None] = mapped_column(sa.BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Where the next run must start reading again: the start of the still-open tail (open trip or stay).
+    resume_from_ms: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # A worker's claim on this person. It expires, so a killed worker's claim passes to another.
+    lease_owner: Mapped[str | None] = mapped_column(sa.String(64))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the claiming worker took on: the pending count it will subtract and where its work starts.
+    claimed_points: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    claimed_from_ms: Mapped[int | None] = mapped_column(sa.BigInteger)
+
+
+class Trip(Base):
+    """A movement between two stays, as the pipeline found it (or as the person corrected it)."""
+
+    __tablename__ = "trips"
+    __table_args__ = (sa.Index("ix_trips_user_id_start_ts_ms", "user_id", "start_ts_ms"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(sa.String(8))  # open | closed
+    start_ts_ms: Mapped[int] = mapped_column(sa.BigInteger)
+    end_ts_ms: Mapped[int] = mapped_column(sa.BigInteger)
+    start_lat: Mapped[float] = mapped_column(sa.Double)
+    start_lon: Mapped[float] = mapped_column(sa.Double)
+    end_lat: Mapped[float] = mapped_column(sa.Double)
+    end_lon: Mapped[float] = mapped_column(sa.Double)
+    distance_m: Mapped[float] = mapped_column(sa.Double)
+    co2e_g: Mapped[float] = mapped_column(sa.Double)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Leg(Base):
+    """A part of a trip in one transport mode.
+
+    `inferred_mode` keeps what the pipeline concluded even after the person corrects `mode`, so a later
+    reprocessing can tell a correction (never overwritten) from its own earlier guess.
+    """
+
+    __tablename__ = "legs"
+    __table_args__ = (
+        sa.Index("ix_legs_trip_id_seq", "trip_id", "seq"),
+        sa.Index("ix_legs_user_id_start_ts_ms", "user_id", "start_ts_ms"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    trip_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("trips.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(sa.Integer)
+    start_ts_ms: Mapped[int] = mapped_column(sa.BigInteger)
+    end_ts_ms: Mapped[int] = mapped_column(sa.BigInteger)
+    mode: Mapped[str] = mapped_column(sa.String(16))
+    mode_source: Mapped[str] = mapped_column(sa.String(16))  # inferred | activity | user
+    inferred_mode: Mapped[str] = mapped_column(sa.String(16))
+    confidence: Mapped[float] = mapped_column(sa.Double)
+    occupants: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    distance_m: Mapped[float] = mapped_column(sa.Double)
+    great_circle_m: Mapped[float] = mapped_column(sa.Double)
+    co2e_g: Mapped[float] = mapped_column(sa.Double)
+    factor_set: Mapped[str] = mapped_column(sa.String(64))
+    factor_g_per_km: Mapped[float] = mapped_column(sa.Double)
+    point_count: Mapped[int] = mapped_column(sa.Integer)
+    geometry: Mapped[list[list[float]]] = mapped_column(sa.JSON)  # [[lon, lat], ...], simplified

@@ -1,0 +1,82 @@
+"""Cleaning: drop fixes that cannot be trusted before anything else looks at them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.mobility.geo import geodesic_between, geodesic_steps
+from app.mobility.params import DEFAULT_PARAMS, PipelineParams
+from app.mobility.types import BoolArray, PointArrays
+
+
+def clean_points(points: PointArrays, params: PipelineParams = DEFAULT_PARAMS) -> PointArrays:
+    """Remove invalid, imprecise, duplicated and impossible points.
+
+    Steps:
+      1. non-finite or out-of-range coordinates and timestamps;
+      2. accuracy at or above ``params.max_accuracy_m`` (e-mission's phones drop >= 200 m fixes);
+      3. duplicate timestamps (the first is kept) after a stable sort by time;
+      4. spikes: a point reached from its previous neighbour and left to its next one faster than
+         ``params.max_speed_mps`` (340 m/s, e-mission), or faster than ``params.spike_min_speed_mps``
+         while the direct hop between the neighbours is ``params.spike_ratio`` times slower
+         (an out-and-back jump of the fix, not movement). Repeated a few times since removing one
+         spike can reveal the next one of a burst.
+
+    Args:
+        points: one user's points (any order).
+        params: thresholds, see :class:`PipelineParams`.
+
+    Returns:
+        The kept points, sorted by time.
+    """
+    ok = (
+        np.isfinite(points.ts_s)
+        & np.isfinite(points.lat)
+        & np.isfinite(points.lon)
+        & (np.abs(points.lat) <= 90.0)
+        & (np.abs(points.lon) <= 180.0)
+        & ~((points.lat == 0.0) & (points.lon == 0.0))
+    )
+    acc = points.accuracy_m
+    ok &= ~(np.isfinite(acc) & (acc >= params.max_accuracy_m))
+    pts = points.take(np.flatnonzero(ok))
+    order = np.argsort(pts.ts_s, kind="stable")
+    pts = pts.take(order)
+    if len(pts) > 1:
+        keep = np.ones(len(pts), dtype=bool)
+        keep[1:] = np.diff(pts.ts_s) > 0
+        pts = pts.take(np.flatnonzero(keep))
+    for _ in range(4):
+        bad = _spikes(pts, params)
+        if not bad.any():
+            break
+        pts = pts.take(np.flatnonzero(~bad))
+    return pts
+
+
+def _spikes(pts: PointArrays, params: PipelineParams) -> BoolArray:
+    """Flag points that jump away and back (see :func:`clean_points`)."""
+    n = len(pts)
+    bad = np.zeros(n, dtype=bool)
+    if n < 3:
+        if n == 2:
+            dt = max(pts.ts_s[1] - pts.ts_s[0], 1e-3)
+            if geodesic_steps(pts.lat, pts.lon)[0] / dt > params.max_speed_mps:
+                bad[1] = True
+        return bad
+    step = geodesic_steps(pts.lat, pts.lon)
+    dt = np.maximum(np.diff(pts.ts_s), 1e-3)
+    v = step / dt
+    v_in, v_out = v[:-1], v[1:]
+    mid = np.arange(1, n - 1)
+    skip = geodesic_between(pts.lat, pts.lon, mid - 1, mid + 1)
+    v_skip = skip / np.maximum(pts.ts_s[2:] - pts.ts_s[:-2], 1e-3)
+    v_min = np.minimum(v_in, v_out)
+    spike = (v_min > params.max_speed_mps) | (
+        (v_min > params.spike_min_speed_mps) & (v_min > params.spike_ratio * v_skip)
+    )
+    bad[1:-1] = spike
+    # ends: a last point arriving impossibly fast has no second neighbour to confirm it
+    bad[-1] = v[-1] > params.max_speed_mps and v[-2] <= params.max_speed_mps
+    bad[0] = v[0] > params.max_speed_mps and v[1] <= params.max_speed_mps
+    return bad

@@ -1,0 +1,143 @@
+"""Legs: split a trip where the transport mode changes (Zheng et al. 2008 change points).
+
+People walk between any two vehicle modes, so the trip is cut into *slow* and *fast* parts.
+Work is done on steps (the interval between two consecutive points) rather than on points, so
+legs are contiguous in time and gaps (no fix, e.g. underground) belong to exactly one leg:
+
+1. each step is *slow* when the window speed at both its ends is under ``walk_speed_max_mps``
+   (Zheng et al. 2008: about 2.5 m/s; we use 2.2 m/s), else *fast*; a gap step takes the class
+   of its implied speed, so a subway ride without any fix still forms a fast part;
+2. runs shorter than ``min_segment_s`` merge into their neighbours (shortest first);
+3. a slow run is a walk only when people walk steadily in it: at the start or end of the trip it
+   must last ``min_walk_leg_s``, move ``min_walk_leg_m``, spend ``walk_min_pace_share`` of its time
+   at walking pace and at most ``walk_max_stop_share`` stopped; between two vehicle parts (a
+   transfer) it must last ``transfer_walk_min_s`` with ``transfer_min_pace_share`` at walking pace
+   and at most ``transfer_max_stop_share`` stopped, because vehicles crawl in queues and wait at
+   stops far more often than people change vehicles. Other slow runs are vehicle stops or queues
+   and join their neighbours;
+4. adjacent parts of the same inferred mode merge, as do legs shorter than ``min_leg_s``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.mobility.params import DEFAULT_PARAMS, PipelineParams
+from app.mobility.types import FloatArray, IntArray
+
+SLOW = 0
+FAST = 1
+
+
+@dataclass
+class StepRun:
+    """A run of steps ``[first, last]`` (step k joins points k and k+1) of one class."""
+
+    first: int
+    last: int
+    kind: int
+
+    def duration(self, t: FloatArray) -> float:
+        return float(t[self.last + 1] - t[self.first])
+
+
+def step_classes(
+    t: FloatArray, x: FloatArray, y: FloatArray, v: FloatArray, params: PipelineParams
+) -> IntArray:
+    """SLOW / FAST class of each step (length n - 1)."""
+    dt = np.diff(t)
+    hop = np.hypot(np.diff(x), np.diff(y))
+    v_step = np.maximum(v[:-1], v[1:])
+    gap = dt > params.gap_s
+    v_step = np.where(gap, hop / np.maximum(dt, 1e-3), v_step)
+    return np.where(v_step >= params.walk_speed_max_mps, FAST, SLOW).astype(np.intp)
+
+
+def _runs_of(kinds: IntArray) -> list[StepRun]:
+    if kinds.size == 0:
+        return []
+    change = np.flatnonzero(np.diff(kinds) != 0) + 1
+    starts = np.concatenate(([0], change))
+    ends = np.concatenate((change - 1, [kinds.size - 1]))
+    return [StepRun(int(a), int(b), int(kinds[a])) for a, b in zip(starts, ends, strict=True)]
+
+
+def _merge_adjacent(runs: list[StepRun]) -> list[StepRun]:
+    out: list[StepRun] = []
+    for r in runs:
+        if out and out[-1].kind == r.kind:
+            out[-1] = StepRun(out[-1].first, r.last, r.kind)
+        else:
+            out.append(StepRun(r.first, r.last, r.kind))
+    return out
+
+
+def _absorb_short(runs: list[StepRun], t: FloatArray, min_s: float) -> list[StepRun]:
+    """Flip the shortest run under ``min_s`` to its neighbours' class until none is left."""
+    runs = _merge_adjacent(runs)
+    while len(runs) > 1:
+        durs = [r.duration(t) for r in runs]
+        k = int(np.argmin(durs))
+        if durs[k] >= min_s:
+            break
+        if k == 0:
+            runs[0].kind = runs[1].kind
+        elif k == len(runs) - 1:
+            runs[k].kind = runs[k - 1].kind
+        else:
+            runs[k].kind = runs[k - 1].kind if durs[k - 1] >= durs[k + 1] else runs[k + 1].kind
+        runs = _merge_adjacent(runs)
+    return runs
+
+
+def change_points(
+    t: FloatArray, x: FloatArray, y: FloatArray, v: FloatArray, params: PipelineParams = DEFAULT_PARAMS
+) -> list[StepRun]:
+    """Candidate legs of one trip as runs of steps, SLOW meaning walk and FAST a vehicle or bike.
+
+    Args:
+        t, x, y: the trip's points (time order, projected metres).
+        v: their window speeds (:func:`app.mobility.motion.window_speed`).
+        params: ``walk_speed_max_mps``, ``min_segment_s``, ``min_walk_leg_s``, ``min_walk_leg_m``
+            (see :class:`PipelineParams`).
+    """
+    if t.size < 2:
+        return []
+    kinds = step_classes(t, x, y, v, params)
+    runs = _absorb_short(_runs_of(kinds), t, params.min_segment_s)
+    if len(runs) == 1:
+        return runs
+    # slow runs that do not walk steadily are vehicle stops or queues, not walks
+    dt = np.diff(t)
+    w = np.where(dt > params.gap_s, 0.0, dt)
+    v_mid = 0.5 * (v[:-1] + v[1:])
+    step = np.where(dt > params.gap_s, np.hypot(np.diff(x), np.diff(y)), v_mid * dt)
+    pace = (v_mid >= params.walk_pace_min_mps) & (v_mid < params.walk_speed_max_mps)
+    stopped = v_mid < params.stop_speed_mps
+    for k, r in enumerate(runs):
+        if r.kind != SLOW:
+            continue
+        sl = slice(r.first, r.last + 1)
+        moved = float(step[sl].sum())
+        total = float(w[sl].sum())
+        pace_share = float(w[sl][pace[sl]].sum()) / total if total > 0 else 0.0
+        stop_share = float(w[sl][stopped[sl]].sum()) / total if total > 0 else 1.0
+        edge = k == 0 or k == len(runs) - 1
+        if edge:
+            walk = (
+                r.duration(t) >= params.min_walk_leg_s
+                and moved >= params.min_walk_leg_m
+                and pace_share >= params.walk_min_pace_share
+                and stop_share <= params.walk_max_stop_share
+            )
+        else:
+            walk = (
+                r.duration(t) >= params.transfer_walk_min_s
+                and pace_share >= params.transfer_min_pace_share
+                and stop_share <= params.transfer_max_stop_share
+            )
+        if not walk:
+            r.kind = FAST
+    return _merge_adjacent(runs)

@@ -1,0 +1,158 @@
+"""Mode inference for one leg from its motion features and the phone's activity hints.
+
+Geometric rules follow the findings collected in RESEARCH.md: speed percentiles separate walking,
+cycling and motorised travel (Zheng et al. 2008; e-mission's 1.7 m/s walk/bike median); among
+motorised legs buses stop regularly (every 300-500 m) and turn more often than cars, rail runs
+straight and fast or is lost underground (gaps with a jump), and anything faster than 150 km/h
+end to end over a long distance is a plane (e-mission). Acceleration separates cycling (smooth,
+muscle-powered) from motor vehicles at the same speed (Dabiri & Heaslip 2018 use it as input).
+
+The phone's activity hints are strong for walk / bike / vehicle and weak for bus versus car
+(RESEARCH.md), so when they cover a leg they decide that family (``mode_source`` "activity") and
+geometry decides the vehicle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.mobility.motion import MotionFeatures
+from app.mobility.types import ActivityArrays
+
+#: an activity hint is taken to last until the next one, but no longer than this (s); phones
+#: report a change of activity, and re-report every minute or two while it persists.
+ACTIVITY_HOLD_S = 300.0
+
+
+@dataclass(frozen=True)
+class ModeGuess:
+    """A mode id with its confidence in [0, 1] and where it came from."""
+
+    mode: str
+    confidence: float
+    source: str = "inferred"
+
+
+def activity_shares(acts: ActivityArrays | None, t0: float, t1: float) -> dict[str, float]:
+    """Confidence-weighted seconds of each activity kind overlapping ``[t0, t1]``.
+
+    Each hint holds until the next one, at most ``ACTIVITY_HOLD_S``; an unknown confidence counts
+    as 0.5.
+    """
+    if acts is None or len(acts) == 0 or t1 <= t0:
+        return {}
+    ts = acts.ts_s
+    end = np.minimum(np.append(ts[1:], np.inf), ts + ACTIVITY_HOLD_S)
+    overlap = np.clip(np.minimum(end, t1) - np.maximum(ts, t0), 0.0, None)
+    conf = np.where(np.isfinite(acts.confidence), acts.confidence / 100.0, 0.5)
+    w = overlap * conf
+    out: dict[str, float] = {}
+    sel = np.flatnonzero(w > 0)
+    for kind in np.unique(acts.kind[sel]).tolist():
+        out[str(kind)] = float(w[sel][acts.kind[sel] == kind].sum())
+    return out
+
+
+def motorised_mode(f: MotionFeatures) -> ModeGuess:
+    """Car, bus, metro or train for a leg known (or judged) to be motorised."""
+    # underground rail: a large share of the leg without fix, crossed faster than walking
+    # (RESEARCH.md: subways lose GPS underground, long gaps then a jump)
+    if f.gap_share >= 0.35 and f.gap_speed >= 4.0 and f.distance_m >= 1500:
+        return ModeGuess("metro", 0.6)
+    # fast rail: cruising above motorway limits (130 km/h) on a straight line
+    if f.v_p85 >= 36.0 and f.heading_rate_per_km <= 0.5 and f.distance_m >= 10_000:
+        return ModeGuess("train", 0.6)
+    # urban rail above ground: a speed plateau (the line's speed cap, 70-80 km/h in Beijing, median
+    # 35 km/h with stops, RESEARCH.md) reached between stations, few turns, rare stops
+    plateau = f.v_median >= 0.65 * f.v_p85 and f.v_p95 <= 1.3 * f.v_p85
+    if (
+        plateau
+        and METRO_P85_MPS[0] <= f.v_p85 <= METRO_P85_MPS[1]
+        and f.heading_rate_per_km <= 2.0
+        and f.stop_rate_per_km <= 0.6
+        and f.distance_m >= 3000
+    ):
+        return ModeGuess("metro", 0.5)
+    # bus: regular stops every 300-500 m, in town, turns, rarely above 50 km/h (RESEARCH.md,
+    # Zheng et al. 2008 stop rate, heading change rate and velocity change rate)
+    votes = (
+        int(f.stop_rate_per_km >= BUS_STOP_RATE)
+        + int(f.heading_rate_per_km >= BUS_HEADING_RATE)
+        + int(f.v_p95 < BUS_P95_MAX_MPS)
+        + int(f.velocity_change_rate_per_km >= BUS_VCR)
+    )
+    if votes >= 3:
+        return ModeGuess("bus", 0.4 + 0.1 * votes)
+    if votes == 2:
+        return ModeGuess("bus" if f.v_p95 < BUS_P95_MAX_MPS else "car", 0.4)
+    return ModeGuess("car", 0.5 + 0.1 * (2 - votes))
+
+
+#: speed range of the 85th percentile of urban rail legs above ground (m/s): 54-79 km/h
+METRO_P85_MPS = (15.0, 22.0)
+#: bus evidence (Zheng et al. 2008 features; thresholds checked on GeoLife labelled legs)
+BUS_STOP_RATE = 0.5  # stops per km
+BUS_HEADING_RATE = 1.5  # turns > 19 degrees per km (simplified path)
+BUS_P95_MAX_MPS = 15.0  # 54 km/h
+BUS_VCR = 5.0  # relative speed changes > 0.26 per km
+
+
+def infer_mode(f: MotionFeatures, shares: dict[str, float] | None = None) -> ModeGuess:
+    """Mode of one leg.
+
+    Args:
+        f: the leg's motion features.
+        shares: confidence-weighted seconds per activity kind (:func:`activity_shares`), or None.
+
+    Returns:
+        The guessed mode, confidence and source ("activity" when the phone's hints decided the
+        family: walk, bike or motorised).
+    """
+    if f.point_count < 2 or f.duration_s <= 0:
+        return ModeGuess("unknown", 0.0)
+    # plane: faster than 150 km/h end to end over a long way (e-mission); 55 m/s is about 200 km/h
+    if f.distance_m >= 20_000 and max(f.overall_speed, f.gap_speed) >= 55.0:
+        return ModeGuess("plane", 0.9)
+    if shares:
+        guess = _from_activities(f, shares)
+        if guess is not None:
+            return guess
+    return _from_geometry(f)
+
+
+def _from_activities(f: MotionFeatures, shares: dict[str, float]) -> ModeGuess | None:
+    walk = shares.get("walking", 0.0) + shares.get("running", 0.0)
+    bike = shares.get("cycling", 0.0)
+    car = shares.get("automotive", 0.0)
+    total = walk + bike + car
+    # only a leg mostly covered by moving hints is decided by them
+    if total < 0.3 * f.duration_s or total <= 0:
+        return None
+    best = max((walk, "walk"), (bike, "bike"), (car, "motor"))
+    share = best[0] / total
+    if share < 0.5:
+        return None
+    conf = float(min(0.95, 0.5 + 0.5 * share))
+    # hints are evidence, not truth: a "walk" at car speed is not a walk
+    if best[1] == "walk" and f.v_median <= 3.0:
+        return ModeGuess("walk", conf, "activity")
+    if best[1] == "bike" and f.v_median <= 9.0:
+        return ModeGuess("bike", conf, "activity")
+    if best[1] == "motor" and f.v_median >= 1.5:
+        m = motorised_mode(f)
+        return ModeGuess(m.mode, conf * m.confidence / 0.6 if m.confidence < 0.6 else conf, "activity")
+    return None
+
+
+def _from_geometry(f: MotionFeatures) -> ModeGuess:
+    # walking: median 5.3 km/h in GeoLife (RESEARCH.md); e-mission calls <= 1.7 m/s median walking
+    if f.v_median <= 1.9 and f.v_p85 <= 3.0 and f.gap_speed < 4.0:
+        return ModeGuess("walk", 0.8)
+    # cycling: median 10.7 km/h (RESEARCH.md), smooth: low acceleration, rarely above 30 km/h
+    if f.v_p95 <= 8.0 and f.accel_p90 <= 0.3 and f.v_median <= 6.0 and f.gap_speed < 6.0:
+        return ModeGuess("bike", 0.6)
+    if f.v_median <= 1.9 and f.v_p85 <= 3.0:
+        return ModeGuess("walk", 0.5)
+    return motorised_mode(f)

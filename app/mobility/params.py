@@ -1,0 +1,105 @@
+"""Every tunable threshold of the pipeline, with its reason or source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PipelineParams:
+    """Thresholds of the mobility pipeline. Defaults are documented field by field.
+
+    Cleaning
+        max_accuracy_m: points whose reported accuracy is at or above this are dropped. e-mission's
+            phones drop >= 200 m fixes (RESEARCH.md); we keep the same bound so that phone data and
+            server-side cleaning agree. Default 200.
+        max_speed_mps: any point reached faster than this from both neighbours is removed
+            (e-mission's jump smoothing, 340 m/s, about the speed of sound). Default 340.
+        spike_min_speed_mps: a point is a spike when it is reached from and left to its neighbours
+            faster than this *and* much faster than the direct hop between the neighbours. Default 40
+            (above any road or city rail speed; trains and planes do not zig-zag).
+        spike_ratio: how much faster than the direct hop the detour must be. Default 3.
+    Stays (Li et al. 2008 stay points, adapted to duty-cycled phones)
+        stay_radius_m: a stay is a period whose points fit in a box of this diagonal. Default 100
+            (Li et al. 2008 and e-mission Android: 5 min within 100 m).
+        stay_min_duration_s: minimum dwell. Default 300 (Li et al. 2008, trackintel, e-mission Android).
+        stay_inlier_share: share of a window's points that must be within ``stay_radius_m``; the
+            rest are taken as bad fixes (phones report network fixes hundreds of metres off while
+            still). Default 0.9 (one bad fix in a 5-minute window at 30 s sampling).
+        stay_start_at_window_middle: start a stay (end the trip) at the middle of its first dwell
+            window, as e-mission does, rather than at the first point near the stay's centre.
+            Default True.
+        gap_break_s / gap_break_speed_mps: a gap longer than gap_break_s whose implied speed is
+            under gap_break_speed_mps is untracked time, not movement: it ends the trip before it and
+            the next trip starts after it. Defaults 600 s and 0.83 m/s (e-mission: gap over 10 min
+            with no motion ends a trip; untracked time when slower than 3 km/h).
+        max_gap_s: any gap longer than this ends a trip. Default 12 h (e-mission).
+        min_trip_distance_m: trips whose points all fit within this distance are dropped. Default 100
+            (e-mission drops trips under 100 m).
+        trip_timeout_s: with ``now_s`` given, a trip whose last point is older than this is closed even
+            when no stay was seen after it (phones stop recording once still). Default 1800.
+        departure_lead_s: a trip whose first fix follows a silent gap started before that fix: a
+            duty-cycled phone only wakes once the user has left its geofence (about 100 m, e-mission),
+            about a minute of walking, plus the time to get a fix. The trip start is moved this much
+            earlier (at most half the gap). Default 90.
+    Legs and modes (Zheng et al. 2008 walk-based change points)
+        speed_half_window_s: speeds are measured over +- this around each point so 1 s logger noise
+            does not look like motion. Default 10.
+        gap_s: steps longer than this are gaps (no GPS, e.g. underground). Default 60.
+        walk_speed_max_mps: points slower than this may be walking (Zheng et al. 2008 use about
+            2.5 m/s; e-mission calls sections <= 1.7 m/s median walking). Default 2.2.
+        min_segment_s: speed-regime runs shorter than this merge into their neighbours. Default 60.
+        min_walk_leg_s / min_walk_leg_m: a slow run must last and move this much to be a walk leg
+            between vehicle legs; shorter slow runs are vehicle stops. Defaults 90 s and 60 m.
+        min_leg_s: legs shorter than this merge into the neighbour. Default 60.
+        walk_pace_min_mps: lower end of walking pace (slow walkers, crowds). Default 0.7.
+        walk_min_pace_share / walk_max_stop_share: a slow part at the start or end of a trip is a
+            walk when at least this share of its time is at walking pace and at most this share
+            stopped. Defaults 0.3 and 0.3.
+        transfer_walk_min_s / transfer_min_pace_share / transfer_max_stop_share: a slow part
+            between two vehicle parts is a walk (a transfer) only when it lasts this long, at a
+            steady walking pace, hardly stopping; otherwise it is a queue or a stop of the vehicle.
+            Defaults 240 s, 0.7 and 0.1. On GeoLife's labelled legs every slow part between two
+            fast parts that was not a walk had a stop share or pace share outside these bounds far
+            more often than real transfers.
+        stop_speed_mps: a point slower than this is stopped (stop rate, Zheng et al. 2008). Default 0.6.
+        heading_change_deg: a turn sharper than this counts for the heading change rate
+            (Zheng et al. 2008 report about 19 degrees). Default 19.
+        simplify_tolerance_m: Douglas-Peucker tolerance for leg geometry. Default 5.
+    """
+
+    max_accuracy_m: float = 200.0
+    max_speed_mps: float = 340.0
+    spike_min_speed_mps: float = 40.0
+    spike_ratio: float = 3.0
+
+    stay_radius_m: float = 100.0
+    stay_min_duration_s: float = 300.0
+    stay_start_at_window_middle: bool = True
+    stay_inlier_share: float = 0.9
+    gap_break_s: float = 600.0
+    gap_break_speed_mps: float = 0.83
+    max_gap_s: float = 12 * 3600.0
+    min_trip_distance_m: float = 100.0
+    trip_timeout_s: float = 1800.0
+    departure_lead_s: float = 90.0
+
+    speed_half_window_s: float = 10.0
+    gap_s: float = 60.0
+    walk_speed_max_mps: float = 2.2
+    min_segment_s: float = 60.0
+    min_walk_leg_s: float = 90.0
+    min_walk_leg_m: float = 60.0
+    min_leg_s: float = 60.0
+    walk_pace_min_mps: float = 0.7
+    walk_min_pace_share: float = 0.3
+    walk_max_stop_share: float = 0.3
+    transfer_walk_min_s: float = 240.0
+    transfer_min_pace_share: float = 0.7
+    transfer_max_stop_share: float = 0.1
+    stop_speed_mps: float = 0.6
+    heading_change_deg: float = 19.0
+    simplify_tolerance_m: float = 5.0
+
+
+DEFAULT_PARAMS = PipelineParams()

@@ -1,0 +1,283 @@
+"""Stays and trips: where the user dwelt, and the movement between.
+
+The detector follows Li et al. 2008 (a stay is a period of at least ``stay_min_duration_s`` whose
+points stay within ``stay_radius_m``), made vectorised and robust to duty-cycled phones:
+
+* each point opens a window reaching the first point at least ``stay_min_duration_s`` later; the
+  window is a dwell when the bounding box of its points has a diagonal within ``stay_radius_m``.
+  A silent phone (no points while stationary) therefore still yields a stay: the window simply
+  holds two nearby points separated by a long gap;
+* the union of dwell windows gives stay runs, trimmed to the points near their centre so the trip
+  starts when the user leaves rather than when they are 100 m away;
+* a long, slow gap (``gap_break_s``, ``gap_break_speed_mps``, e-mission) is untracked time and
+  splits the movement around it; a gap that ends far away quickly is a trip with missing data
+  (e.g. underground) and stays inside the trip.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.mobility.params import DEFAULT_PARAMS, PipelineParams
+from app.mobility.types import BoolArray, FloatArray, IntArray
+
+
+@dataclass(frozen=True)
+class Span:
+    """Inclusive index range ``[first, last]`` into the cleaned points."""
+
+    first: int
+    last: int
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    """Stays and moving runs, in time order, as index spans into the cleaned points.
+
+    ``moves_closed_by_data[k]`` tells whether move ``k`` ends because a stay or an untracked gap
+    was seen after it (so it cannot grow any more).
+    """
+
+    stays: list[Span]
+    moves: list[Span]
+    moves_closed_by_data: list[bool]
+
+
+def _sparse_tables(v: FloatArray) -> tuple[list[FloatArray], list[FloatArray]]:
+    """Sparse tables of running minima and maxima (level k covers 2**k values)."""
+    mins = [v]
+    maxs = [v]
+    k = 1
+    while (1 << k) <= v.size:
+        half = 1 << (k - 1)
+        mins.append(np.minimum(mins[-1][:-half], mins[-1][half:]))
+        maxs.append(np.maximum(maxs[-1][:-half], maxs[-1][half:]))
+        k += 1
+    return mins, maxs
+
+
+def _range_min_max(v: FloatArray, lo: IntArray, hi: IntArray) -> tuple[FloatArray, FloatArray]:
+    """min(v[lo..hi]) and max(v[lo..hi]) for each inclusive range, O(1) per range."""
+    mins, maxs = _sparse_tables(v)
+    level = np.floor(np.log2(np.maximum(hi - lo + 1, 1))).astype(np.intp)
+    out_min = np.empty(lo.size)
+    out_max = np.empty(lo.size)
+    for lv in np.unique(level).tolist():
+        sel = level == lv
+        a = lo[sel]
+        b = hi[sel] - (1 << lv) + 1
+        out_min[sel] = np.minimum(mins[lv][a], mins[lv][b])
+        out_max[sel] = np.maximum(maxs[lv][a], maxs[lv][b])
+    return out_min, out_max
+
+
+def _runs(mask: BoolArray) -> list[Span]:
+    """Maximal runs of True as spans."""
+    if mask.size == 0:
+        return []
+    m = np.concatenate(([False], mask, [False])).astype(np.int8)
+    d = np.diff(m)
+    starts = np.flatnonzero(d == 1)
+    ends = np.flatnonzero(d == -1) - 1
+    return [Span(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
+
+
+#: points of a dwell window compared with its last point (phones at 30 s have about 10)
+WINDOW_SAMPLES = 32
+
+
+def dwell_windows(
+    t: FloatArray, x: FloatArray, y: FloatArray, params: PipelineParams = DEFAULT_PARAMS
+) -> tuple[IntArray, IntArray]:
+    """Dwell windows as inclusive index ranges ``(first, last)``.
+
+    For each point ``c`` the window reaches back to the last point at least ``stay_min_duration_s``
+    earlier; it is a dwell when its points lie within ``stay_radius_m`` of ``c`` (e-mission's trip
+    end test: the last 5 minutes within 100 m of the current point; Li et al. 2008 anchor the same
+    test on the first point). Phones report fixes hundreds of metres off while still, so a share
+    ``stay_inlier_share`` of the points is enough; the earliest point of the window must be close.
+    """
+    n = t.size
+    if n < 2:
+        empty = np.zeros(0, dtype=np.intp)
+        return empty, empty
+    c = np.arange(n)
+    # the window of c reaches back to the last point at or before t_c - T, so that it holds the
+    # whole dwell time (a silent phone's gap forms a window of two points)
+    k = np.searchsorted(t, t - params.stay_min_duration_s, side="right") - 1
+    valid = k >= 0
+    k = np.maximum(k, 0)
+    width = c - k
+    # distances from c to WINDOW_SAMPLES points spread evenly over its window (all of them when
+    # the window is short, as with phones at 30 s); the earliest point is always among them
+    j = np.arange(1, WINDOW_SAMPLES + 1)[None, :]
+    w = np.maximum(width, 1)[:, None]
+    offsets = np.where(w <= WINDOW_SAMPLES, np.minimum(j, w), np.ceil(w * j / WINDOW_SAMPLES).astype(np.intp))
+    used = (j <= w) | (w > WINDOW_SAMPLES)
+    others = c[:, None] - offsets
+    d = np.hypot(x[others] - x[c, None], y[others] - y[c, None])
+    within = ((d <= params.stay_radius_m) & used).sum(axis=1) / used.sum(axis=1)
+    ok = valid & (c > 0) & (within >= params.stay_inlier_share - 1e-9)
+    return k[ok], c[ok]
+
+
+def dwell_mask(
+    t: FloatArray, x: FloatArray, y: FloatArray, params: PipelineParams = DEFAULT_PARAMS
+) -> BoolArray:
+    """Points covered by a dwell window (see :func:`dwell_windows`)."""
+    n = t.size
+    lo, hi = dwell_windows(t, x, y, params)
+    cover = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(cover, lo, 1)
+    np.add.at(cover, hi + 1, -1)
+    return np.cumsum(cover[:-1]) > 0
+
+
+def segment(
+    t: FloatArray,
+    x: FloatArray,
+    y: FloatArray,
+    params: PipelineParams = DEFAULT_PARAMS,
+    awake_ts: FloatArray | None = None,
+) -> Segmentation:
+    """Split cleaned, projected points into stays and moving runs.
+
+    Args:
+        t: timestamps (s), ascending.
+        x, y: projected metres.
+        params: ``stay_radius_m`` (100 m) and ``stay_min_duration_s`` (300 s) after Li et al. 2008
+            and e-mission's Android trip end; ``gap_break_s`` / ``gap_break_speed_mps`` /
+            ``max_gap_s`` for untracked time (e-mission); ``min_trip_distance_m`` (100 m, e-mission)
+            for dropping jitter that is not a trip.
+        awake_ts: sorted times at which the phone showed it was tracking movement even though no
+            usable fix came (fixes dropped for poor accuracy, moving activity hints). A duty-cycled
+            phone only records while it believes the user moves, so a gap it stayed awake through
+            is missing data inside a trip, never untracked time.
+
+    Returns:
+        Stays and moves as index spans. Moves shorter than ``min_trip_distance_m`` are dropped and
+        the stays around them merged when they are the same place.
+    """
+    n = t.size
+    if n == 0:
+        return Segmentation([], [], [])
+    lo, hi = dwell_windows(t, x, y, params)
+    cover = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(cover, lo, 1)
+    np.add.at(cover, hi + 1, -1)
+    in_stay = np.cumsum(cover[:-1]) > 0
+    stays: list[Span] = []
+    for run in _runs(in_stay):
+        stays.append(_arrival(run, lo, hi, t, x, y, params))
+    in_stay = np.zeros(n, dtype=bool)
+    for s in stays:
+        in_stay[s.first : s.last + 1] = True
+
+    # untracked gaps split movement (e-mission: > 10 min slower than 3 km/h, or > 12 h)
+    dt = np.diff(t)
+    hop = np.hypot(np.diff(x), np.diff(y))
+    silent = dt if awake_ts is None else _longest_silence(t, awake_ts)
+    brk = (dt > params.max_gap_s) | ((silent > params.gap_break_s) & (hop < params.gap_break_speed_mps * dt))
+    moving = ~in_stay
+    cut = np.zeros(n, dtype=bool)  # cut[i]: a break between i-1 and i
+    cut[1:] = brk
+    moves: list[Span] = []
+    for run in _runs(moving):
+        cuts = np.flatnonzero(cut[run.first + 1 : run.last + 1]) + run.first + 1
+        bounds = [run.first, *cuts.tolist(), run.last + 1]
+        for a, b in itertools.pairwise(bounds):
+            moves.append(Span(a, b - 1))
+
+    # extend each move to the neighbouring stay point when it is contiguous in time, so the trip
+    # starts on departure and ends on arrival; drop moves that do not go anywhere.
+    kept: list[Span] = []
+    closed: list[bool] = []
+    for mv in moves:
+        a, b = mv.first, mv.last
+        if a > 0 and in_stay[a - 1] and t[a] - t[a - 1] <= params.gap_s:
+            a -= 1
+        if b < n - 1 and in_stay[b + 1] and t[b + 1] - t[b] <= params.gap_s:
+            b += 1
+        ext = np.hypot(np.ptp(x[a : b + 1]), np.ptp(y[a : b + 1]))
+        followed = mv.last < n - 1  # something (a stay or an untracked gap) came after it
+        if ext < params.min_trip_distance_m and followed:
+            continue  # jitter, not a trip (an open tail is judged by the caller)
+        kept.append(Span(a, b))
+        closed.append(followed)
+    stays = _merge_stays(stays, kept, x, y, params)
+    return Segmentation(stays, kept, closed)
+
+
+def _longest_silence(t: FloatArray, awake_ts: FloatArray) -> FloatArray:
+    """Longest interval without any sign of tracking inside each step ``(t[i], t[i+1])``."""
+    marks = np.union1d(t, awake_ts)
+    lo = np.searchsorted(marks, t[:-1])
+    hi = np.searchsorted(marks, t[1:])
+    gaps = np.diff(marks)
+    if gaps.size == 0:
+        return np.diff(t)
+    # steps hold marks lo..hi, hence gaps lo..hi-1
+    _, longest = _range_min_max(gaps, lo, np.maximum(hi - 1, lo))
+    return longest
+
+
+def _arrival(
+    run: Span,
+    lo: IntArray,
+    hi: IntArray,
+    t: FloatArray,
+    x: FloatArray,
+    y: FloatArray,
+    params: PipelineParams,
+) -> Span:
+    """Where a stay run really starts and ends.
+
+    The first dwell window of the run still holds the end of the approach. Like e-mission, whose
+    trip ends at the middle of the first 5-minute dwell window, we start the stay at the window's
+    median time, or earlier at the first point within half the radius of the stay's centre when
+    the approach is clear (dense sampling).
+    """
+    w = int(np.searchsorted(lo, run.first))
+    first_lo, first_hi = int(lo[w]), int(hi[w])
+    mid_t = 0.5 * (t[first_lo] + t[first_hi])
+    mid = int(np.searchsorted(t, mid_t))
+    xs = x[run.first : run.last + 1]
+    ys = y[run.first : run.last + 1]
+    cx, cy = float(np.median(xs)), float(np.median(ys))
+    near = np.flatnonzero(np.hypot(xs - cx, ys - cy) <= params.stay_radius_m / 2.0)
+    if params.stay_start_at_window_middle:
+        start = mid
+    else:
+        start = run.first + int(near[0]) if near.size else run.first
+    # the stay ends on departure: the last fix near its centre, not once the user is 100 m away
+    end = run.first + int(near[-1]) if near.size else run.last
+    start = min(max(start, run.first), end)
+    return Span(start, max(end, start))
+
+
+def _merge_stays(
+    stays: list[Span], moves: list[Span], x: FloatArray, y: FloatArray, params: PipelineParams
+) -> list[Span]:
+    """Merge consecutive stays with no kept move between them when they are the same place."""
+    if not stays:
+        return []
+    move_starts = np.array([m.first for m in moves], dtype=np.intp)
+    merged = [stays[0]]
+    for s in stays[1:]:
+        prev = merged[-1]
+        between = move_starts.size and bool(np.any((move_starts >= prev.first) & (move_starts < s.first)))
+        same_place = (
+            np.hypot(
+                np.median(x[prev.first : prev.last + 1]) - np.median(x[s.first : s.last + 1]),
+                np.median(y[prev.first : prev.last + 1]) - np.median(y[s.first : s.last + 1]),
+            )
+            <= params.stay_radius_m
+        )
+        if not between and same_place:
+            merged[-1] = Span(prev.first, s.last)
+        else:
+            merged.append(s)
+    return merged

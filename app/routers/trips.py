@@ -1,0 +1,185 @@
+"""The person's own trips: list, detail, correction of a leg's mode, deletion."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Response, status
+
+from app.deps import CurrentUser, SessionDep
+from app.emissions import leg_emission
+from app.problems import Problem, ProblemError, not_found
+from app.routers.auth import AUTH_ERRORS
+from app.schemas.common import rfc3339_ms
+from app.schemas.trips import LatLon, LegOut, LegPatchIn, LineString, TripList, TripOut
+from app.store import trips as store
+from app.store.models import Leg, Trip
+
+router = APIRouter(prefix="/v1/me/trips", tags=["trips"])
+NOT_FOUND: dict[int | str, dict[str, object]] = {
+    404: {"model": Problem, "description": "No such trip (or leg) among yours."}
+}
+VEHICLE_MODES = {"car", "ecar", "carpool"}
+
+
+def _field_problem(field: str, detail: str) -> ProblemError:
+    error = {"field": field, "pointer": "#/" + field, "location": "query", "detail": detail}
+    return ProblemError(422, "validation-error", f"1 field is not valid: {field}", errors=[error])
+
+
+def _query_time(field: str, value: str | None) -> int | None:
+    """A query time: RFC 3339 with an offset, or epoch seconds."""
+    if value is None:
+        return None
+    try:
+        return round(float(value) * 1000)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise _field_problem(field, "must be an RFC 3339 date-time or epoch seconds") from None
+    if parsed.tzinfo is None:
+        raise _field_problem(field, "RFC 3339 date-times need an offset, such as Z or +02:00")
+    return round(parsed.timestamp() * 1000)
+
+
+def encode_cursor(trip: Trip) -> str:
+    raw = json.dumps([trip.start_ts_ms, str(trip.id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(value: str) -> tuple[int, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        start, trip_id = json.loads(raw)
+        return int(start), uuid.UUID(trip_id)
+    except (binascii.Error, ValueError, TypeError):
+        raise _field_problem("cursor", "not a cursor this API gave out") from None
+
+
+def leg_out(leg: Leg, *, geometry: bool) -> LegOut:
+    return LegOut(
+        id=leg.id,
+        start_time=rfc3339_ms(leg.start_ts_ms) or "",
+        end_time=rfc3339_ms(leg.end_ts_ms) or "",
+        mode=leg.mode,
+        mode_source=leg.mode_source,
+        confidence=round(leg.confidence, 3),
+        distance_m=round(leg.distance_m, 1),
+        co2e_g=round(leg.co2e_g, 3),
+        occupants=leg.occupants,
+        geometry=LineString(coordinates=leg.geometry) if geometry else None,
+    )
+
+
+def trip_out(trip: Trip, legs: list[Leg], *, geometry: bool) -> TripOut:
+    return TripOut(
+        id=trip.id,
+        status=trip.status,
+        start_time=rfc3339_ms(trip.start_ts_ms) or "",
+        end_time=rfc3339_ms(trip.end_ts_ms) or "",
+        start=LatLon(lat=trip.start_lat, lon=trip.start_lon),
+        end=LatLon(lat=trip.end_lat, lon=trip.end_lon),
+        distance_m=round(trip.distance_m, 1),
+        duration_s=round((trip.end_ts_ms - trip.start_ts_ms) / 1000, 3),
+        co2e_g=round(trip.co2e_g, 3),
+        legs=[leg_out(leg, geometry=geometry) for leg in legs],
+    )
+
+
+async def valid_trip(session: SessionDep, user: CurrentUser, trip_id: Annotated[uuid.UUID, Path()]) -> Trip:
+    """The person's trip with this id, or 404 (also for another person's trip)."""
+    assert user.user_id is not None
+    trip = await store.get_trip(session, user.user_id, trip_id)
+    if trip is None:
+        raise not_found("trip")
+    return trip
+
+
+ValidTrip = Annotated[Trip, Depends(valid_trip)]
+
+
+@router.get("", response_model=TripList, responses=AUTH_ERRORS)
+async def list_trips(
+    session: SessionDep,
+    user: CurrentUser,
+    from_: Annotated[str | None, Query(alias="from", description="RFC 3339 or epoch seconds")] = None,
+    to: Annotated[str | None, Query(description="RFC 3339 or epoch seconds")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
+) -> TripList:
+    """The person's trips, newest first, with their legs (without geometry: see a single trip for it).
+
+    `from` and `to` keep the trips that overlap that time range.
+    """
+    assert user.user_id is not None
+    trips = await store.page(
+        session,
+        user.user_id,
+        from_ms=_query_time("from", from_),
+        to_ms=_query_time("to", to),
+        limit=limit + 1,
+        after=decode_cursor(cursor) if cursor else None,
+    )
+    more = len(trips) > limit
+    trips = trips[:limit]
+    legs = await store.legs_of(session, [t.id for t in trips], geometry=False)
+    await session.commit()
+    return TripList(
+        trips=[trip_out(t, legs.get(t.id, []), geometry=False) for t in trips],
+        next_cursor=encode_cursor(trips[-1]) if more else None,
+    )
+
+
+@router.get("/{trip_id}", response_model=TripOut, responses={**AUTH_ERRORS, **NOT_FOUND})
+async def get_trip(session: SessionDep, trip: ValidTrip) -> TripOut:
+    """One trip with a GeoJSON LineString on each leg."""
+    legs = await store.legs_of(session, [trip.id], geometry=True)
+    await session.commit()
+    return trip_out(trip, legs.get(trip.id, []), geometry=True)
+
+
+@router.patch(
+    "/{trip_id}/legs/{leg_id}",
+    response_model=LegOut,
+    responses={**AUTH_ERRORS, **NOT_FOUND, 422: {"model": Problem, "description": "Not a mode id."}},
+)
+async def correct_leg(
+    session: SessionDep, user: CurrentUser, trip: ValidTrip, leg_id: uuid.UUID, body: LegPatchIn
+) -> LegOut:
+    """Correct a leg's mode. Its CO2e follows, and later reprocessing never overwrites the correction."""
+    assert user.user_id is not None
+    leg = await store.get_leg(session, user.user_id, trip.id, leg_id)
+    if leg is None:
+        raise not_found("leg")
+    if body.occupants is not None and body.mode not in VEHICLE_MODES:
+        error = {"field": "occupants", "pointer": "#/occupants", "location": "body",
+                 "detail": "occupants apply to car, ecar and carpool legs only"}  # fmt: skip
+        raise ProblemError(422, "validation-error", "1 field is not valid: occupants", errors=[error])
+    emission = leg_emission(
+        body.mode, leg.distance_m, great_circle_m=leg.great_circle_m, occupants=body.occupants
+    )
+    leg.mode = body.mode
+    leg.mode_source = "user"
+    leg.confidence = 1.0
+    leg.occupants = emission.occupants if body.mode in VEHICLE_MODES else None
+    leg.co2e_g = emission.co2e_g
+    leg.factor_g_per_km = emission.factor.g_per_km if emission.factor else 0.0
+    await session.flush()
+    await store.refresh_trip_co2(session, trip)
+    await session.commit()
+    return leg_out(leg, geometry=False)
+
+
+@router.delete("/{trip_id}", status_code=status.HTTP_204_NO_CONTENT, responses={**AUTH_ERRORS, **NOT_FOUND})
+async def delete_trip(session: SessionDep, trip: ValidTrip) -> Response:
+    """Delete the trip, its legs, and the points recorded during it."""
+    await store.delete_trip(session, trip)
+    await session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,271 @@
+"""The pipeline worker: turns pending points into trips, off the request path.
+
+It runs inside the API process by default (started and stopped with the app), or alone with
+`coachco2 worker`. Any number of workers can share one database: each claims people with a lease
+(`app/store/pipeline.py`), reads only the window that changed, runs the pure pipeline (`app/mobility`)
+in a thread, and commits trips, legs and the new watermark in one transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from app.db import Database
+from app.emissions import DEFAULT_FACTOR_SET, great_circle_m, leg_emission
+from app.mobility import DEFAULT_PARAMS, ActivityArrays, PipelineResult, PointArrays, process
+from app.store import pipeline as store
+from app.store.models import Leg, Trip, utcnow
+from app.store.pipeline import Claim, Window
+
+log = logging.getLogger("coachco2.worker")
+
+
+def _ms(ts_s: float) -> int:
+    return round(ts_s * 1000)
+
+
+def run_pipeline(window: Window, now_s: float | None) -> PipelineResult:
+    """The pure pipeline on one window of a person's data."""
+    points = PointArrays(
+        ts_s=window.ts_ms.astype(np.float64) / 1000.0,
+        lat=window.lat,
+        lon=window.lon,
+        accuracy_m=window.accuracy_m,
+        speed_mps=window.speed_mps,
+        altitude_m=window.altitude_m,
+    )
+    activities = None
+    if len(window.activity_ts_ms):
+        activities = ActivityArrays(
+            ts_s=window.activity_ts_ms.astype(np.float64) / 1000.0,
+            kind=window.activity_kind,
+            confidence=window.activity_confidence,
+        )
+    return process(points, activities, now_s=now_s)
+
+
+def resume_point(result: PipelineResult) -> float | None:
+    """Where the next run must start reading.
+
+    The pipeline's own answer, moved back to the start of the last trip when no stay was seen after it:
+    a trip closed only by the time-out (old points uploaded late, or a phone that went quiet) may still
+    be continued by the next batch, which must then extend it rather than start a new trip.
+    """
+    resume = result.resume_from_ts_s
+    if result.trips:
+        last = result.trips[-1]
+        stayed_after = any(stay.end_ts_s > last.end_ts_s for stay in result.stays)
+        if not stayed_after and (resume is None or last.start_ts_s < resume):
+            resume = last.start_ts_s
+    return resume
+
+
+def _overlap(a0: int, a1: int, b0: int, b1: int) -> int:
+    return max(0, min(a1, b1) - max(a0, b0))
+
+
+def _best(span: tuple[int, int], candidates: Sequence[Any], used: set[uuid.UUID]) -> Any | None:
+    """The candidate (a Trip or Leg row) that overlaps the span most in time, if any does."""
+    best, best_overlap = None, 0
+    for candidate in candidates:
+        if candidate.id in used:
+            continue
+        overlap = _overlap(span[0], span[1], candidate.start_ts_ms, candidate.end_ts_ms)
+        if overlap > best_overlap:
+            best, best_overlap = candidate, overlap
+    return best
+
+
+def _correction(span: tuple[int, int], corrected: Sequence[Leg]) -> Leg | None:
+    """A leg the person corrected that covers most of this new leg: its mode carries over."""
+    length = max(1, span[1] - span[0])
+    for leg in corrected:
+        if _overlap(span[0], span[1], leg.start_ts_ms, leg.end_ts_ms) * 2 > length:
+            return leg
+    return None
+
+
+def result_rows(
+    user_id: uuid.UUID, result: PipelineResult, old: Sequence[tuple[Trip, Sequence[Leg]]]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rows for the trips and legs found, keeping ids and the person's corrections from what they replace.
+
+    A new trip takes the id of the old trip it overlaps most, and a new leg that of the old leg of that
+    trip it overlaps most, so links held by a phone survive reprocessing. A new leg covered for more than
+    half its time by a leg the person corrected takes that correction: it is never overwritten.
+    """
+    now = utcnow()
+    old_trips = [t for t, _ in old]
+    legs_of = {t.id: list(legs) for t, legs in old}
+    corrected = [leg for _, legs in old for leg in legs if leg.mode_source == "user"]
+    used: set[uuid.UUID] = set()
+    trip_rows: list[dict[str, Any]] = []
+    leg_rows: list[dict[str, Any]] = []
+    for trip in result.trips:
+        span = (_ms(trip.start_ts_s), _ms(trip.end_ts_s))
+        previous = _best(span, old_trips, used)
+        trip_id = previous.id if previous is not None else uuid.uuid4()
+        used.add(trip_id)
+        trip_co2 = 0.0
+        for seq, leg in enumerate(trip.legs):
+            leg_span = (_ms(leg.start_ts_s), _ms(leg.end_ts_s))
+            earlier = _best(leg_span, legs_of.get(trip_id, []), used)
+            leg_id = earlier.id if earlier is not None else uuid.uuid4()
+            used.add(leg_id)
+            fix = _correction(leg_span, corrected)
+            mode = fix.mode if fix is not None else leg.mode
+            occupants = fix.occupants if fix is not None else None
+            (lon0, lat0), (lon1, lat1) = leg.coordinates[0], leg.coordinates[-1]
+            great_circle = great_circle_m(lat0, lon0, lat1, lon1)
+            emission = leg_emission(mode, leg.distance_m, great_circle_m=great_circle, occupants=occupants)
+            trip_co2 += emission.co2e_g
+            leg_rows.append(
+                {
+                    "id": leg_id,
+                    "trip_id": trip_id,
+                    "user_id": user_id,
+                    "seq": seq,
+                    "start_ts_ms": leg_span[0],
+                    "end_ts_ms": leg_span[1],
+                    "mode": mode,
+                    "mode_source": "user" if fix is not None else leg.mode_source,
+                    "inferred_mode": leg.mode,
+                    "confidence": 1.0 if fix is not None else float(leg.confidence),
+                    "occupants": occupants,
+                    "distance_m": float(leg.distance_m),
+                    "great_circle_m": great_circle,
+                    "co2e_g": emission.co2e_g,
+                    "factor_set": f"{DEFAULT_FACTOR_SET.name}/{DEFAULT_FACTOR_SET.version}",
+                    "factor_g_per_km": emission.factor.g_per_km if emission.factor else 0.0,
+                    "point_count": int(leg.point_count),
+                    "geometry": [[float(x), float(y)] for x, y in leg.coordinates],
+                }
+            )
+        trip_rows.append(
+            {
+                "id": trip_id,
+                "user_id": user_id,
+                "status": "closed" if trip.closed else "open",
+                "start_ts_ms": span[0],
+                "end_ts_ms": span[1],
+                "start_lat": float(trip.start_lat),
+                "start_lon": float(trip.start_lon),
+                "end_lat": float(trip.end_lat),
+                "end_lon": float(trip.end_lon),
+                "distance_m": float(trip.distance_m),
+                "co2e_g": round(trip_co2, 3),
+                "updated_at": now,
+            }
+        )
+    return trip_rows, leg_rows
+
+
+class PipelineWorker:
+    """Claims people with pending points and processes them until stopped."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        owner: str | None = None,
+        lease_s: float = 300.0,
+        batch: int = 8,
+        poll_s: float = 1.0,
+    ) -> None:
+        self.db = db
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.lease_s = lease_s
+        self.batch = batch
+        self.poll_s = poll_s
+        self._wakeup = asyncio.Event()
+        self._last_close = 0.0
+
+    def wake(self) -> None:
+        """Ask for a run now (the ingest endpoint calls this after storing points)."""
+        self._wakeup.set()
+
+    async def run_once(self, now_s: float | None = None) -> int:
+        """Claim and process one batch of people; returns how many were processed."""
+        async with self.db.session() as session:
+            claims = await store.claim(session, self.owner, self.lease_s, self.batch)
+        for claim in claims:
+            try:
+                await self.process_claim(claim, now_s=now_s)
+            except Exception:
+                # The lease stays until it expires, so this person is retried later, not in a tight loop.
+                log.exception("processing one person's points failed; retried when the lease expires")
+        return len(claims)
+
+    async def run_until_idle(self, now_s: float | None = None) -> int:
+        total = 0
+        while processed := await self.run_once(now_s=now_s):
+            total += processed
+        return total
+
+    async def process_claim(self, claim: Claim, now_s: float | None = None) -> bool:
+        """Process one claimed person; False when the lease was lost and nothing was written."""
+        now_s = time.time() if now_s is None else now_s
+        async with self.db.session() as session:
+            start_ms = await store.window_start(session, claim)
+            await session.commit()
+        async with self.db.engine.connect() as conn:
+            conn = await conn.execution_options(sqlite_readonly=True)
+            window = await store.read_window(conn, claim.user_id, start_ms)
+            await conn.rollback()
+        result = await asyncio.to_thread(run_pipeline, window, now_s)
+        async with self.db.session() as session:
+            if not await store.hold_lease(session, claim):
+                log.warning("lease on a person's pipeline was lost; another worker takes over")
+                await session.rollback()
+                return False
+            old = await store.trips_from(session, claim.user_id, start_ms)
+            trips, legs = result_rows(claim.user_id, result, old)
+            await store.replace_trips(session, claim.user_id, [t.id for t, _ in old], trips, legs)
+            newest = int(window.ts_ms[-1]) if len(window.ts_ms) else None
+            candidates = [v for v in (claim.processed_until_ms, newest) if v is not None]
+            resume = resume_point(result)
+            await store.release(
+                session,
+                claim,
+                resume_from_ms=None if resume is None else _ms(resume),
+                processed_until_ms=max(candidates) if candidates else None,
+            )
+            await session.commit()
+        return True
+
+    async def close_timed_out_trips(self, now_s: float | None = None) -> int:
+        now_s = time.time() if now_s is None else now_s
+        async with self.db.session() as session:
+            return await store.close_timed_out_trips(session, _ms(now_s - DEFAULT_PARAMS.trip_timeout_s))
+
+    async def run_forever(self) -> None:
+        """Process whatever is pending, then wait for a wake-up or the poll interval; never returns."""
+        backoff = self.poll_s
+        while True:
+            try:
+                processed = await self.run_once()
+                if time.monotonic() - self._last_close > 60:
+                    await self.close_timed_out_trips()
+                    self._last_close = time.monotonic()
+                backoff = self.poll_s
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("pipeline run failed; retrying in %.0f s", backoff)
+                processed = 0
+                backoff = min(backoff * 2, 60.0)
+            if processed == 0:
+                self._wakeup.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), timeout=backoff)
