@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import logging
+import multiprocessing
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -110,6 +114,54 @@ def cmd_operator_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _worker_loop() -> None:
+    from app.worker import PipelineWorker
+
+    settings = get_settings()
+    db = Database(settings)
+    worker = PipelineWorker(db, lease_s=settings.worker_lease_s, poll_s=settings.worker_poll_s)
+    try:
+        await worker.run_forever()
+    finally:
+        await db.dispose()
+
+
+def _stop_on_sigterm() -> None:
+    def _raise(_signum: int, _frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, _raise)
+
+
+def _worker_process() -> None:
+    _stop_on_sigterm()
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
+        asyncio.run(_worker_loop())
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Run pipeline workers alone (with COACHCO2_WORKER_IN_PROCESS=false on the API processes)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _migrate()
+    if args.processes == 1:
+        _worker_process()
+        return 0
+    children = [multiprocessing.Process(target=_worker_process) for _ in range(args.processes)]
+    for child in children:
+        child.start()
+    _stop_on_sigterm()
+    try:
+        for child in children:
+            child.join()
+    except (KeyboardInterrupt, SystemExit):
+        # A worker stopped mid-person loses nothing: its lease expires and another worker redoes it.
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.join(timeout=10)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="coachco2",
@@ -125,6 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
     serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run the pipeline worker alone, in one or more processes")
+    worker.add_argument("--processes", type=int, default=1, help="worker processes to run (default 1)")
+    worker.set_defaults(func=cmd_worker)
 
     migrate = sub.add_parser("migrate", help="apply the database migrations")
     migrate.set_defaults(func=cmd_migrate)

@@ -91,3 +91,47 @@ async def test_serve_migrates_and_serves_the_api(empty_database_url: str) -> Non
         server.terminate()
         output = (await asyncio.wait_for(server.communicate(), 20))[0].decode(errors="replace")
     assert "Traceback" not in output, output
+
+
+async def test_a_separate_worker_process_processes_pending_points(empty_database_url: str) -> None:
+    """`coachco2 worker` alone turns what the API stored into trips, with the in-process worker off."""
+    from app.db import create_engine
+    from app.main import create_app
+    from app.migrate import upgrade_connection
+    from app.mobility.simulate import LegPlan, StayPlan, TripPlan, simulate
+    from app.settings import Settings
+
+    engine = create_engine(Settings(database_url=empty_database_url))
+    async with engine.connect() as conn:
+        await upgrade_connection(conn)
+        await conn.commit()
+    await engine.dispose()
+    app = create_app(Settings(database_url=empty_database_url, worker_in_process=False))
+    sim = simulate([StayPlan(1200), TripPlan((LegPlan("bike", 3000),)), StayPlan(1200)], seed=1, sampling_s=5)
+    points = [{"ts": float(t), "lat": float(a), "lon": float(o)} for t, a, o in
+              zip(sim.points.ts_s, sim.points.lat, sim.points.lon, strict=True)]  # fmt: skip
+    env = {**os.environ, "DATABASE_URL": empty_database_url}
+    worker = await asyncio.create_subprocess_exec(
+        COACHCO2, "worker", "--processes", "2", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            token = (await client.post("/v1/auth/register")).json()["token"]
+            headers = {"Authorization": f"Bearer {token}"}
+            assert (
+                await client.post("/v1/me/locations", headers=headers, json={"points": points})
+            ).status_code == 202
+            for _ in range(300):
+                if (await client.get("/v1/me/pipeline", headers=headers)).json()["pending_points"] == 0:
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                pytest.fail("the worker process did not process the points within 30 s")
+            trips = (await client.get("/v1/me/trips", headers=headers)).json()["trips"]
+            assert len(trips) == 1
+    finally:
+        worker.terminate()
+        output = (await asyncio.wait_for(worker.communicate(), 20))[0].decode(errors="replace")
+        await app.state.db.dispose()
+    assert "Traceback" not in output, output
