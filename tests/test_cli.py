@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import socket
 import subprocess
@@ -135,3 +136,68 @@ async def test_a_separate_worker_process_processes_pending_points(empty_database
         output = (await asyncio.wait_for(worker.communicate(), 20))[0].decode(errors="replace")
         await app.state.db.dispose()
     assert "Traceback" not in output, output
+
+
+async def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(empty_database_url: str) -> None:
+    """SIGKILL a worker process while it works; a second one finishes, and every trip exists once."""
+    import signal
+
+    from app.db import create_engine
+    from app.main import create_app
+    from app.migrate import upgrade_connection
+    from app.mobility.simulate import commute_plan, simulate
+    from app.settings import Settings
+
+    engine = create_engine(Settings(database_url=empty_database_url))
+    async with engine.connect() as conn:
+        await upgrade_connection(conn)
+        await conn.commit()
+    await engine.dispose()
+    app = create_app(Settings(database_url=empty_database_url, worker_in_process=False))
+    env = {**os.environ, "DATABASE_URL": empty_database_url, "COACHCO2_WORKER_LEASE_S": "1"}
+
+    async def start_worker() -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            COACHCO2, "worker", env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+        )
+
+    sims = [simulate(commute_plan() * 2, seed=s, sampling_s=2.0) for s in range(4)]
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        people = []
+        for sim in sims:
+            token = (await client.post("/v1/auth/register")).json()["token"]
+            people.append({"Authorization": f"Bearer {token}"})
+        first = await start_worker()
+        for headers, sim in zip(people, sims, strict=True):
+            p = sim.points
+            points = [{"ts": float(t), "lat": float(a), "lon": float(o)} for t, a, o in
+                      zip(p.ts_s, p.lat, p.lon, strict=True)]  # fmt: skip
+            for i in range(0, len(points), 10_000):
+                response = await client.post(
+                    "/v1/me/locations", headers=headers, json={"points": points[i : i + 10_000]}
+                )
+                assert response.status_code == 202
+        await asyncio.sleep(0.3)
+        first.send_signal(signal.SIGKILL)
+        await first.wait()
+        second = await start_worker()
+        try:
+            for _ in range(600):
+                pending = [
+                    (await client.get("/v1/me/pipeline", headers=h)).json()["pending_points"] for h in people
+                ]
+                if not any(pending):
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                pytest.fail(f"points still pending 60 s after the kill: {pending}")
+            for headers in people:
+                trips = (await client.get("/v1/me/trips?limit=500", headers=headers)).json()["trips"]
+                spans = sorted((t["start_time"], t["end_time"]) for t in trips)
+                assert trips, "no trips at all"
+                assert len(set(spans)) == len(spans)
+                assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans)), "overlapping trips"
+        finally:
+            second.terminate()
+            await second.wait()
+            await app.state.db.dispose()
