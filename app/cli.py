@@ -119,7 +119,9 @@ async def _worker_loop() -> None:
 
     settings = get_settings()
     db = Database(settings)
-    worker = PipelineWorker(db, lease_s=settings.worker_lease_s, poll_s=settings.worker_poll_s)
+    worker = PipelineWorker(
+        db, policy=settings.emission_policy, lease_s=settings.worker_lease_s, poll_s=settings.worker_poll_s
+    )
     try:
         await worker.run_forever()
     finally:

@@ -57,7 +57,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     db = Database(settings)
 
-    worker = PipelineWorker(db, lease_s=settings.worker_lease_s, poll_s=settings.worker_poll_s)
+    worker = PipelineWorker(
+        db, policy=settings.emission_policy, lease_s=settings.worker_lease_s, poll_s=settings.worker_poll_s
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -6,10 +6,13 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from app.emissions import EmissionPolicy
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/coachco2.db"
 
@@ -34,6 +37,12 @@ class Settings(BaseSettings):
     # A worker's claim on a person expires after this long, so a killed worker's work passes to another.
     worker_lease_s: float = Field(default=300.0, gt=0)
     worker_poll_s: float = Field(default=1.0, gt=0)
+    # The emission factor set in force and the components that count (see app/emissions/factors.py).
+    # Changing either changes no stored figure by itself: run `coachco2 emissions recompute`.
+    factor_set: str = "ademe-2026-07"
+    emission_components: str = "use,construction,contrails"
+    # Local time zone of the territory: summaries and attestations count days and months in it.
+    timezone: str = "Europe/Paris"
     db_pool_size: int = Field(default=10, ge=1)
     db_echo: bool = False
 
@@ -47,6 +56,40 @@ class Settings(BaseSettings):
         if not (value.startswith("postgresql+asyncpg://") or value.startswith("sqlite+aiosqlite://")):
             raise ValueError("DATABASE_URL must be a sqlite+aiosqlite:// or postgresql+asyncpg:// URL")
         return value
+
+    @field_validator("factor_set")
+    @classmethod
+    def _known_set(cls, value: str) -> str:
+        from app.emissions import FACTOR_SETS
+
+        if value not in FACTOR_SETS:
+            raise ValueError(f"unknown factor set {value!r}; known: {', '.join(FACTOR_SETS)}")
+        return value
+
+    @field_validator("emission_components")
+    @classmethod
+    def _known_components(cls, value: str) -> str:
+        from app.emissions import COMPONENTS
+
+        parts = [p.strip() for p in value.split(",") if p.strip()]
+        unknown = [p for p in parts if p not in COMPONENTS]
+        if unknown or not parts:
+            raise ValueError(f"emission components are a comma-separated subset of {', '.join(COMPONENTS)}")
+        return ",".join(parts)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(value)
+        return value
+
+    @property
+    def emission_policy(self) -> EmissionPolicy:
+        from app.emissions import FACTOR_SETS, EmissionPolicy
+
+        return EmissionPolicy(FACTOR_SETS[self.factor_set], frozenset(self.emission_components.split(",")))
 
     @property
     def is_sqlite(self) -> bool:

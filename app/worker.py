@@ -22,8 +22,11 @@ from typing import Any
 import numpy as np
 
 from app.db import Database
-from app.emissions import DEFAULT_FACTOR_SET, great_circle_m, leg_emission
+from app.emissions import DEFAULT_POLICY, EmissionPolicy, great_circle_m
+from app.emissions.coaching import TripEnds, same_places
+from app.footprint import FootprintContext, leg_figures, load_context
 from app.mobility import DEFAULT_PARAMS, ActivityArrays, PipelineResult, PointArrays, process
+from app.mobility import Trip as MobilityTrip
 from app.store import pipeline as store
 from app.store.models import Leg, Trip, utcnow
 from app.store.pipeline import Claim, Window
@@ -56,11 +59,13 @@ def run_pipeline(window: Window, now_s: float | None) -> PipelineResult:
 
 
 def resume_point(result: PipelineResult) -> float | None:
-    """Where the next run must start reading.
+    """Where the next run must start reading: never inside a trip.
 
     The pipeline's own answer, moved back to the start of the last trip when no stay was seen after it:
     a trip closed only by the time-out (old points uploaded late, or a phone that went quiet) may still
-    be continued by the next batch, which must then extend it rather than start a new trip.
+    be continued by the next batch, which must then extend it rather than start a new trip. And if the
+    answer falls before the end of a trip (a stay whose start overlaps the trip's last points), the window
+    starts with that trip, so that the trip is rebuilt whole rather than cut.
     """
     resume = result.resume_from_ts_s
     if result.trips:
@@ -68,6 +73,12 @@ def resume_point(result: PipelineResult) -> float | None:
         stayed_after = any(stay.end_ts_s > last.end_ts_s for stay in result.stays)
         if not stayed_after and (resume is None or last.start_ts_s < resume):
             resume = last.start_ts_s
+    if resume is not None:
+        for trip in result.trips:
+            if trip.start_ts_s < resume < trip.end_ts_s or (
+                trip.start_ts_s < resume and trip.end_ts_s == resume
+            ):
+                resume = trip.start_ts_s
     return resume
 
 
@@ -97,18 +108,25 @@ def _correction(span: tuple[int, int], corrected: Sequence[Leg]) -> Leg | None:
 
 
 def result_rows(
-    user_id: uuid.UUID, result: PipelineResult, old: Sequence[tuple[Trip, Sequence[Leg]]]
+    user_id: uuid.UUID,
+    result: PipelineResult,
+    old: Sequence[tuple[Trip, Sequence[Leg]]],
+    ctx: FootprintContext,
+    labelled: Sequence[Trip] = (),
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Rows for the trips and legs found, keeping ids and the person's corrections from what they replace.
 
     A new trip takes the id of the old trip it overlaps most, and a new leg that of the old leg of that
     trip it overlaps most, so links held by a phone survive reprocessing. A new leg covered for more than
-    half its time by a leg the person corrected takes that correction: it is never overwritten.
+    half its time by a leg the person corrected takes that correction: it is never overwritten. A trip's
+    purpose is kept from the trip it replaces, or inherited from an earlier trip the person labelled
+    between the same places.
     """
     now = utcnow()
     old_trips = [t for t, _ in old]
     legs_of = {t.id: list(legs) for t, legs in old}
     corrected = [leg for _, legs in old for leg in legs if leg.mode_source == "user"]
+    labelled_ends = [_ends(t) for t in labelled]
     used: set[uuid.UUID] = set()
     trip_rows: list[dict[str, Any]] = []
     leg_rows: list[dict[str, Any]] = []
@@ -124,12 +142,18 @@ def result_rows(
             leg_id = earlier.id if earlier is not None else uuid.uuid4()
             used.add(leg_id)
             fix = _correction(leg_span, corrected)
-            mode = fix.mode if fix is not None else leg.mode
-            occupants = fix.occupants if fix is not None else None
             (lon0, lat0), (lon1, lat1) = leg.coordinates[0], leg.coordinates[-1]
             great_circle = great_circle_m(lat0, lon0, lat1, lon1)
-            emission = leg_emission(mode, leg.distance_m, great_circle_m=great_circle, occupants=occupants)
-            trip_co2 += emission.co2e_g
+            figures = leg_figures(
+                ctx,
+                mode=fix.mode if fix is not None else leg.mode,
+                mode_source="user" if fix is not None else leg.mode_source,
+                distance_m=float(leg.distance_m),
+                great_circle_m=great_circle,
+                occupants=fix.occupants if fix is not None else None,
+                start_ts_ms=leg_span[0],
+            )
+            trip_co2 += figures["co2e_g"]
             leg_rows.append(
                 {
                     "id": leg_id,
@@ -138,20 +162,17 @@ def result_rows(
                     "seq": seq,
                     "start_ts_ms": leg_span[0],
                     "end_ts_ms": leg_span[1],
-                    "mode": mode,
                     "mode_source": "user" if fix is not None else leg.mode_source,
                     "inferred_mode": leg.mode,
                     "confidence": 1.0 if fix is not None else float(leg.confidence),
-                    "occupants": occupants,
                     "distance_m": float(leg.distance_m),
                     "great_circle_m": great_circle,
-                    "co2e_g": emission.co2e_g,
-                    "factor_set": f"{DEFAULT_FACTOR_SET.name}/{DEFAULT_FACTOR_SET.version}",
-                    "factor_g_per_km": emission.factor.g_per_km if emission.factor else 0.0,
                     "point_count": int(leg.point_count),
                     "geometry": [[float(x), float(y)] for x, y in leg.coordinates],
+                    **figures,
                 }
             )
+        purpose, purpose_source = _purpose(trip, previous, labelled, labelled_ends)
         trip_rows.append(
             {
                 "id": trip_id,
@@ -166,9 +187,36 @@ def result_rows(
                 "distance_m": float(trip.distance_m),
                 "co2e_g": round(trip_co2, 3),
                 "updated_at": now,
+                "purpose": purpose,
+                "purpose_source": purpose_source,
             }
         )
     return trip_rows, leg_rows
+
+
+def _ends(trip: Trip) -> TripEnds:
+    return TripEnds(
+        str(trip.id),
+        trip.start_lat,
+        trip.start_lon,
+        trip.end_lat,
+        trip.end_lon,
+        trip.distance_m,
+        trip.co2e_g,
+        trip.start_ts_ms / 1000,
+    )
+
+
+def _purpose(
+    trip: MobilityTrip, previous: Trip | None, labelled: Sequence[Trip], labelled_ends: Sequence[TripEnds]
+) -> tuple[str | None, str | None]:
+    if previous is not None and previous.purpose_source == "user":
+        return previous.purpose, "user"
+    ends = TripEnds("", trip.start_lat, trip.start_lon, trip.end_lat, trip.end_lon, trip.distance_m, 0.0, 0.0)
+    matches = same_places(ends, labelled_ends)
+    if matches:
+        return labelled[matches[0]].purpose, "inherited"
+    return None, None
 
 
 class PipelineWorker:
@@ -179,12 +227,14 @@ class PipelineWorker:
         db: Database,
         *,
         owner: str | None = None,
+        policy: EmissionPolicy = DEFAULT_POLICY,
         lease_s: float = 300.0,
         batch: int = 8,
         poll_s: float = 1.0,
     ) -> None:
         self.db = db
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.policy = policy
         self.lease_s = lease_s
         self.batch = batch
         self.poll_s = poll_s
@@ -230,7 +280,9 @@ class PipelineWorker:
                 await session.rollback()
                 return False
             old = await store.trips_from(session, claim.user_id, start_ms)
-            trips, legs = result_rows(claim.user_id, result, old)
+            ctx = await load_context(session, self.policy, claim.user_id)
+            labelled = await store.labelled_trips(session, claim.user_id)
+            trips, legs = result_rows(claim.user_id, result, old, ctx, labelled)
             await store.replace_trips(session, claim.user_id, [t.id for t, _ in old], trips, legs)
             newest = int(window.ts_ms[-1]) if len(window.ts_ms) else None
             candidates = [v for v in (claim.processed_until_ms, newest) if v is not None]

@@ -186,6 +186,10 @@ class Trip(Base):
     distance_m: Mapped[float] = mapped_column(sa.Double)
     co2e_g: Mapped[float] = mapped_column(sa.Double)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # commute, work, school, shopping, leisure, visit, other; `user` when labelled, `inherited` when
+    # taken from an earlier labelled trip between the same places.
+    purpose: Mapped[str | None] = mapped_column(sa.String(16))
+    purpose_source: Mapped[str | None] = mapped_column(sa.String(16))
 
 
 class Leg(Base):
@@ -217,5 +221,44 @@ class Leg(Base):
     co2e_g: Mapped[float] = mapped_column(sa.Double)
     factor_set: Mapped[str] = mapped_column(sa.String(64))
     factor_g_per_km: Mapped[float] = mapped_column(sa.Double)
+    # Which factor of the set (or which territory override) gave the figure, and its unit.
+    factor_key: Mapped[str] = mapped_column(sa.String(80), default="", server_default="")
+    factor_unit: Mapped[str] = mapped_column(
+        sa.String(16), default="passenger-km", server_default="passenger-km"
+    )
     point_count: Mapped[int] = mapped_column(sa.Integer)
     geometry: Mapped[list[list[float]]] = mapped_column(sa.JSON)  # [[lon, lat], ...], simplified
+
+
+class UserProfile(Base):
+    """What the person declared about their vehicles; it picks the right factor for inferred legs."""
+
+    __tablename__ = "profiles"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    car_fuel: Mapped[str | None] = mapped_column(sa.String(16))
+    car_occupancy: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    bike_kind: Mapped[str | None] = mapped_column(sa.String(16))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TerritoryFactor(Base):
+    """An operator's own factor for a mode, in force from a time on. Never deleted, only superseded by a
+    later one, so every figure computed with it stays reproducible."""
+
+    __tablename__ = "territory_factors"
+    __table_args__ = (sa.Index("ix_territory_factors_mode_valid_from_ms", "mode", "valid_from_ms"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    mode: Mapped[str] = mapped_column(sa.String(16))
+    variant: Mapped[str] = mapped_column(sa.String(16), default="", server_default="")
+    g_per_km: Mapped[float] = mapped_column(sa.Double)
+    unit: Mapped[str] = mapped_column(sa.String(16))
+    source: Mapped[str] = mapped_column(sa.String(300))
+    valid_from_ms: Mapped[int] = mapped_column(sa.BigInteger)
+    operator_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.Uuid, sa.ForeignKey("operators.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -197,6 +197,18 @@ async def trips_from(
     return [(t, by_trip.get(t.id, [])) for t in trips]
 
 
+async def labelled_trips(session: AsyncSession, user_id: uuid.UUID, limit: int = 200) -> list[Trip]:
+    """The person's most recent trips with a purpose they gave themselves, to inherit from."""
+    return list(
+        await session.scalars(
+            sa.select(Trip)
+            .where(Trip.user_id == user_id, Trip.purpose_source == "user")
+            .order_by(Trip.start_ts_ms.desc())
+            .limit(limit)
+        )
+    )
+
+
 async def replace_trips(
     session: AsyncSession,
     user_id: uuid.UUID,
