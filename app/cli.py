@@ -9,6 +9,7 @@ import logging
 import multiprocessing
 import signal
 import sys
+import uuid
 from collections.abc import Sequence
 
 from sqlalchemy.exc import IntegrityError
@@ -164,6 +165,51 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _recompute(user: str | None) -> tuple[int, int]:
+    from sqlalchemy import select
+
+    from app.footprint import recompute_user
+    from app.store.models import User
+
+    settings = get_settings()
+    db = Database(settings)
+    people = legs = 0
+    try:
+        async with db.session() as session:
+            ids = (
+                [uuid.UUID(user)] if user else list(await session.scalars(select(User.id).order_by(User.id)))
+            )
+        for user_id in ids:
+            async with db.session() as session:
+                legs += await recompute_user(session, settings.emission_policy, user_id)
+                await session.commit()
+            people += 1
+    finally:
+        await db.dispose()
+    return people, legs
+
+
+def cmd_emissions_recompute(args: argparse.Namespace) -> int:
+    """Recompute stored figures with the factor set, components and territory factors in force now."""
+    _migrate()
+    settings = get_settings()
+    people, legs = asyncio.run(_recompute(args.user))
+    print(f"recomputed {legs} legs of {people} people with {settings.emission_policy.label}")
+    return 0
+
+
+def cmd_emissions_sets(_: argparse.Namespace) -> int:
+    from app.emissions import FACTOR_SETS
+
+    current = get_settings().factor_set
+    for factor_set in FACTOR_SETS.values():
+        mark = "*" if factor_set.id == current else " "
+        print(
+            f"{mark} {factor_set.id}\t{factor_set.name}, version {factor_set.version}: {factor_set.description}"
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="coachco2",
@@ -183,6 +229,16 @@ def build_parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run the pipeline worker alone, in one or more processes")
     worker.add_argument("--processes", type=int, default=1, help="worker processes to run (default 1)")
     worker.set_defaults(func=cmd_worker)
+
+    emissions = sub.add_parser("emissions", help="emission factor sets and stored figures")
+    em_sub = emissions.add_subparsers(dest="emissions_command", required=True)
+    recompute = em_sub.add_parser(
+        "recompute", help="recompute every stored figure with the factors in force (after changing them)"
+    )
+    recompute.add_argument("--user", help="only this person's figures (their user id)")
+    recompute.set_defaults(func=cmd_emissions_recompute)
+    sets = em_sub.add_parser("sets", help="list the factor sets (* marks the one in force)")
+    sets.set_defaults(func=cmd_emissions_sets)
 
     migrate = sub.add_parser("migrate", help="apply the database migrations")
     migrate.set_defaults(func=cmd_migrate)

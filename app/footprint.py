@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.emissions import (
+    FACTOR_SETS,
     EmissionPolicy,
     FactorOverride,
     Profile,
@@ -22,7 +23,7 @@ from app.emissions import (
     leg_emission,
 )
 from app.emissions.profile import BikeKind, CarFuel
-from app.store.models import TerritoryFactor, UserProfile
+from app.store.models import Leg, TerritoryFactor, Trip, UserProfile
 
 
 @dataclass(frozen=True)
@@ -101,3 +102,72 @@ def leg_figures(
         "factor_g_per_km": factor.g_per_km if factor else 0.0,
         "occupants": emission.occupants if factor and factor.unit == "vehicle-km" else None,
     }
+
+
+_SOURCES: dict[tuple[str, str], str] = {
+    (s.id, f.key): f.source for s in FACTOR_SETS.values() for f in s.factors
+}
+
+
+async def factor_sources(session: AsyncSession, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """The source line of each (factor_set, key) a leg records; territory factors are read from the store."""
+    result: dict[tuple[str, str], str] = {}
+    override_ids: dict[uuid.UUID, tuple[str, str]] = {}
+    for factor_set, key in pairs:
+        if key.startswith("override:"):
+            try:
+                override_ids[uuid.UUID(key.split(":", 1)[1])] = (factor_set, key)
+            except ValueError:
+                result[(factor_set, key)] = "territory factor"
+            continue
+        result[(factor_set, key)] = _SOURCES.get((factor_set.split(":", 1)[0], key), "")
+    if override_ids:
+        rows = await session.execute(
+            sa.select(TerritoryFactor.id, TerritoryFactor.source).where(TerritoryFactor.id.in_(override_ids))
+        )
+        for factor_id, source in rows.all():
+            result[override_ids[factor_id]] = f"Territory factor: {source}"
+    return result
+
+
+async def recompute_user(session: AsyncSession, policy: EmissionPolicy, user_id: uuid.UUID) -> int:
+    """Recompute every leg and trip figure of one person with the factors, overrides and profile in force
+    now. Corrections are kept as the person made them; inferred legs pass through the profile again.
+    Returns how many legs were recomputed. The caller commits."""
+    ctx = await load_context(session, policy, user_id)
+    rows = (
+        await session.execute(
+            sa.select(
+                Leg.id,
+                Leg.mode,
+                Leg.mode_source,
+                Leg.inferred_mode,
+                Leg.distance_m,
+                Leg.great_circle_m,
+                Leg.occupants,
+                Leg.start_ts_ms,
+            ).where(Leg.user_id == user_id)
+        )
+    ).all()
+    updates = []
+    for row in rows:
+        by_person = row.mode_source == "user"
+        figures = leg_figures(
+            ctx,
+            mode=row.mode if by_person else row.inferred_mode,
+            mode_source=row.mode_source,
+            distance_m=row.distance_m,
+            great_circle_m=row.great_circle_m,
+            occupants=row.occupants if by_person else None,
+            start_ts_ms=row.start_ts_ms,
+        )
+        updates.append({"id": row.id, **figures})
+    if updates:
+        await session.execute(sa.update(Leg), updates)
+        leg_sum = (
+            sa.select(sa.func.coalesce(sa.func.sum(Leg.co2e_g), 0.0))
+            .where(Leg.trip_id == Trip.id)
+            .scalar_subquery()
+        )
+        await session.execute(sa.update(Trip).where(Trip.user_id == user_id).values(co2e_g=leg_sum))
+    return len(updates)

@@ -11,12 +11,26 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 
-from app.deps import CurrentUser, SessionDep
-from app.emissions import leg_emission
+from app.deps import CurrentUser, SessionDep, SettingsDep
+from app.emissions import great_circle_m, leg_emission
+from app.emissions.coaching import alternatives
+from app.footprint import factor_sources, leg_figures, load_context
+from app.lang import LangDep
 from app.problems import Problem, ProblemError, not_found
 from app.routers.auth import AUTH_ERRORS
 from app.schemas.common import rfc3339_ms
-from app.schemas.trips import LatLon, LegOut, LegPatchIn, LineString, TripList, TripOut
+from app.schemas.trips import (
+    AlternativeOut,
+    AlternativesOut,
+    FactorUsed,
+    LatLon,
+    LegOut,
+    LegPatchIn,
+    LineString,
+    PurposeIn,
+    TripList,
+    TripOut,
+)
 from app.store import trips as store
 from app.store.models import Leg, Trip
 
@@ -32,7 +46,7 @@ def _field_problem(field: str, detail: str) -> ProblemError:
     return ProblemError(422, "validation-error", f"1 field is not valid: {field}", errors=[error])
 
 
-def _query_time(field: str, value: str | None) -> int | None:
+def query_time(field: str, value: str | None) -> int | None:
     """A query time: RFC 3339 with an offset, or epoch seconds."""
     if value is None:
         return None
@@ -63,8 +77,18 @@ def decode_cursor(value: str) -> tuple[int, uuid.UUID]:
         raise _field_problem("cursor", "not a cursor this API gave out") from None
 
 
-def leg_out(leg: Leg, *, geometry: bool) -> LegOut:
+def leg_out(leg: Leg, *, geometry: bool, sources: dict[tuple[str, str], str] | None = None) -> LegOut:
+    factor = None
+    if sources is not None:
+        factor = FactorUsed(
+            factor_set=leg.factor_set,
+            key=leg.factor_key,
+            g_per_km=leg.factor_g_per_km,
+            unit=leg.factor_unit,
+            source=sources.get((leg.factor_set, leg.factor_key), ""),
+        )
     return LegOut(
+        factor=factor,
         id=leg.id,
         start_time=rfc3339_ms(leg.start_ts_ms) or "",
         end_time=rfc3339_ms(leg.end_ts_ms) or "",
@@ -78,7 +102,9 @@ def leg_out(leg: Leg, *, geometry: bool) -> LegOut:
     )
 
 
-def trip_out(trip: Trip, legs: list[Leg], *, geometry: bool) -> TripOut:
+def trip_out(
+    trip: Trip, legs: list[Leg], *, geometry: bool, sources: dict[tuple[str, str], str] | None = None
+) -> TripOut:
     return TripOut(
         id=trip.id,
         status=trip.status,
@@ -89,7 +115,9 @@ def trip_out(trip: Trip, legs: list[Leg], *, geometry: bool) -> TripOut:
         distance_m=round(trip.distance_m, 1),
         duration_s=round((trip.end_ts_ms - trip.start_ts_ms) / 1000, 3),
         co2e_g=round(trip.co2e_g, 3),
-        legs=[leg_out(leg, geometry=geometry) for leg in legs],
+        purpose=trip.purpose,
+        purpose_source=trip.purpose_source,
+        legs=[leg_out(leg, geometry=geometry, sources=sources) for leg in legs],
     )
 
 
@@ -122,8 +150,8 @@ async def list_trips(
     trips = await store.page(
         session,
         user.user_id,
-        from_ms=_query_time("from", from_),
-        to_ms=_query_time("to", to),
+        from_ms=query_time("from", from_),
+        to_ms=query_time("to", to),
         limit=limit + 1,
         after=decode_cursor(cursor) if cursor else None,
     )
@@ -139,10 +167,11 @@ async def list_trips(
 
 @router.get("/{trip_id}", response_model=TripOut, responses={**AUTH_ERRORS, **NOT_FOUND})
 async def get_trip(session: SessionDep, trip: ValidTrip) -> TripOut:
-    """One trip with a GeoJSON LineString on each leg."""
-    legs = await store.legs_of(session, [trip.id], geometry=True)
+    """One trip with a GeoJSON LineString on each leg, and the emission factor behind each leg's CO2e."""
+    legs = (await store.legs_of(session, [trip.id], geometry=True)).get(trip.id, [])
+    sources = await factor_sources(session, {(leg.factor_set, leg.factor_key) for leg in legs})
     await session.commit()
-    return trip_out(trip, legs.get(trip.id, []), geometry=True)
+    return trip_out(trip, legs, geometry=True, sources=sources)
 
 
 @router.patch(
@@ -151,7 +180,12 @@ async def get_trip(session: SessionDep, trip: ValidTrip) -> TripOut:
     responses={**AUTH_ERRORS, **NOT_FOUND, 422: {"model": Problem, "description": "Not a mode id."}},
 )
 async def correct_leg(
-    session: SessionDep, user: CurrentUser, trip: ValidTrip, leg_id: uuid.UUID, body: LegPatchIn
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    trip: ValidTrip,
+    leg_id: uuid.UUID,
+    body: LegPatchIn,
 ) -> LegOut:
     """Correct a leg's mode. Its CO2e follows, and later reprocessing never overwrites the correction."""
     assert user.user_id is not None
@@ -162,19 +196,25 @@ async def correct_leg(
         error = {"field": "occupants", "pointer": "#/occupants", "location": "body",
                  "detail": "occupants apply to car, ecar and carpool legs only"}  # fmt: skip
         raise ProblemError(422, "validation-error", "1 field is not valid: occupants", errors=[error])
-    emission = leg_emission(
-        body.mode, leg.distance_m, great_circle_m=leg.great_circle_m, occupants=body.occupants
+    ctx = await load_context(session, settings.emission_policy, user.user_id)
+    figures = leg_figures(
+        ctx,
+        mode=body.mode,
+        mode_source="user",
+        distance_m=leg.distance_m,
+        great_circle_m=leg.great_circle_m,
+        occupants=body.occupants,
+        start_ts_ms=leg.start_ts_ms,
     )
-    leg.mode = body.mode
+    for name, value in figures.items():
+        setattr(leg, name, value)
     leg.mode_source = "user"
     leg.confidence = 1.0
-    leg.occupants = emission.occupants if body.mode in VEHICLE_MODES else None
-    leg.co2e_g = emission.co2e_g
-    leg.factor_g_per_km = emission.factor.g_per_km if emission.factor else 0.0
     await session.flush()
     await store.refresh_trip_co2(session, trip)
+    sources = await factor_sources(session, {(leg.factor_set, leg.factor_key)})
     await session.commit()
-    return leg_out(leg, geometry=False)
+    return leg_out(leg, geometry=False, sources=sources)
 
 
 @router.delete("/{trip_id}", status_code=status.HTTP_204_NO_CONTENT, responses={**AUTH_ERRORS, **NOT_FOUND})
@@ -183,3 +223,54 @@ async def delete_trip(session: SessionDep, trip: ValidTrip) -> Response:
     await store.delete_trip(session, trip)
     await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.put("/{trip_id}/purpose", response_model=TripOut, responses={**AUTH_ERRORS, **NOT_FOUND})
+async def set_purpose(session: SessionDep, trip: ValidTrip, body: PurposeIn) -> TripOut:
+    """Label why the trip was made. Later trips between the same places (origin and destination within a
+    few hundred metres) inherit the label unless the person labels them otherwise; `null` clears it."""
+    trip.purpose = body.purpose
+    trip.purpose_source = "user" if body.purpose is not None else None
+    legs = (await store.legs_of(session, [trip.id], geometry=False)).get(trip.id, [])
+    await session.commit()
+    return trip_out(trip, legs, geometry=False)
+
+
+@router.get("/{trip_id}/alternatives", response_model=AlternativesOut, responses={**AUTH_ERRORS, **NOT_FOUND})
+async def trip_alternatives(
+    session: SessionDep, settings: SettingsDep, user: CurrentUser, trip: ValidTrip, lang: LangDep
+) -> AlternativesOut:
+    """What the same trip would have emitted by the realistic alternatives for its length, with the saving
+    each brings compared with driving alone. In French or English (`Accept-Language`)."""
+    assert user.user_id is not None
+    ctx = await load_context(session, settings.emission_policy, user.user_id)
+    await session.commit()
+    great_circle = great_circle_m(trip.start_lat, trip.start_lon, trip.end_lat, trip.end_lon)
+
+    def emission(mode: str, distance_m: float, gc_m: float, occupants: int | None) -> float:
+        return leg_emission(
+            mode,
+            distance_m,
+            great_circle_m=gc_m,
+            occupants=occupants,
+            policy=ctx.policy,
+            overrides=ctx.overrides,
+            at_ms=trip.start_ts_ms,
+        ).co2e_g
+
+    options = alternatives(trip.distance_m, great_circle, emission, lang)
+    return AlternativesOut(
+        trip_id=trip.id,
+        distance_m=round(trip.distance_m, 1),
+        co2e_g=round(trip.co2e_g, 3),
+        alternatives=[
+            AlternativeOut(
+                mode=a.mode,
+                co2e_g=a.co2e_g,
+                saving_vs_car_g=a.saving_vs_car_g,
+                duration_s=a.duration_s,
+                message=a.message,
+            )
+            for a in options
+        ],
+    )

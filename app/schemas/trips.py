@@ -40,8 +40,19 @@ _TRIP_EXAMPLE: dict[str, Any] = {
     "distance_m": 2892.6,
     "duration_s": 1973.5,
     "co2e_g": 0.167,
+    "purpose": "commute",
+    "purpose_source": "user",
     "legs": [_LEG_EXAMPLE],
 }
+
+
+Purpose = Literal["commute", "work", "school", "shopping", "leisure", "visit", "other"]
+
+
+class PurposeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"purpose": "commute"}]})
+
+    purpose: Purpose | None = Field(description="null clears the label.")
 
 
 class LatLon(BaseModel):
@@ -60,6 +71,33 @@ class LineString(BaseModel):
     coordinates: list[list[float]]
 
 
+class FactorUsed(BaseModel):
+    """Where a leg's CO2e comes from: enough to reproduce it by hand."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "factor_set": "ademe-2026-07:use+construction+contrails",
+                    "key": "car/voiturethermique",
+                    "g_per_km": 142.26,
+                    "unit": "vehicle-km",
+                    "source": "ADEME Base Empreinte via impactCO2 "
+                    "(src/data/categories/deplacement.ts, data of 2026-07)",
+                }
+            ]
+        }
+    )
+
+    factor_set: str = Field(
+        description="Set id and the components counted, or `territory` for a local factor."
+    )
+    key: str = Field(description="The factor within the set: mode, variant and source slug.")
+    g_per_km: float
+    unit: Literal["passenger-km", "vehicle-km"]
+    source: str
+
+
 class LegOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [_LEG_EXAMPLE]})
 
@@ -74,7 +112,8 @@ class LegOut(BaseModel):
     confidence: float = Field(ge=0, le=1)
     distance_m: float
     co2e_g: float = Field(description="This person's share, in grams CO2e.")
-    occupants: int | None = Field(default=None, description="People in the vehicle, when the person said so.")
+    occupants: int | None = Field(default=None, description="People sharing the vehicle's emissions.")
+    factor: FactorUsed | None = Field(default=None, description="The emission factor behind `co2e_g`.")
     geometry: LineString | None = Field(default=None, description="Only on a single trip's detail.")
 
 
@@ -93,6 +132,10 @@ class TripOut(BaseModel):
     distance_m: float
     duration_s: float
     co2e_g: float
+    purpose: Purpose | None = None
+    purpose_source: Literal["user", "inherited"] | None = Field(
+        default=None, description="`inherited` when taken from an earlier trip between the same places."
+    )
     legs: list[LegOut]
 
 
@@ -119,4 +162,49 @@ class LegPatchIn(BaseModel):
         strict=True,
         description="People in the car, the person included; for car, ecar and carpool only. A carpool "
         "without it counts 2.",
+    )
+
+
+class AlternativeOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "mode": "bike",
+                    "co2e_g": 0.7,
+                    "saving_vs_car_g": 596.8,
+                    "duration_s": 1008,
+                    "message": "By bike, this 4.2 km trip would emit 0.7 g CO2e instead of 597 g "
+                    "driving alone, in about 17 min.",
+                }
+            ]
+        }
+    )
+
+    mode: ModeId
+    co2e_g: float
+    saving_vs_car_g: float = Field(description="Compared with the same trip driving alone.")
+    duration_s: float = Field(description="A rough door-to-door estimate.")
+    message: str
+
+
+class AlternativesOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "trip_id": "2c7d9a8e-1b3f-4e5d-8c7b-6a5f4e3d2c1b",
+                    "distance_m": 4200.0,
+                    "co2e_g": 597.5,
+                    "alternatives": [AlternativeOut.model_config["json_schema_extra"]["examples"][0]],  # type: ignore[index]
+                }
+            ]
+        }
+    )
+
+    trip_id: uuid.UUID
+    distance_m: float
+    co2e_g: float = Field(description="What the trip emitted as made.")
+    alternatives: list[AlternativeOut] = Field(
+        description="Realistic for this distance, least emitting first."
     )

@@ -81,3 +81,14 @@ async def delete_trip(session: AsyncSession, trip: Trip) -> None:
     )
     await session.execute(sa.delete(Leg).where(Leg.trip_id == trip.id))
     await session.execute(sa.delete(Trip).where(Trip.id == trip.id))
+
+
+async def between(session: AsyncSession, user_id: uuid.UUID, from_ms: int, to_ms: int) -> list[Trip]:
+    """The person's trips starting in [from, to), oldest first."""
+    return list(
+        await session.scalars(
+            sa.select(Trip)
+            .where(Trip.user_id == user_id, Trip.start_ts_ms >= from_ms, Trip.start_ts_ms < to_ms)
+            .order_by(Trip.start_ts_ms)
+        )
+    )
