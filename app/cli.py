@@ -204,9 +204,8 @@ def cmd_emissions_sets(_: argparse.Namespace) -> int:
     current = get_settings().factor_set
     for factor_set in FACTOR_SETS.values():
         mark = "*" if factor_set.id == current else " "
-        print(
-            f"{mark} {factor_set.id}\t{factor_set.name}, version {factor_set.version}: {factor_set.description}"
-        )
+        name = f"{factor_set.name}, version {factor_set.version}"
+        print(f"{mark} {factor_set.id}\t{name}: {factor_set.description}")
     return 0
 
 

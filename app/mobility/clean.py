@@ -54,6 +54,10 @@ def clean_points(points: PointArrays, params: PipelineParams = DEFAULT_PARAMS) -
     return pts
 
 
+#: longest run of consecutive wild fixes removed as one burst
+MAX_BURST = 3
+
+
 def _spikes(pts: PointArrays, params: PipelineParams) -> BoolArray:
     """Flag points that jump away and back (see :func:`clean_points`)."""
     n = len(pts)
@@ -67,16 +71,23 @@ def _spikes(pts: PointArrays, params: PipelineParams) -> BoolArray:
     step = geodesic_steps(pts.lat, pts.lon)
     dt = np.maximum(np.diff(pts.ts_s), 1e-3)
     v = step / dt
-    v_in, v_out = v[:-1], v[1:]
-    mid = np.arange(1, n - 1)
-    skip = geodesic_between(pts.lat, pts.lon, mid - 1, mid + 1)
-    v_skip = skip / np.maximum(pts.ts_s[2:] - pts.ts_s[:-2], 1e-3)
-    v_min = np.minimum(v_in, v_out)
-    spike = (v_min > params.max_speed_mps) | (
-        (v_min > params.spike_min_speed_mps) & (v_min > params.spike_ratio * v_skip)
-    )
-    bad[1:-1] = spike
+    # bursts of k consecutive wild fixes (k = 1..MAX_BURST): the run is entered and left too fast
+    # while the hop from the fix before to the fix after the run is plausible
+    for k in range(1, MAX_BURST + 1):
+        if n < k + 2:
+            break
+        first = np.arange(1, n - k)  # first fix of the run; the run is first..first+k-1
+        v_in = v[first - 1]
+        v_out = v[first + k - 1]
+        skip = geodesic_between(pts.lat, pts.lon, first - 1, first + k)
+        v_skip = skip / np.maximum(pts.ts_s[first + k] - pts.ts_s[first - 1], 1e-3)
+        v_min = np.minimum(v_in, v_out)
+        spike = (v_min > params.max_speed_mps) | (
+            (v_min > params.spike_min_speed_mps) & (v_min > params.spike_ratio * v_skip)
+        )
+        for j in range(k):
+            bad[first[spike] + j] = True
     # ends: a last point arriving impossibly fast has no second neighbour to confirm it
-    bad[-1] = v[-1] > params.max_speed_mps and v[-2] <= params.max_speed_mps
-    bad[0] = v[0] > params.max_speed_mps and v[1] <= params.max_speed_mps
+    bad[-1] |= v[-1] > params.max_speed_mps and v[-2] <= params.max_speed_mps
+    bad[0] |= v[0] > params.max_speed_mps and v[1] <= params.max_speed_mps
     return bad

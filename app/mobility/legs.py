@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.mobility.params import DEFAULT_PARAMS, PipelineParams
-from app.mobility.types import FloatArray, IntArray
+from app.mobility.types import ActivityArrays, FloatArray, IntArray
 
 SLOW = 0
 FAST = 1
@@ -92,19 +92,76 @@ def _absorb_short(runs: list[StepRun], t: FloatArray, min_s: float) -> list[Step
     return runs
 
 
+#: activity families of steps, from the phone's hints
+ACT_UNKNOWN = -1
+ACT_WALK = 10
+ACT_BIKE = 11
+ACT_MOTOR = 12
+_ACT_OF_KIND = {"walking": ACT_WALK, "running": ACT_WALK, "cycling": ACT_BIKE, "automotive": ACT_MOTOR}
+#: a hint older than this (s) says nothing about a step (phones re-report every minute or two)
+ACT_HOLD_S = 300.0
+#: hints below this confidence are ignored (both platforms call >= 50 "likely")
+ACT_MIN_CONFIDENCE = 50.0
+#: share of a trip's time the hints must cover to drive its segmentation
+ACT_MIN_COVERAGE = 0.5
+
+
+def activity_step_classes(t: FloatArray, activities: ActivityArrays | None) -> IntArray:
+    """Family (walk / bike / motor / unknown) the phone's latest confident moving hint gives each
+    step of a trip; stationary and unknown hints say nothing about the mode."""
+    out = np.full(max(t.size - 1, 0), ACT_UNKNOWN, dtype=np.intp)
+    if activities is None or len(activities) == 0 or t.size < 2:
+        return out
+    conf = np.where(np.isfinite(activities.confidence), activities.confidence, ACT_MIN_CONFIDENCE)
+    code = np.array([_ACT_OF_KIND.get(str(k), ACT_UNKNOWN) for k in activities.kind], dtype=np.intp)
+    keep = (code != ACT_UNKNOWN) & (conf >= ACT_MIN_CONFIDENCE)
+    ts, code = activities.ts_s[keep], code[keep]
+    if ts.size == 0:
+        return out
+    mid = 0.5 * (t[:-1] + t[1:])
+    i = np.searchsorted(ts, mid, side="right") - 1
+    ok = (i >= 0) & (mid - ts[np.maximum(i, 0)] <= ACT_HOLD_S)
+    out[ok] = code[i[ok]]
+    return out
+
+
+def _fill_unknown(kinds: IntArray) -> IntArray:
+    """Unknown steps take the family of the nearest known step before them (after, at the start)."""
+    known = kinds != ACT_UNKNOWN
+    idx = np.where(known, np.arange(kinds.size), -1)
+    prev = np.maximum.accumulate(idx)
+    first_known = int(np.argmax(known))
+    prev = np.where(prev < 0, first_known, prev)
+    return kinds[prev]
+
+
 def change_points(
-    t: FloatArray, x: FloatArray, y: FloatArray, v: FloatArray, params: PipelineParams = DEFAULT_PARAMS
+    t: FloatArray,
+    x: FloatArray,
+    y: FloatArray,
+    v: FloatArray,
+    params: PipelineParams = DEFAULT_PARAMS,
+    activities: ActivityArrays | None = None,
 ) -> list[StepRun]:
-    """Candidate legs of one trip as runs of steps, SLOW meaning walk and FAST a vehicle or bike.
+    """Candidate legs of one trip as runs of steps.
+
+    With the phone's activity hints covering most of the trip, the hints' family changes are the
+    change points (the platforms' recognisers are strong for walk / bike / vehicle, RESEARCH.md);
+    otherwise the speed rules of this module apply, SLOW meaning walk and FAST a vehicle or bike.
 
     Args:
         t, x, y: the trip's points (time order, projected metres).
         v: their window speeds (:func:`app.mobility.motion.window_speed`).
         params: ``walk_speed_max_mps``, ``min_segment_s``, ``min_walk_leg_s``, ``min_walk_leg_m``
-            (see :class:`PipelineParams`).
+            and the walk tests (see :class:`PipelineParams`).
+        activities: the phone's hints, if any.
     """
     if t.size < 2:
         return []
+    hinted = activity_step_classes(t, activities)
+    dt_all = np.diff(t)
+    if float(dt_all[hinted != ACT_UNKNOWN].sum()) >= ACT_MIN_COVERAGE * float(dt_all.sum()) > 0:
+        return _absorb_short(_runs_of(_fill_unknown(hinted)), t, params.min_segment_s)
     kinds = step_classes(t, x, y, v, params)
     runs = _absorb_short(_runs_of(kinds), t, params.min_segment_s)
     if len(runs) == 1:

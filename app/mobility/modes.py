@@ -21,6 +21,29 @@ import numpy as np
 from app.mobility.motion import MotionFeatures
 from app.mobility.types import ActivityArrays
 
+#: mode families (as the evaluation and the emission factors group modes)
+FAMILY: dict[str, str] = {
+    "walk": "walk",
+    "run": "walk",
+    "bike": "bike",
+    "ebike": "bike",
+    "escooter": "bike",
+    "car": "car",
+    "ecar": "car",
+    "carpool": "car",
+    "moped": "car",
+    "motorcycle": "car",
+    "bus": "bus",
+    "coach": "bus",
+    "tram": "rail",
+    "metro": "rail",
+    "train": "rail",
+    "hsr": "rail",
+    "plane": "plane",
+    "boat": "boat",
+    "unknown": "unknown",
+}
+
 #: an activity hint is taken to last until the next one, but no longer than this (s); phones
 #: report a change of activity, and re-report every minute or two while it persists.
 ACTIVITY_HOLD_S = 300.0
@@ -55,23 +78,51 @@ def activity_shares(acts: ActivityArrays | None, t0: float, t1: float) -> dict[s
     return out
 
 
+#: fast rail cruises above motorway limits: 36 m/s is 130 km/h
+TRAIN_P85_MPS = 36.0
+#: high-speed rail: above 200 km/h
+HSR_P85_MPS = 55.0
+#: planes: faster than 150 km/h end to end is plane or high-speed rail (e-mission); 55 m/s is
+#: about 200 km/h, over at least PLANE_MIN_DISTANCE_M, and either mostly without fix (flight
+#: mode) or faster than any train (100 m/s, 360 km/h)
+PLANE_MIN_SPEED_MPS = 55.0
+PLANE_MIN_DISTANCE_M = 20_000.0
+PLANE_GPS_SPEED_MPS = 100.0
+#: between stations urban rail holds its cruising speed: the median is at least this share of the
+#: 85th percentile (stations every 1-2 km with short dwells)
+METRO_MEDIAN_SHARE = 0.65
+#: stations per km at most (one every 1.7 km or more)
+METRO_MAX_STOP_RATE = 0.6
+#: speed range of the 85th percentile of urban rail legs above ground (m/s): 54-79 km/h
+METRO_P85_MPS = (15.0, 22.0)
+#: rail tracks have wide curves: few turns sharper than 19 degrees per km (GeoLife rail legs: median
+#: 0.4, cars 1.2)
+METRO_MAX_HEADING_RATE = 0.8
+#: bus evidence (Zheng et al. 2008 features; thresholds checked on GeoLife labelled legs)
+BUS_STOP_RATE = 0.8  # stops per km
+BUS_HEADING_RATE = 1.5  # turns > 19 degrees per km (simplified path)
+BUS_P95_MAX_MPS = 16.0  # 58 km/h
+BUS_VCR = 4.0  # relative speed changes > 0.26 per km
+
+
 def motorised_mode(f: MotionFeatures) -> ModeGuess:
     """Car, bus, metro or train for a leg known (or judged) to be motorised."""
     # underground rail: a large share of the leg without fix, crossed faster than walking
     # (RESEARCH.md: subways lose GPS underground, long gaps then a jump)
     if f.gap_share >= 0.35 and f.gap_speed >= 4.0 and f.distance_m >= 1500:
         return ModeGuess("metro", 0.6)
-    # fast rail: cruising above motorway limits (130 km/h) on a straight line
-    if f.v_p85 >= 36.0 and f.heading_rate_per_km <= 0.5 and f.distance_m >= 10_000:
-        return ModeGuess("train", 0.6)
+    # fast rail: cruising above motorway limits (130 km/h) on a straight line; high-speed rail
+    # above 200 km/h
+    if f.v_p85 >= TRAIN_P85_MPS and f.heading_rate_per_km <= 0.5 and f.distance_m >= 10_000:
+        return ModeGuess("hsr" if f.v_p85 >= HSR_P85_MPS else "train", 0.6)
     # urban rail above ground: a speed plateau (the line's speed cap, 70-80 km/h in Beijing, median
     # 35 km/h with stops, RESEARCH.md) reached between stations, few turns, rare stops
-    plateau = f.v_median >= 0.65 * f.v_p85 and f.v_p95 <= 1.3 * f.v_p85
+    plateau = f.v_median >= METRO_MEDIAN_SHARE * f.v_p85 and f.v_p95 <= 1.3 * f.v_p85
     if (
         plateau
         and METRO_P85_MPS[0] <= f.v_p85 <= METRO_P85_MPS[1]
-        and f.heading_rate_per_km <= 2.0
-        and f.stop_rate_per_km <= 0.6
+        and f.heading_rate_per_km <= METRO_MAX_HEADING_RATE
+        and f.stop_rate_per_km <= METRO_MAX_STOP_RATE
         and f.distance_m >= 3000
     ):
         return ModeGuess("metro", 0.5)
@@ -90,15 +141,6 @@ def motorised_mode(f: MotionFeatures) -> ModeGuess:
     return ModeGuess("car", 0.5 + 0.1 * (2 - votes))
 
 
-#: speed range of the 85th percentile of urban rail legs above ground (m/s): 54-79 km/h
-METRO_P85_MPS = (15.0, 22.0)
-#: bus evidence (Zheng et al. 2008 features; thresholds checked on GeoLife labelled legs)
-BUS_STOP_RATE = 0.5  # stops per km
-BUS_HEADING_RATE = 1.5  # turns > 19 degrees per km (simplified path)
-BUS_P95_MAX_MPS = 15.0  # 54 km/h
-BUS_VCR = 5.0  # relative speed changes > 0.26 per km
-
-
 def infer_mode(f: MotionFeatures, shares: dict[str, float] | None = None) -> ModeGuess:
     """Mode of one leg.
 
@@ -112,8 +154,11 @@ def infer_mode(f: MotionFeatures, shares: dict[str, float] | None = None) -> Mod
     """
     if f.point_count < 2 or f.duration_s <= 0:
         return ModeGuess("unknown", 0.0)
-    # plane: faster than 150 km/h end to end over a long way (e-mission); 55 m/s is about 200 km/h
-    if f.distance_m >= 20_000 and max(f.overall_speed, f.gap_speed) >= 55.0:
+    if (
+        f.distance_m >= PLANE_MIN_DISTANCE_M
+        and max(f.overall_speed, f.gap_speed) >= PLANE_MIN_SPEED_MPS
+        and (f.gap_share >= 0.5 or f.v_p95 >= PLANE_GPS_SPEED_MPS)
+    ):
         return ModeGuess("plane", 0.9)
     if shares:
         guess = _from_activities(f, shares)
@@ -123,7 +168,9 @@ def infer_mode(f: MotionFeatures, shares: dict[str, float] | None = None) -> Mod
 
 
 def _from_activities(f: MotionFeatures, shares: dict[str, float]) -> ModeGuess | None:
-    walk = shares.get("walking", 0.0) + shares.get("running", 0.0)
+    """The family the hints give a leg they mostly cover, if its speed does not contradict it."""
+    running = shares.get("running", 0.0)
+    walk = shares.get("walking", 0.0) + running
     bike = shares.get("cycling", 0.0)
     car = shares.get("automotive", 0.0)
     total = walk + bike + car
@@ -137,16 +184,20 @@ def _from_activities(f: MotionFeatures, shares: dict[str, float]) -> ModeGuess |
     conf = float(min(0.95, 0.5 + 0.5 * share))
     # hints are evidence, not truth: a "walk" at car speed is not a walk
     if best[1] == "walk" and f.v_median <= 3.0:
-        return ModeGuess("walk", conf, "activity")
+        return ModeGuess("run" if running > walk / 2 else "walk", conf, "activity")
     if best[1] == "bike" and f.v_median <= 9.0:
         return ModeGuess("bike", conf, "activity")
     if best[1] == "motor" and f.v_median >= 1.5:
         m = motorised_mode(f)
-        return ModeGuess(m.mode, conf * m.confidence / 0.6 if m.confidence < 0.6 else conf, "activity")
+        return ModeGuess(m.mode, conf * (0.5 + 0.5 * m.confidence), "activity")
     return None
 
 
 def _from_geometry(f: MotionFeatures) -> ModeGuess:
+    """Mode from the motion features alone."""
+    # mostly without fix: only the speed across the gaps tells (underground rail, tunnels)
+    if f.gap_share >= 0.5 and f.gap_speed >= 4.0:
+        return motorised_mode(f)
     # walking: median 5.3 km/h in GeoLife (RESEARCH.md); e-mission calls <= 1.7 m/s median walking
     if f.v_median <= 1.9 and f.v_p85 <= 3.0 and f.gap_speed < 4.0:
         return ModeGuess("walk", 0.8)

@@ -154,8 +154,11 @@ def motion_features(
     vg = np.interp(grid, t, v)[on]
     stopped_g = vg < params.stop_speed_mps
     stop_share = float(stopped_g.mean()) if vg.size else 0.0
-    # stop episodes: runs of stopped instants (Zheng et al. 2008 stop rate)
-    starts = int(np.count_nonzero(np.diff(stopped_g.astype(np.int8)) == 1) + int(stopped_g[:1].sum()))
+    # stop episodes (Zheng et al. 2008 stop rate), with hysteresis: a stop ends only once the
+    # speed is back above twice the stop speed, so GPS jitter while stopped is one stop
+    decided = np.flatnonzero(stopped_g | (vg > 2.0 * params.stop_speed_mps))
+    state = stopped_g[decided]
+    starts = int(np.count_nonzero(np.diff(state.astype(np.int8)) == 1) + int(state[:1].sum()))
     rel = np.abs(np.diff(vg)) / np.maximum(vg[:-1], 1.0)
     vcr = int(np.count_nonzero(rel > 0.26))
     acc_ok = np.abs(np.diff(vg)) / GRID_S

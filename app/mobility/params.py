@@ -38,10 +38,12 @@ class PipelineParams:
             (e-mission drops trips under 100 m).
         trip_timeout_s: with ``now_s`` given, a trip whose last point is older than this is closed even
             when no stay was seen after it (phones stop recording once still). Default 1800.
-        departure_lead_s: a trip whose first fix follows a silent gap started before that fix: a
-            duty-cycled phone only wakes once the user has left its geofence (about 100 m, e-mission),
-            about a minute of walking, plus the time to get a fix. The trip start is moved this much
-            earlier (at most half the gap). Default 90.
+        departure_*_speed_mps / departure_lead_max_s: a trip whose first fix follows a silent gap
+            started before that fix: a duty-cycled phone only wakes once the user has left its
+            geofence (about 100 m, e-mission). The start is moved back by the distance from the
+            last fix to the first one at a typical speed of the first leg's mode: walking 1.4 m/s
+            (5 km/h), cycling 4 m/s; vehicle legs: the geofence's 100 m on foot, then 10 m/s; at most half the gap
+            and 600 s. See :func:`app.mobility.pipeline.departure_lead`.
     Legs and modes (Zheng et al. 2008 walk-based change points)
         speed_half_window_s: speeds are measured over +- this around each point so 1 s logger noise
             does not look like motion. Default 10.
@@ -82,7 +84,10 @@ class PipelineParams:
     max_gap_s: float = 12 * 3600.0
     min_trip_distance_m: float = 100.0
     trip_timeout_s: float = 1800.0
-    departure_lead_s: float = 90.0
+    departure_walk_speed_mps: float = 1.4
+    departure_bike_speed_mps: float = 4.0
+    departure_vehicle_speed_mps: float = 10.0
+    departure_lead_max_s: float = 600.0
 
     speed_half_window_s: float = 10.0
     gap_s: float = 60.0

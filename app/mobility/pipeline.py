@@ -7,7 +7,7 @@ is decided by the points around it only, a window starting there gives the same 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import shapely
@@ -15,7 +15,7 @@ import shapely
 from app.mobility.clean import clean_points
 from app.mobility.geo import Projection, geodesic_steps
 from app.mobility.legs import change_points
-from app.mobility.modes import ModeGuess, activity_shares, infer_mode
+from app.mobility.modes import FAMILY, ModeGuess, activity_shares, infer_mode
 from app.mobility.motion import motion_features, window_speed
 from app.mobility.params import DEFAULT_PARAMS, PipelineParams
 from app.mobility.stays import Span, segment
@@ -59,35 +59,72 @@ def process(
     t = pts.ts_s
     seg = segment(t, x, y, params, awake)
 
-    stays = [
-        Stay(
-            float(t[s.first]),
-            float(t[s.last]),
-            float(np.median(pts.lat[s.first : s.last + 1])),
-            float(np.median(pts.lon[s.first : s.last + 1])),
-        )
-        for s in seg.stays
-    ]
     trips: list[Trip] = []
+    starts_after_gap: dict[int, float] = {}  # first fix index -> trip start, for trips after a gap
     resume: float | None = None
     for mv, followed in zip(seg.moves, seg.moves_closed_by_data, strict=True):
         timed_out = now_s is None or float(t[mv.last]) < now_s - params.trip_timeout_s
         closed = followed or timed_out
+        # after a silent gap the next run must re-read the last fix before it, which tells that
+        # the trip started during untracked time (see departure speeds in PipelineParams)
+        after_gap = mv.first > 0 and float(t[mv.first] - t[mv.first - 1]) > params.gap_s
+        restart = float(t[mv.first - 1]) if after_gap else float(t[mv.first])
         extent = float(np.hypot(np.ptp(x[mv.first : mv.last + 1]), np.ptp(y[mv.first : mv.last + 1])))
         if extent < params.min_trip_distance_m:
             if not closed and resume is None:
-                resume = float(t[mv.first])  # an open tail that may become a trip
+                resume = restart  # an open tail that may become a trip
             continue
-        lead = 0.0
-        if mv.first > 0 and t[mv.first] - t[mv.first - 1] > params.gap_s:
-            lead = min(params.departure_lead_s, 0.5 * float(t[mv.first] - t[mv.first - 1]))
-        trip = _build_trip(pts, x, y, mv, activities, closed, proj, params, lead)
+        trip = _build_trip(pts, x, y, mv, activities, closed, proj, params, after_gap)
         trips.append(trip)
+        if after_gap:
+            starts_after_gap[mv.first] = trip.start_ts_s
         if not closed and resume is None:
-            resume = trip.start_ts_s
-    if resume is None and now_s is not None and seg.stays and seg.stays[-1].last == n - 1:
-        resume = stays[-1].start_ts_s  # the user may still be there
+            resume = restart if after_gap else trip.start_ts_s
+    stays = [_make_stay(pts, s, starts_after_gap.get(s.last + 1), params) for s in seg.stays]
+    last_move_first = seg.moves[-1].first if seg.moves else -1
+    if resume is None and now_s is not None and seg.stays and seg.stays[-1].first > last_move_first:
+        # the data ends in a stay: the user may still be there, and the next run must see the
+        # whole dwell again to find it
+        resume = float(t[max(seg.stays[-1].evidence_first, 0)])
     return PipelineResult(stays, trips, resume)
+
+
+def _make_stay(pts: PointArrays, s: Span, next_trip_start: float | None, params: PipelineParams) -> Stay:
+    """A stay at the median position of its fixes. A duty-cycled phone falls silent while the user
+    stays: when the next trip starts after such a silence, the stay lasts until that start."""
+    t = pts.ts_s
+    end = float(t[s.last])
+    if next_trip_start is not None:
+        end = max(end, next_trip_start)
+    elif s.last + 1 < t.size and t[s.last + 1] - t[s.last] > params.gap_s:
+        end = float(t[s.last + 1])  # silence, then more of the same place or untracked time
+    return Stay(
+        float(t[s.first]),
+        end,
+        float(np.median(pts.lat[s.first : s.last + 1])),
+        float(np.median(pts.lon[s.first : s.last + 1])),
+    )
+
+
+def departure_lead(distance_m: float, gap_s: float, first_mode: str, params: PipelineParams) -> float:
+    """How long before its first fix a trip after a silent gap started.
+
+    A duty-cycled phone sleeps while the user stays and wakes only once they have left (its
+    geofence); by the first fix the user has covered the distance from the last fix at the place.
+    At the typical speed of the first leg's mode that took ``distance / speed`` (e-mission's
+    cleaned trips start the same way); for a vehicle the first ``stay_radius_m`` are walked to it.
+    Never more than half the gap nor ``departure_lead_max_s``.
+    """
+    family = FAMILY.get(first_mode, "car")
+    if family == "walk":
+        lead = distance_m / params.departure_walk_speed_mps
+    elif family == "bike":
+        lead = distance_m / params.departure_bike_speed_mps
+    else:
+        # walking out of the place (its geofence, ``stay_radius_m``), then driving
+        on_foot = min(distance_m, params.stay_radius_m)
+        lead = on_foot / params.departure_walk_speed_mps + (distance_m - on_foot) / params.departure_vehicle_speed_mps
+    return float(min(lead, 0.5 * gap_s, params.departure_lead_max_s))
 
 
 #: activity kinds that show the user moving
@@ -115,8 +152,11 @@ def _build_trip(
     closed: bool,
     proj: Projection,
     params: PipelineParams,
-    lead_s: float = 0.0,
+    after_gap: bool = False,
 ) -> Trip:
+    """The trip made of the fixes of ``mv``: legs with modes, and a start moved back by the
+    departure lead when it follows a silent gap (:func:`departure_lead`). Its distance is the sum
+    of the legs' geodesic lengths along their simplified lines."""
     sl = slice(mv.first, mv.last + 1)
     t, tx, ty = pts.ts_s[sl], x[sl], y[sl]
     lat, lon = pts.lat[sl], pts.lon[sl]
@@ -129,18 +169,13 @@ def _build_trip(
                 _Part(0, max(t.size - 2, 0), ModeGuess("unknown", 0.0)), t, tx, ty, lat, lon, proj, params
             )
         ]
+    lead_s = 0.0
+    if after_gap:
+        i = mv.first
+        hop = float(np.hypot(x[i] - x[i - 1], y[i] - y[i - 1]))
+        lead_s = departure_lead(hop, float(pts.ts_s[i] - pts.ts_s[i - 1]), legs[0].mode, params)
     if lead_s > 0:
-        first = legs[0]
-        legs[0] = Leg(
-            first.start_ts_s - lead_s,
-            first.end_ts_s,
-            first.mode,
-            first.mode_source,
-            first.confidence,
-            first.distance_m,
-            first.coordinates,
-            first.point_count,
-        )
+        legs[0] = replace(legs[0], start_ts_s=legs[0].start_ts_s - lead_s)
     return Trip(
         start_ts_s=float(t[0]) - lead_s,
         end_ts_s=float(t[-1]),
@@ -164,7 +199,23 @@ def _guess(
     activities: ActivityArrays | None,
     params: PipelineParams,
 ) -> ModeGuess:
-    sl = slice(first, last + 2)
+    """Mode of the part made of steps ``first..last`` of a trip.
+
+    The still fixes before departure and after arrival (the trip ends in the middle of the
+    dwell window) belong to the trip's time but say nothing about how it moved: features are
+    computed without them.
+    """
+    # the moving core of the trip: from the last fix near the start to the first fix near the end
+    near = params.stay_radius_m / 4.0
+    away_start = np.hypot(x - x[0], y - y[0]) > near
+    away_end = np.hypot(x - x[-1], y - y[-1]) > near
+    a, b = first, last + 1
+    if away_start.any() and away_end.any():
+        ca = max(a, int(np.argmax(away_start)) - 1)
+        cb = min(b, int(away_end.size - np.argmax(away_end[::-1])))
+        if cb > ca:
+            a, b = ca, cb
+    sl = slice(a, b + 1)
     f = motion_features(t[sl], x[sl], y[sl], v[sl], params)
     return infer_mode(f, activity_shares(activities, float(t[first]), float(t[last + 1])))
 
@@ -178,17 +229,8 @@ def _legs_of_trip(
     params: PipelineParams,
 ) -> list[_Part]:
     """Change points, a mode per part, then merging of same-mode and too-short legs."""
-    runs = change_points(t, x, y, v, params)
-    parts = [
-        _Part(
-            r.first,
-            r.last,
-            ModeGuess("walk", 0.7)
-            if False
-            else _guess(r.first, r.last, t, x, y, v, activities, params),
-        )
-        for r in runs
-    ]
+    runs = change_points(t, x, y, v, params, activities)
+    parts = [_Part(r.first, r.last, _guess(r.first, r.last, t, x, y, v, activities, params)) for r in runs]
     changed = True
     while changed and len(parts) > 1:
         changed = False
@@ -229,6 +271,9 @@ def _make_leg(
     proj: Projection,
     params: PipelineParams,
 ) -> Leg:
+    """A leg covering fixes ``first..last + 1`` of the trip. Its line is simplified with shapely
+    (Douglas-Peucker, ``simplify_tolerance_m`` in projected metres) and its distance is geodesic
+    along that line, which also drops GPS zig-zags smaller than the tolerance."""
     a, b = p.first, min(p.last + 1, t.size - 1)
     lx, ly = x[a : b + 1], y[a : b + 1]
     if lx.size >= 2:

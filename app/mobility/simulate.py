@@ -7,8 +7,8 @@ place, accuracy values, some wild fixes, motion-activity hints). Everything is d
 ``numpy.random.Generator``, so a seed always gives the same trace.
 
 Kinematics per mode (cruise speed m/s, acceleration m/s^2, distance between stops m, dwell s):
-walking about 1.35 m/s; bikes about 4.5 m/s with lights; cars cruising 14 m/s stopping at a third
-of the lights; buses cruising 9 m/s stopping every 300-500 m for 10-40 s (RESEARCH.md); intercity
+walking about 1.35 m/s; bikes about 4.5 m/s with lights; cars cruising 15 m/s stopping at a third
+of the lights every 0.5-1.2 km; buses cruising 9 m/s stopping every 300-500 m for 10-40 s (RESEARCH.md); intercity
 trains cruising 40 m/s with stations every 8-15 km; metros underground (no fix at all) at 18 m/s
 with stations every 0.9-1.8 km.
 """
@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from app.mobility.types import ActivityArrays, FloatArray, PointArrays
+from app.mobility.modes import FAMILY
+from app.mobility.types import ActivityArrays, FloatArray, PointArrays, Trip
 
 EARTH_RADIUS_M = 6_371_008.8
 
@@ -98,7 +99,7 @@ class _Kinematics:
 KINEMATICS: dict[str, _Kinematics] = {
     "walk": _Kinematics(1.35, 0.5, (150, 400), 0.3, (5, 25), (60, 200), 90, "walking"),
     "bike": _Kinematics(4.5, 0.6, (300, 900), 0.5, (5, 30), (150, 500), 90, "cycling"),
-    "car": _Kinematics(14.0, 2.0, (400, 1000), 0.35, (10, 50), (200, 800), 90, "automotive"),
+    "car": _Kinematics(15.0, 2.5, (500, 1200), 0.3, (10, 50), (200, 800), 90, "automotive"),
     "bus": _Kinematics(9.0, 1.0, (300, 500), 0.95, (10, 40), (300, 1000), 90, "automotive"),
     "train": _Kinematics(40.0, 0.6, (8000, 15000), 1.0, (40, 90), (2000, 5000), 8, "automotive"),
     "metro": _Kinematics(18.0, 1.0, (900, 1800), 1.0, (25, 45), (800, 2000), 30, "automotive"),
@@ -328,3 +329,30 @@ def commute_plan(rng: np.random.Generator | None = None) -> list[StayPlan | Trip
         ),
         StayPlan(u(2400, 3600)),
     ]
+
+
+def mode_agreement(
+    truth: Sequence[TrueTrip], trips: Sequence[Trip], step_s: float = 5.0, motorised: bool = False
+) -> float:
+    """Share of the true legs' time (sampled every ``step_s``) covered by a predicted leg of the
+    same mode family (of the same walk / bike / motorised family when ``motorised``)."""
+    starts = np.array([leg.start_ts_s for t in trips for leg in t.legs])
+    ends = np.array([leg.end_ts_s for t in trips for leg in t.legs])
+
+    def fam(mode: str) -> str:
+        f = FAMILY.get(mode, "unknown")
+        return "motorised" if motorised and f in ("car", "bus", "rail", "plane", "boat") else f
+
+    modes = [fam(leg.mode) for t in trips for leg in t.legs]
+    agree = total = 0
+    for trip in truth:
+        for leg in trip.legs:
+            ts = np.arange(leg.start_ts_s, leg.end_ts_s, step_s)
+            total += ts.size
+            if starts.size == 0:
+                continue
+            i = np.searchsorted(starts, ts, side="right") - 1
+            ok = (i >= 0) & (ts <= ends[np.maximum(i, 0)])
+            got = np.array([modes[k] for k in np.maximum(i, 0)], dtype=object)
+            agree += int(np.count_nonzero(ok & (got == fam(leg.mode))))
+    return agree / total if total else 1.0

@@ -1,17 +1,20 @@
 """Stays and trips: where the user dwelt, and the movement between.
 
 The detector follows Li et al. 2008 (a stay is a period of at least ``stay_min_duration_s`` whose
-points stay within ``stay_radius_m``), made vectorised and robust to duty-cycled phones:
+points stay within ``stay_radius_m``) in the form e-mission uses on phones (a trip ends once the
+last 5 minutes of fixes are within 100 m of the current one), vectorised and made robust to
+duty-cycled phones:
 
-* each point opens a window reaching the first point at least ``stay_min_duration_s`` later; the
-  window is a dwell when the bounding box of its points has a diagonal within ``stay_radius_m``.
-  A silent phone (no points while stationary) therefore still yields a stay: the window simply
-  holds two nearby points separated by a long gap;
-* the union of dwell windows gives stay runs, trimmed to the points near their centre so the trip
-  starts when the user leaves rather than when they are 100 m away;
-* a long, slow gap (``gap_break_s``, ``gap_break_speed_mps``, e-mission) is untracked time and
-  splits the movement around it; a gap that ends far away quickly is a trip with missing data
-  (e.g. underground) and stays inside the trip.
+* each fix ``c`` looks back over a dwell window reaching the last fix at least
+  ``stay_min_duration_s`` earlier; the window is a dwell when ``stay_inlier_share`` of its fixes
+  lie within ``stay_radius_m`` of ``c`` (phones report network fixes hundreds of metres off while
+  still). A silent phone (no fix while stationary) still yields a stay: its window holds two
+  nearby fixes separated by a long gap;
+* the union of dwell windows gives stay runs. A stay starts in the middle of its first dwell
+  window (as e-mission ends trips) and ends on departure, at the last fix near its centre;
+* a long, slow gap (``gap_break_s``, ``gap_break_speed_mps``; or silent for a dwell time at the
+  dwell pace, e-mission) is untracked time and splits the movement around it; a gap that ends far
+  away quickly is a trip with missing data (e.g. underground) and stays inside the trip.
 """
 
 from __future__ import annotations
@@ -27,10 +30,16 @@ from app.mobility.types import BoolArray, FloatArray, IntArray
 
 @dataclass(frozen=True)
 class Span:
-    """Inclusive index range ``[first, last]`` into the cleaned points."""
+    """Inclusive index range ``[first, last]`` into the cleaned points.
+
+    For a stay, ``evidence_first`` is the first fix of the dwell evidence (before ``first``, which
+    is moved to the middle of the first dwell window): an incremental run must re-read from there
+    to find the same stay again.
+    """
 
     first: int
     last: int
+    evidence_first: int = -1
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,11 @@ def _runs(mask: BoolArray) -> list[Span]:
 
 #: points of a dwell window compared with its last point (phones at 30 s have about 10)
 WINDOW_SAMPLES = 32
+#: fixes handled at once by the dwell test (memory: CHUNK x WINDOW_SAMPLES distances)
+CHUNK = 65_536
+#: share of the dwell time the close points must span (one sampling interval of a 30 s phone
+#: may be lost to a bad fix at the start of the window)
+STAY_INLIER_SPAN = 0.8
 
 
 def dwell_windows(
@@ -98,7 +112,7 @@ def dwell_windows(
     earlier; it is a dwell when its points lie within ``stay_radius_m`` of ``c`` (e-mission's trip
     end test: the last 5 minutes within 100 m of the current point; Li et al. 2008 anchor the same
     test on the first point). Phones report fixes hundreds of metres off while still, so a share
-    ``stay_inlier_share`` of the points is enough; the earliest point of the window must be close.
+    ``stay_inlier_share`` of the points is enough, provided the close ones span most of the window.
     """
     n = t.size
     if n < 2:
@@ -113,27 +127,31 @@ def dwell_windows(
     width = c - k
     # distances from c to WINDOW_SAMPLES points spread evenly over its window (all of them when
     # the window is short, as with phones at 30 s); the earliest point is always among them
+    within = np.empty(n)
+    span = np.empty(n)
     j = np.arange(1, WINDOW_SAMPLES + 1)[None, :]
-    w = np.maximum(width, 1)[:, None]
-    offsets = np.where(w <= WINDOW_SAMPLES, np.minimum(j, w), np.ceil(w * j / WINDOW_SAMPLES).astype(np.intp))
-    used = (j <= w) | (w > WINDOW_SAMPLES)
-    others = c[:, None] - offsets
-    d = np.hypot(x[others] - x[c, None], y[others] - y[c, None])
-    within = ((d <= params.stay_radius_m) & used).sum(axis=1) / used.sum(axis=1)
-    ok = valid & (c > 0) & (within >= params.stay_inlier_share - 1e-9)
+    for lo in range(0, n, CHUNK):  # bounded memory for long histories
+        cc = c[lo : lo + CHUNK]
+        w = np.maximum(width[cc], 1)[:, None]
+        offsets = np.where(
+            w <= WINDOW_SAMPLES, np.minimum(j, w), np.ceil(w * j / WINDOW_SAMPLES).astype(np.intp)
+        )
+        used = (j <= w) | (w > WINDOW_SAMPLES)
+        others = cc[:, None] - offsets
+        d = np.hypot(x[others] - x[cc, None], y[others] - y[cc, None])
+        inlier = (d <= params.stay_radius_m) & used
+        within[cc] = inlier.sum(axis=1) / used.sum(axis=1)
+        # the close points themselves must span most of the dwell time: one far fix before a gap
+        # (the platform before a metro ride) does not make the next minute a stay
+        earliest = np.where(inlier, t[others], np.inf).min(axis=1)
+        span[cc] = t[cc] - np.minimum(earliest, t[cc])
+    ok = (
+        valid
+        & (c > 0)
+        & (within >= params.stay_inlier_share - 1e-9)
+        & (span >= STAY_INLIER_SPAN * params.stay_min_duration_s)
+    )
     return k[ok], c[ok]
-
-
-def dwell_mask(
-    t: FloatArray, x: FloatArray, y: FloatArray, params: PipelineParams = DEFAULT_PARAMS
-) -> BoolArray:
-    """Points covered by a dwell window (see :func:`dwell_windows`)."""
-    n = t.size
-    lo, hi = dwell_windows(t, x, y, params)
-    cover = np.zeros(n + 1, dtype=np.int64)
-    np.add.at(cover, lo, 1)
-    np.add.at(cover, hi + 1, -1)
-    return np.cumsum(cover[:-1]) > 0
 
 
 def segment(
@@ -172,6 +190,10 @@ def segment(
     stays: list[Span] = []
     for run in _runs(in_stay):
         stays.append(_arrival(run, lo, hi, t, x, y, params))
+    # a lone first fix followed by silence is the end of a stay whose beginning is not in the
+    # data (an incremental run restarting at the last fix of a stay): the phone was at rest
+    if n >= 2 and t[1] - t[0] > params.gap_s and not (stays and stays[0].first == 0):
+        stays.insert(0, Span(0, 0, 0))
     in_stay = np.zeros(n, dtype=bool)
     for s in stays:
         in_stay[s.first : s.last + 1] = True
@@ -180,7 +202,14 @@ def segment(
     dt = np.diff(t)
     hop = np.hypot(np.diff(x), np.diff(y))
     silent = dt if awake_ts is None else _longest_silence(t, awake_ts)
-    brk = (dt > params.max_gap_s) | ((silent > params.gap_break_s) & (hop < params.gap_break_speed_mps * dt))
+    # e-mission's second test: silent for a dwell time without leaving the stay radius at the
+    # dwell pace (100 m in 5 min) is a stay that the phone slept through
+    dwell_pace = params.stay_radius_m / params.stay_min_duration_s
+    brk = (
+        (dt > params.max_gap_s)
+        | ((silent > params.gap_break_s) & (hop < params.gap_break_speed_mps * dt))
+        | ((silent > params.stay_min_duration_s) & (hop < dwell_pace * dt))
+    )
     moving = ~in_stay
     cut = np.zeros(n, dtype=bool)  # cut[i]: a break between i-1 and i
     cut[1:] = brk
@@ -203,6 +232,8 @@ def segment(
             b += 1
         ext = np.hypot(np.ptp(x[a : b + 1]), np.ptp(y[a : b + 1]))
         followed = mv.last < n - 1  # something (a stay or an untracked gap) came after it
+        if mv.first == 0 and any(st.evidence_first == 0 and st.first == mv.last + 1 for st in stays):
+            continue  # the arrival of a trip whose beginning is not in the data
         if ext < params.min_trip_distance_m and followed:
             continue  # jitter, not a trip (an open tail is judged by the caller)
         kept.append(Span(a, b))
@@ -236,9 +267,10 @@ def _arrival(
     """Where a stay run really starts and ends.
 
     The first dwell window of the run still holds the end of the approach. Like e-mission, whose
-    trip ends at the middle of the first 5-minute dwell window, we start the stay at the window's
-    median time, or earlier at the first point within half the radius of the stay's centre when
-    the approach is clear (dense sampling).
+    trip ends at the middle of the first 5-minute dwell window, the stay starts at the window's
+    middle (or, with ``stay_start_at_window_middle`` off, at the first fix within half the radius
+    of the stay's median centre). It ends at the last fix within half the radius of the centre:
+    the departure, not the moment the user is already 100 m away.
     """
     w = int(np.searchsorted(lo, run.first))
     first_lo, first_hi = int(lo[w]), int(hi[w])
@@ -255,7 +287,7 @@ def _arrival(
     # the stay ends on departure: the last fix near its centre, not once the user is 100 m away
     end = run.first + int(near[-1]) if near.size else run.last
     start = min(max(start, run.first), end)
-    return Span(start, max(end, start))
+    return Span(start, max(end, start), run.first)
 
 
 def _merge_stays(
@@ -277,7 +309,7 @@ def _merge_stays(
             <= params.stay_radius_m
         )
         if not between and same_place:
-            merged[-1] = Span(prev.first, s.last)
+            merged[-1] = Span(prev.first, s.last, prev.evidence_first)
         else:
             merged.append(s)
     return merged
