@@ -209,6 +209,27 @@ def cmd_emissions_sets(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_purge(_: argparse.Namespace) -> int:
+    """Delete raw points past each person's retention (the worker also does this about once an hour)."""
+    import time
+
+    from app.retention import purge_all
+
+    _migrate()
+
+    async def run() -> tuple[int, int]:
+        db = Database(get_settings())
+        try:
+            result = await purge_all(db, int(time.time() * 1000))
+            return result.people, result.points
+        finally:
+            await db.dispose()
+
+    people, points = asyncio.run(run())
+    print(f"purged {points} points of {people} people")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="coachco2",
@@ -238,6 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     recompute.set_defaults(func=cmd_emissions_recompute)
     sets = em_sub.add_parser("sets", help="list the factor sets (* marks the one in force)")
     sets.set_defaults(func=cmd_emissions_sets)
+
+    purge = sub.add_parser("purge", help="delete raw points past each person's retention period")
+    purge.set_defaults(func=cmd_purge)
 
     migrate = sub.add_parser("migrate", help="apply the database migrations")
     migrate.set_defaults(func=cmd_migrate)

@@ -33,6 +33,7 @@ async def get_session(db: Annotated[Database, Depends(get_db)]) -> AsyncIterator
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+DatabaseDep = Annotated[Database, Depends(get_db)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 _bearer = HTTPBearer(auto_error=False, description="A person's or an operator's token.")

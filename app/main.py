@@ -14,7 +14,7 @@ from fastapi.openapi.utils import get_openapi
 from app import __version__, problems
 from app.db import Database
 from app.middleware import BodyGuardMiddleware
-from app.routers import auth, ingest, me, modes, operator, service, trips
+from app.routers import auth, ingest, me, modes, operator, selfdata, service, trips
 from app.settings import Settings, get_settings
 from app.worker import PipelineWorker
 
@@ -84,7 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.worker = worker
     problems.install(app)
     app.add_middleware(BodyGuardMiddleware, max_body_bytes=settings.max_body_bytes)
-    for module in (service, auth, ingest, trips, me, modes, operator):
+    for module in (service, auth, ingest, trips, me, selfdata, modes, operator):
         app.include_router(module.router)
     app.openapi = lambda: _problem_openapi(app)  # type: ignore[method-assign]
     return app

@@ -43,6 +43,13 @@ class Settings(BaseSettings):
     emission_components: str = "use,construction,contrails"
     # Local time zone of the territory: summaries and attestations count days and months in it.
     timezone: str = "Europe/Paris"
+    # The data controller named on consent receipts and in the privacy notice.
+    controller_name: str = "Communauté d'Agglomération de La Rochelle"
+    controller_contact: str = "Data protection officer"
+    controller_email: str = "dpo@example.org"
+    controller_address: str = "La Rochelle, France"
+    controller_phone: str = ""
+    privacy_policy_url: str = "/privacy"
     db_pool_size: int = Field(default=10, ge=1)
     db_echo: bool = False
 

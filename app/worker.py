@@ -27,6 +27,8 @@ from app.emissions.coaching import TripEnds, same_places
 from app.footprint import FootprintContext, leg_figures, load_context
 from app.mobility import DEFAULT_PARAMS, ActivityArrays, PipelineResult, PointArrays, process
 from app.mobility import Trip as MobilityTrip
+from app.privacy import SharedEnds, Zone, shared_ends
+from app.retention import purge_all
 from app.store import pipeline as store
 from app.store.models import Leg, Trip, utcnow
 from app.store.pipeline import Claim, Window
@@ -113,6 +115,7 @@ def result_rows(
     old: Sequence[tuple[Trip, Sequence[Leg]]],
     ctx: FootprintContext,
     labelled: Sequence[Trip] = (),
+    zones: Sequence[Zone] = (),
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Rows for the trips and legs found, keeping ids and the person's corrections from what they replace.
 
@@ -173,6 +176,8 @@ def result_rows(
                 }
             )
         purpose, purpose_source = _purpose(trip, previous, labelled, labelled_ends)
+        path = [point for leg in trip.legs for point in leg.coordinates]
+        shared = shared_ends(path, zones) if zones else _unzoned(trip)
         trip_rows.append(
             {
                 "id": trip_id,
@@ -189,9 +194,25 @@ def result_rows(
                 "updated_at": now,
                 "purpose": purpose,
                 "purpose_source": purpose_source,
+                **shared_columns(shared),
             }
         )
     return trip_rows, leg_rows
+
+
+def _unzoned(trip: MobilityTrip) -> SharedEnds:
+    return SharedEnds(trip.start_lat, trip.start_lon, trip.end_lat, trip.end_lon, trip.distance_m)
+
+
+def shared_columns(shared: SharedEnds | None) -> dict[str, float | None]:
+    """The trip columns an operator's aggregates may read (all null when nothing is shared)."""
+    return {
+        "shared_start_lat": shared.start_lat if shared else None,
+        "shared_start_lon": shared.start_lon if shared else None,
+        "shared_end_lat": shared.end_lat if shared else None,
+        "shared_end_lon": shared.end_lon if shared else None,
+        "shared_distance_m": shared.distance_m if shared else None,
+    }
 
 
 def _ends(trip: Trip) -> TripEnds:
@@ -240,6 +261,7 @@ class PipelineWorker:
         self.poll_s = poll_s
         self._wakeup = asyncio.Event()
         self._last_close = 0.0
+        self._last_purge = 0.0
 
     def wake(self) -> None:
         """Ask for a run now (the ingest endpoint calls this after storing points)."""
@@ -282,7 +304,8 @@ class PipelineWorker:
             old = await store.trips_from(session, claim.user_id, start_ms)
             ctx = await load_context(session, self.policy, claim.user_id)
             labelled = await store.labelled_trips(session, claim.user_id)
-            trips, legs = result_rows(claim.user_id, result, old, ctx, labelled)
+            zones = await store.privacy_zones(session, claim.user_id)
+            trips, legs = result_rows(claim.user_id, result, old, ctx, labelled, zones)
             await store.replace_trips(session, claim.user_id, [t.id for t, _ in old], trips, legs)
             newest = int(window.ts_ms[-1]) if len(window.ts_ms) else None
             candidates = [v for v in (claim.processed_until_ms, newest) if v is not None]
@@ -310,6 +333,11 @@ class PipelineWorker:
                 if time.monotonic() - self._last_close > 60:
                     await self.close_timed_out_trips()
                     self._last_close = time.monotonic()
+                if time.monotonic() - self._last_purge > 3600:
+                    self._last_purge = time.monotonic()
+                    result = await purge_all(self.db, int(time.time() * 1000))
+                    if result.points:
+                        log.info("retention purge: %d points of %d people", result.points, result.people)
                 backoff = self.poll_s
             except asyncio.CancelledError:
                 raise

@@ -2,10 +2,12 @@
 
 People walk between any two vehicle modes, so the trip is cut into *slow* and *fast* parts.
 Work is done on steps (the interval between two consecutive points) rather than on points, so
-legs are contiguous in time and gaps (no fix, e.g. underground) belong to exactly one leg:
+legs are contiguous in time and gaps (no fix, e.g. underground) belong to exactly one leg.
+When the phone's activity hints cover the trip, their walk / bike / vehicle changes are the change
+points instead (steps 1 and 3 are skipped). Otherwise:
 
 1. each step is *slow* when the window speed at both its ends is under ``walk_speed_max_mps``
-   (Zheng et al. 2008: about 2.5 m/s; we use 2.2 m/s), else *fast*; a gap step takes the class
+   (Zheng et al. 2008: about 2.5 m/s; we use 2.0 m/s), else *fast*; a gap step takes the class
    of its implied speed, so a subway ride without any fix still forms a fast part;
 2. runs shorter than ``min_segment_s`` merge into their neighbours (shortest first);
 3. a slow run is a walk only when people walk steadily in it: at the start or end of the trip it
@@ -15,7 +17,10 @@ legs are contiguous in time and gaps (no fix, e.g. underground) belong to exactl
    and at most ``transfer_max_stop_share`` stopped, because vehicles crawl in queues and wait at
    stops far more often than people change vehicles. Other slow runs are vehicle stops or queues
    and join their neighbours;
-4. adjacent parts of the same inferred mode merge, as do legs shorter than ``min_leg_s``.
+4. a step without fix for ``long_gap_s`` or more becomes a part of its own (a vehicle change
+   can hide in it);
+5. (in the pipeline) adjacent parts of the same inferred mode merge, as do legs shorter than
+   ``min_leg_s``.
 """
 
 from __future__ import annotations
@@ -27,8 +32,10 @@ import numpy as np
 from app.mobility.params import DEFAULT_PARAMS, PipelineParams
 from app.mobility.types import ActivityArrays, FloatArray, IntArray
 
+#: step classes of the speed rules
 SLOW = 0
 FAST = 1
+GAP = 2
 
 
 @dataclass
@@ -40,6 +47,7 @@ class StepRun:
     kind: int
 
     def duration(self, t: FloatArray) -> float:
+        """Seconds from its first to its last point."""
         return float(t[self.last + 1] - t[self.first])
 
 
@@ -56,6 +64,7 @@ def step_classes(
 
 
 def _runs_of(kinds: IntArray) -> list[StepRun]:
+    """Maximal runs of equal step classes."""
     if kinds.size == 0:
         return []
     change = np.flatnonzero(np.diff(kinds) != 0) + 1
@@ -65,6 +74,7 @@ def _runs_of(kinds: IntArray) -> list[StepRun]:
 
 
 def _merge_adjacent(runs: list[StepRun]) -> list[StepRun]:
+    """Neighbouring runs of the same class as one run."""
     out: list[StepRun] = []
     for r in runs:
         if out and out[-1].kind == r.kind:
@@ -197,4 +207,22 @@ def change_points(
             )
         if not walk:
             r.kind = FAST
-    return _merge_adjacent(runs)
+    return _split_at_long_gaps(_merge_adjacent(runs), t, params)
+
+
+def _split_at_long_gaps(runs: list[StepRun], t: FloatArray, params: PipelineParams) -> list[StepRun]:
+    """Give each step without fix for ``long_gap_s`` or more a part of its own: the user may have
+    changed vehicle out of sight (down into the metro), which no walking fix shows."""
+    dt = np.diff(t)
+    out: list[StepRun] = []
+    for r in runs:
+        long_gaps = np.flatnonzero(dt[r.first : r.last + 1] >= params.long_gap_s) + r.first
+        start = r.first
+        for g in long_gaps.tolist():
+            if g > start:
+                out.append(StepRun(start, g - 1, r.kind))
+            out.append(StepRun(g, g, GAP))
+            start = g + 1
+        if start <= r.last:
+            out.append(StepRun(start, r.last, r.kind))
+    return out

@@ -78,6 +78,15 @@ def activity_shares(acts: ActivityArrays | None, t0: float, t1: float) -> dict[s
     return out
 
 
+#: share of a leg's time without fix, and the highest median speed of its fixes, for an
+#: underground ride
+METRO_GAP_SHARE = 0.6
+METRO_GAP_FIX_SPEED_MPS = 3.0
+#: 90th percentile of acceleration (m/s2, on a 5 s grid) below which a fast two-wheeler is a
+#: bicycle: GeoLife bike legs median 0.12, buses 0.42, cars 0.38
+BIKE_SMOOTH_ACCEL = 0.15
+#: speeds (m/s) at which a ride entirely without fix is taken as underground rail
+UNDERGROUND_SPEED_MPS = (4.0, 30.0)
 #: fast rail cruises above motorway limits: 36 m/s is 130 km/h
 TRAIN_P85_MPS = 36.0
 #: high-speed rail: above 200 km/h
@@ -107,9 +116,15 @@ BUS_VCR = 4.0  # relative speed changes > 0.26 per km
 
 def motorised_mode(f: MotionFeatures) -> ModeGuess:
     """Car, bus, metro or train for a leg known (or judged) to be motorised."""
-    # underground rail: a large share of the leg without fix, crossed faster than walking
-    # (RESEARCH.md: subways lose GPS underground, long gaps then a jump)
-    if f.gap_share >= 0.35 and f.gap_speed >= 4.0 and f.distance_m >= 1500:
+    # underground rail: a large share of the leg without fix, crossed faster than walking, while
+    # the fixes there are (in and around stations) are at walking pace (RESEARCH.md: subways lose
+    # GPS underground, long gaps then a jump). Fast fixes between gaps are a vehicle sampled sparsely.
+    if (
+        f.gap_share >= METRO_GAP_SHARE
+        and f.gap_speed >= 4.0
+        and f.v_median <= METRO_GAP_FIX_SPEED_MPS
+        and f.distance_m >= 1500
+    ):
         return ModeGuess("metro", 0.6)
     # fast rail: cruising above motorway limits (130 km/h) on a straight line; high-speed rail
     # above 200 km/h
@@ -195,6 +210,14 @@ def _from_activities(f: MotionFeatures, shares: dict[str, float]) -> ModeGuess |
 
 def _from_geometry(f: MotionFeatures) -> ModeGuess:
     """Mode from the motion features alone."""
+    # a long stretch without any fix crossed at vehicle speed: road tunnels take a minute or two,
+    # metros lose the fix for whole rides (RESEARCH.md)
+    if (
+        f.point_count == 2
+        and f.gap_share >= 0.99
+        and UNDERGROUND_SPEED_MPS[0] <= f.gap_speed <= UNDERGROUND_SPEED_MPS[1]
+    ):
+        return ModeGuess("metro", 0.4)
     # mostly without fix: only the speed across the gaps tells (underground rail, tunnels)
     if f.gap_share >= 0.5 and f.gap_speed >= 4.0:
         return motorised_mode(f)
@@ -204,6 +227,9 @@ def _from_geometry(f: MotionFeatures) -> ModeGuess:
     # cycling: median 10.7 km/h (RESEARCH.md), smooth: low acceleration, rarely above 30 km/h
     if f.v_p95 <= 8.0 and f.accel_p90 <= 0.3 and f.v_median <= 6.0 and f.gap_speed < 6.0:
         return ModeGuess("bike", 0.6)
+    # fast or assisted cycling (e-bikes to 25 km/h, 7 m/s): faster, but just as smooth
+    if f.v_p95 <= 11.0 and f.accel_p90 <= BIKE_SMOOTH_ACCEL and f.v_median <= 7.0 and f.gap_speed < 6.0:
+        return ModeGuess("bike", 0.5)
     if f.v_median <= 1.9 and f.v_p85 <= 3.0:
         return ModeGuess("walk", 0.5)
     return motorised_mode(f)

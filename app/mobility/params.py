@@ -34,6 +34,10 @@ class PipelineParams:
             the next trip starts after it. Defaults 600 s and 0.83 m/s (e-mission: gap over 10 min
             with no motion ends a trip; untracked time when slower than 3 km/h).
         max_gap_s: any gap longer than this ends a trip. Default 12 h (e-mission).
+        session_break_s: a silence longer than this (no fix, no moving hint) separates tracking
+            sessions; a dwell is never measured across it, because a duty-cycled phone (or a
+            logger switched on) starts a session when the user sets off. Default 600 (e-mission's
+            10-minute gap). 0 disables.
         min_trip_distance_m: trips whose points all fit within this distance are dropped. Default 100
             (e-mission drops trips under 100 m).
         trip_timeout_s: with ``now_s`` given, a trip whose last point is older than this is closed even
@@ -48,16 +52,20 @@ class PipelineParams:
         speed_half_window_s: speeds are measured over +- this around each point so 1 s logger noise
             does not look like motion. Default 10.
         gap_s: steps longer than this are gaps (no GPS, e.g. underground). Default 60.
+        long_gap_s: a step without fix at least this long is a part of its own, classified by its
+            speed (a vehicle change can hide in it; underground rail). Default 300.
         walk_speed_max_mps: points slower than this may be walking (Zheng et al. 2008 use about
-            2.5 m/s; e-mission calls sections <= 1.7 m/s median walking). Default 2.2.
+            2.5 m/s; e-mission calls sections <= 1.7 m/s median walking). Default 2.0 (7.2 km/h, a
+            brisk walk; GeoLife walks have a median of 1.4 m/s).
         min_segment_s: speed-regime runs shorter than this merge into their neighbours. Default 60.
-        min_walk_leg_s / min_walk_leg_m: a slow run must last and move this much to be a walk leg
-            between vehicle legs; shorter slow runs are vehicle stops. Defaults 90 s and 60 m.
+        min_walk_leg_s / min_walk_leg_m: a slow run at the start or end of a trip must last and
+            move this much to be a walk leg; shorter ones are vehicle stops. Defaults 90 s, 60 m.
         min_leg_s: legs shorter than this merge into the neighbour. Default 60.
         walk_pace_min_mps: lower end of walking pace (slow walkers, crowds). Default 0.7.
         walk_min_pace_share / walk_max_stop_share: a slow part at the start or end of a trip is a
             walk when at least this share of its time is at walking pace and at most this share
-            stopped. Defaults 0.3 and 0.3.
+            stopped. Defaults 0.3 and 0.2 (lights take a walk well under a fifth of its time;
+            a vehicle queueing or waiting at a stop spends more).
         transfer_walk_min_s / transfer_min_pace_share / transfer_max_stop_share: a slow part
             between two vehicle parts is a walk (a transfer) only when it lasts this long, at a
             steady walking pace, hardly stopping; otherwise it is a queue or a stop of the vehicle.
@@ -82,6 +90,7 @@ class PipelineParams:
     gap_break_s: float = 600.0
     gap_break_speed_mps: float = 0.83
     max_gap_s: float = 12 * 3600.0
+    session_break_s: float = 600.0
     min_trip_distance_m: float = 100.0
     trip_timeout_s: float = 1800.0
     departure_walk_speed_mps: float = 1.4
@@ -91,14 +100,15 @@ class PipelineParams:
 
     speed_half_window_s: float = 10.0
     gap_s: float = 60.0
-    walk_speed_max_mps: float = 2.2
+    long_gap_s: float = 300.0
+    walk_speed_max_mps: float = 2.0
     min_segment_s: float = 60.0
     min_walk_leg_s: float = 90.0
     min_walk_leg_m: float = 60.0
     min_leg_s: float = 60.0
     walk_pace_min_mps: float = 0.7
     walk_min_pace_share: float = 0.3
-    walk_max_stop_share: float = 0.3
+    walk_max_stop_share: float = 0.2
     transfer_walk_min_s: float = 240.0
     transfer_min_pace_share: float = 0.7
     transfer_max_stop_share: float = 0.1

@@ -57,7 +57,7 @@ def process(
     proj = Projection.for_points(pts.lat, pts.lon)
     x, y = proj.to_xy(pts.lat, pts.lon)
     t = pts.ts_s
-    seg = segment(t, x, y, params, awake)
+    seg = segment(t, x, y, params, awake, pts.accuracy_m)
 
     trips: list[Trip] = []
     starts_after_gap: dict[int, float] = {}  # first fix index -> trip start, for trips after a gap
@@ -123,7 +123,10 @@ def departure_lead(distance_m: float, gap_s: float, first_mode: str, params: Pip
     else:
         # walking out of the place (its geofence, ``stay_radius_m``), then driving
         on_foot = min(distance_m, params.stay_radius_m)
-        lead = on_foot / params.departure_walk_speed_mps + (distance_m - on_foot) / params.departure_vehicle_speed_mps
+        lead = (
+            on_foot / params.departure_walk_speed_mps
+            + (distance_m - on_foot) / params.departure_vehicle_speed_mps
+        )
     return float(min(lead, 0.5 * gap_s, params.departure_lead_max_s))
 
 

@@ -104,7 +104,11 @@ STAY_INLIER_SPAN = 0.8
 
 
 def dwell_windows(
-    t: FloatArray, x: FloatArray, y: FloatArray, params: PipelineParams = DEFAULT_PARAMS
+    t: FloatArray,
+    x: FloatArray,
+    y: FloatArray,
+    params: PipelineParams = DEFAULT_PARAMS,
+    session_first: IntArray | None = None,
 ) -> tuple[IntArray, IntArray]:
     """Dwell windows as inclusive index ranges ``(first, last)``.
 
@@ -113,6 +117,9 @@ def dwell_windows(
     end test: the last 5 minutes within 100 m of the current point; Li et al. 2008 anchor the same
     test on the first point). Phones report fixes hundreds of metres off while still, so a share
     ``stay_inlier_share`` of the points is enough, provided the close ones span most of the window.
+
+    ``session_first[c]`` is the first fix of the tracking session holding ``c``: a window never
+    reaches back across the silence before it (the phone woke up because it sensed a departure).
     """
     n = t.size
     if n < 2:
@@ -123,6 +130,8 @@ def dwell_windows(
     # whole dwell time (a silent phone's gap forms a window of two points)
     k = np.searchsorted(t, t - params.stay_min_duration_s, side="right") - 1
     valid = k >= 0
+    if session_first is not None:
+        valid &= k >= session_first
     k = np.maximum(k, 0)
     width = c - k
     # distances from c to WINDOW_SAMPLES points spread evenly over its window (all of them when
@@ -160,6 +169,7 @@ def segment(
     y: FloatArray,
     params: PipelineParams = DEFAULT_PARAMS,
     awake_ts: FloatArray | None = None,
+    accuracy_m: FloatArray | None = None,
 ) -> Segmentation:
     """Split cleaned, projected points into stays and moving runs.
 
@@ -174,6 +184,9 @@ def segment(
             usable fix came (fixes dropped for poor accuracy, moving activity hints). A duty-cycled
             phone only records while it believes the user moves, so a gap it stayed awake through
             is missing data inside a trip, never untracked time.
+        accuracy_m: reported accuracy of each fix (NaN when unknown): a fix counts as still at a
+            stay's centre when within half the stay radius plus its accuracy (at most another
+            half radius).
 
     Returns:
         Stays and moves as index spans. Moves shorter than ``min_trip_distance_m`` are dropped and
@@ -182,14 +195,26 @@ def segment(
     n = t.size
     if n == 0:
         return Segmentation([], [], [])
-    lo, hi = dwell_windows(t, x, y, params)
+    # untracked gaps (e-mission: > 10 min slower than 3 km/h, or > 12 h) split movement; a phone
+    # that wakes after such a silence does so because it sensed a departure
+    dt = np.diff(t)
+    hop = np.hypot(np.diff(x), np.diff(y))
+    silent = dt if awake_ts is None else _longest_silence(t, awake_ts)
+    session_first = np.zeros(n, dtype=np.intp)
+    if params.session_break_s > 0:
+        new_session = np.flatnonzero(silent > params.session_break_s) + 1
+        session_first[new_session] = new_session
+        session_first = np.maximum.accumulate(session_first)
+    lo, hi = dwell_windows(t, x, y, params, session_first)
+    half = params.stay_radius_m / 2.0
+    slack = np.zeros(n) if accuracy_m is None else np.clip(np.nan_to_num(accuracy_m, nan=0.0), 0.0, half)
     cover = np.zeros(n + 1, dtype=np.int64)
     np.add.at(cover, lo, 1)
     np.add.at(cover, hi + 1, -1)
     in_stay = np.cumsum(cover[:-1]) > 0
     stays: list[Span] = []
     for run in _runs(in_stay):
-        stays.append(_arrival(run, lo, hi, t, x, y, params))
+        stays.append(_arrival(run, lo, hi, t, x, y, slack, params))
     # a lone first fix followed by silence is the end of a stay whose beginning is not in the
     # data (an incremental run restarting at the last fix of a stay): the phone was at rest
     if n >= 2 and t[1] - t[0] > params.gap_s and not (stays and stays[0].first == 0):
@@ -198,10 +223,6 @@ def segment(
     for s in stays:
         in_stay[s.first : s.last + 1] = True
 
-    # untracked gaps split movement (e-mission: > 10 min slower than 3 km/h, or > 12 h)
-    dt = np.diff(t)
-    hop = np.hypot(np.diff(x), np.diff(y))
-    silent = dt if awake_ts is None else _longest_silence(t, awake_ts)
     # e-mission's second test: silent for a dwell time without leaving the stay radius at the
     # dwell pace (100 m in 5 min) is a stay that the phone slept through
     dwell_pace = params.stay_radius_m / params.stay_min_duration_s
@@ -262,6 +283,7 @@ def _arrival(
     t: FloatArray,
     x: FloatArray,
     y: FloatArray,
+    slack: FloatArray,
     params: PipelineParams,
 ) -> Span:
     """Where a stay run really starts and ends.
@@ -269,8 +291,8 @@ def _arrival(
     The first dwell window of the run still holds the end of the approach. Like e-mission, whose
     trip ends at the middle of the first 5-minute dwell window, the stay starts at the window's
     middle (or, with ``stay_start_at_window_middle`` off, at the first fix within half the radius
-    of the stay's median centre). It ends at the last fix within half the radius of the centre:
-    the departure, not the moment the user is already 100 m away.
+    of the stay's median centre). It ends at the last fix within half the radius of the centre
+    (plus the fix's accuracy): the departure, not the moment the user is already 100 m away.
     """
     w = int(np.searchsorted(lo, run.first))
     first_lo, first_hi = int(lo[w]), int(hi[w])
@@ -279,7 +301,8 @@ def _arrival(
     xs = x[run.first : run.last + 1]
     ys = y[run.first : run.last + 1]
     cx, cy = float(np.median(xs)), float(np.median(ys))
-    near = np.flatnonzero(np.hypot(xs - cx, ys - cy) <= params.stay_radius_m / 2.0)
+    near_m = params.stay_radius_m / 2.0 + slack[run.first : run.last + 1]
+    near = np.flatnonzero(np.hypot(xs - cx, ys - cy) <= near_m)
     if params.stay_start_at_window_middle:
         start = mid
     else:

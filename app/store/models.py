@@ -66,6 +66,8 @@ class User(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Raw points are deleted this many days after they were taken into trips (0 to 365, the person's choice).
+    point_retention_days: Mapped[int] = mapped_column(sa.SmallInteger, default=30, server_default="30")
 
 
 class Operator(Base):
@@ -166,6 +168,8 @@ class PipelineState(Base):
     # What the claiming worker took on: the pending count it will subtract and where its work starts.
     claimed_points: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
     claimed_from_ms: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # Raw points before this time were deleted by the retention purge; trips before it are never rebuilt.
+    purged_until_ms: Mapped[int | None] = mapped_column(sa.BigInteger)
 
 
 class Trip(Base):
@@ -190,6 +194,13 @@ class Trip(Base):
     # taken from an earlier labelled trip between the same places.
     purpose: Mapped[str | None] = mapped_column(sa.String(16))
     purpose_source: Mapped[str | None] = mapped_column(sa.String(16))
+    # What an operator's aggregates may use: the trip with its ends inside the person's privacy zones cut
+    # off. Null when the whole trip lies inside a zone.
+    shared_start_lat: Mapped[float | None] = mapped_column(sa.Double)
+    shared_start_lon: Mapped[float | None] = mapped_column(sa.Double)
+    shared_end_lat: Mapped[float | None] = mapped_column(sa.Double)
+    shared_end_lon: Mapped[float | None] = mapped_column(sa.Double)
+    shared_distance_m: Mapped[float | None] = mapped_column(sa.Double)
 
 
 class Leg(Base):
@@ -262,3 +273,60 @@ class TerritoryFactor(Base):
         sa.Uuid, sa.ForeignKey("operators.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Consent(Base):
+    """The current answer of a person for one purpose of use. Absent means never granted."""
+
+    __tablename__ = "consents"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    purpose: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    granted: Mapped[bool] = mapped_column(sa.Boolean)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ConsentEvent(Base):
+    """Append-only history of consent changes, each with the receipt given to the person."""
+
+    __tablename__ = "consent_events"
+    __table_args__ = (sa.Index("ix_consent_events_user_id_at", "user_id", "at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(sa.String(32))
+    granted: Mapped[bool] = mapped_column(sa.Boolean)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    receipt: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+
+
+class PrivacyZone(Base):
+    """A place the person keeps to themselves (home, work): trip ends inside it never reach an operator."""
+
+    __tablename__ = "privacy_zones"
+    __table_args__ = (sa.Index("ix_privacy_zones_user_id", "user_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"))
+    label: Mapped[str] = mapped_column(sa.String(60))
+    lat: Mapped[float] = mapped_column(sa.Double)
+    lon: Mapped[float] = mapped_column(sa.Double)
+    radius_m: Mapped[float] = mapped_column(sa.Double)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AccessLogEntry(Base):
+    """Each time something other than the person read their data: another device's export, an aggregate
+    that counted them, an administrator's action."""
+
+    __tablename__ = "access_log"
+    __table_args__ = (sa.Index("ix_access_log_user_id_at", "user_id", "at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(sa.String(120))
+    action: Mapped[str] = mapped_column(sa.String(60))
+    reason: Mapped[str] = mapped_column(sa.String(300))

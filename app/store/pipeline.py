@@ -17,7 +17,8 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.store.models import Leg, LocationPoint, MotionActivity, PipelineState, Trip, utcnow
+from app.privacy import Zone
+from app.store.models import Leg, LocationPoint, MotionActivity, PipelineState, PrivacyZone, Trip, utcnow
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Claim:
     from_ms: int | None  # earliest time touched by those points
     resume_from_ms: int | None
     processed_until_ms: int | None
+    purged_until_ms: int | None = None
 
 
 def _least(a: Any, b: Any) -> Any:
@@ -67,11 +69,12 @@ async def claim(session: AsyncSession, owner: str, lease_s: float, limit: int) -
                     PipelineState.claimed_from_ms,
                     PipelineState.resume_from_ms,
                     PipelineState.processed_until_ms,
+                    PipelineState.purged_until_ms,
                 )
             )
         ).one_or_none()
         if row is not None:
-            claims.append(Claim(user_id, owner, row[0], row[1], row[2], row[3]))
+            claims.append(Claim(user_id, owner, row[0], row[1], row[2], row[3], row[4]))
     await session.commit()
     return claims
 
@@ -82,11 +85,12 @@ async def window_start(session: AsyncSession, claim: Claim) -> int:
     Normally that is the start of the still-open tail. A late point from before it reopens the stretch
     from the end of the last trip that ended before that point (or the start of the history).
     """
+    floor = claim.purged_until_ms or 0
     start = claim.from_ms
     if claim.resume_from_ms is not None and (start is None or claim.resume_from_ms <= start):
-        return claim.resume_from_ms
+        return max(claim.resume_from_ms, floor)
     if start is None:
-        return 0
+        return floor
     # Trips do not overlap: among the last few that start before the point, one ended before it. Reading
     # them through the (user_id, start_ts_ms) index keeps the cost independent of the history's length.
     recent_ends = await session.scalars(
@@ -96,7 +100,8 @@ async def window_start(session: AsyncSession, claim: Claim) -> int:
         .limit(3)
     )
     before = [end for end in recent_ends if end < start]
-    return max(before) if before else 0
+    # Points before the retention purge are gone: trips there are final, never rebuilt from what is left.
+    return max([*before, floor])
 
 
 @dataclass(frozen=True)
@@ -207,6 +212,11 @@ async def labelled_trips(session: AsyncSession, user_id: uuid.UUID, limit: int =
             .limit(limit)
         )
     )
+
+
+async def privacy_zones(session: AsyncSession, user_id: uuid.UUID) -> list[Zone]:
+    rows = await session.scalars(sa.select(PrivacyZone).where(PrivacyZone.user_id == user_id))
+    return [Zone(z.lat, z.lon, z.radius_m) for z in rows]
 
 
 async def replace_trips(

@@ -1,0 +1,180 @@
+"""The JSON Schema (draft 2020-12) of the `json` export: what each part of the document holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_TIME = {"type": "string", "format": "date-time"}
+_NTIME = {"type": ["string", "null"], "format": "date-time"}
+_NUM = {"type": "number"}
+_NNUM = {"type": ["number", "null"]}
+_STR = {"type": "string"}
+_NSTR = {"type": ["string", "null"]}
+
+
+def _object(properties: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": description,
+        "properties": properties,
+        "required": list(properties),
+    }
+
+
+_LINESTRING = _object(
+    {"type": {"const": "LineString"}, "coordinates": {"type": "array", "items": {"type": "array"}}},
+    "GeoJSON LineString (RFC 7946), [lon, lat] positions, simplified.",
+)
+
+_LEG = _object(
+    {
+        "id": _STR,
+        "start_time": _TIME,
+        "end_time": _TIME,
+        "mode": _STR,
+        "mode_source": {"enum": ["inferred", "activity", "user"]},
+        "inferred_mode": {"type": "string", "description": "What the pipeline concluded, even if corrected."},
+        "confidence": _NUM,
+        "occupants": {"type": ["integer", "null"]},
+        "distance_m": _NUM,
+        "co2e_g": _NUM,
+        "factor_set": {"type": "string", "description": "Factor set and counted components, or `territory`."},
+        "factor_key": _STR,
+        "factor_unit": {"enum": ["passenger-km", "vehicle-km"]},
+        "factor_g_per_km": _NUM,
+        "point_count": {"type": "integer"},
+        "geometry": _LINESTRING,
+    },
+    "A part of a trip in one transport mode, with the factor behind its CO2e.",
+)
+
+_TRIP = _object(
+    {
+        "id": _STR,
+        "status": {"enum": ["open", "closed"]},
+        "start_time": _TIME,
+        "end_time": _TIME,
+        "start": _object({"lat": _NUM, "lon": _NUM}, "Where the trip started."),
+        "end": _object({"lat": _NUM, "lon": _NUM}, "Where it ended."),
+        "distance_m": _NUM,
+        "duration_s": _NUM,
+        "co2e_g": _NUM,
+        "purpose": _NSTR,
+        "purpose_source": _NSTR,
+        "legs": {"type": "array", "items": _LEG},
+    },
+    "A trip between two stays.",
+)
+
+EXPORT_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "/v1/me/export/schema",
+    "title": "Coach CO2 export",
+    "description": "Everything Coach CO2 holds about one person. Times are RFC 3339 in UTC, distances in "
+    "metres, emissions in grams CO2e.",
+    **_object(
+        {
+            "format": {"const": "coachco2-export"},
+            "format_version": {"const": 1},
+            "schema": _STR,
+            "generator": _STR,
+            "exported_at": _TIME,
+            "account": _object(
+                {"user_id": _STR, "created_at": _TIME, "point_retention_days": {"type": "integer"}},
+                "The pseudonymous account.",
+            ),
+            "devices": {
+                "type": "array",
+                "description": "Tokens, one per device; secrets are never stored, so never exported.",
+                "items": _object(
+                    {
+                        "id": _STR,
+                        "device_label": _NSTR,
+                        "created_at": _TIME,
+                        "last_used_at": _NTIME,
+                        "revoked_at": _NTIME,
+                    },
+                    "A device token.",
+                ),
+            },
+            "profile": _object(
+                {"car_fuel": _NSTR, "car_occupancy": {"type": ["integer", "null"]}, "bike_kind": _NSTR},
+                "What the person declared about their vehicles.",
+            ),
+            "consents": {
+                "type": "array",
+                "items": _object(
+                    {"purpose": _STR, "granted": {"type": "boolean"}, "updated_at": _TIME}, "A purpose."
+                ),
+            },
+            "consent_history": {
+                "type": "array",
+                "description": "Every consent change, with the receipt given (Kantara Consent Receipt 1.1).",
+                "items": _object(
+                    {
+                        "id": _STR,
+                        "purpose": _STR,
+                        "granted": {"type": "boolean"},
+                        "at": _TIME,
+                        "receipt": {"type": "object"},
+                    },
+                    "A consent change.",
+                ),
+            },
+            "privacy_zones": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "id": _STR,
+                        "label": _STR,
+                        "lat": _NUM,
+                        "lon": _NUM,
+                        "radius_m": _NUM,
+                        "created_at": _TIME,
+                    },
+                    "A place whose trip ends never reach an operator.",
+                ),
+            },
+            "access_log": {
+                "type": "array",
+                "items": _object(
+                    {"at": _TIME, "actor": _STR, "action": _STR, "reason": _STR},
+                    "A time something other than the person read their data.",
+                ),
+            },
+            "pipeline": _object(
+                {
+                    "pending_points": {"type": "integer"},
+                    "processed_until": _NTIME,
+                    "points_purged_until": _NTIME,
+                },
+                "Processing state; raw points before `points_purged_until` were deleted by retention.",
+            ),
+            "trips": {"type": "array", "items": _TRIP},
+            "points": {
+                "type": "array",
+                "description": "Raw locations as the phone sent them (within the retention period).",
+                "items": _object(
+                    {
+                        "ts": _TIME,
+                        "lat": _NUM,
+                        "lon": _NUM,
+                        "accuracy": _NNUM,
+                        "altitude": _NNUM,
+                        "speed": _NNUM,
+                        "heading": _NNUM,
+                    },
+                    "A location fix.",
+                ),
+            },
+            "activities": {
+                "type": "array",
+                "items": _object(
+                    {"ts": _TIME, "type": _STR, "confidence": {"type": ["integer", "null"]}},
+                    "A motion-activity hint from the phone.",
+                ),
+            },
+        },
+        "The export document.",
+    ),
+}

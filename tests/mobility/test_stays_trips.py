@@ -1,0 +1,107 @@
+"""Stay detection and trip boundaries on simulated days, for loggers and duty-cycled phones."""
+
+import numpy as np
+import pytest
+
+from app.mobility import process
+from app.mobility.simulate import LegPlan, StayPlan, TripPlan, commute_plan, simulate
+
+
+def _boundary_errors(sim_trips, trips):  # type: ignore[no-untyped-def]
+    """For each true trip, the predicted trip overlapping it most: start and end errors (s)."""
+    errs = []
+    for tt in sim_trips:
+        best = max(
+            trips,
+            key=lambda p: min(p.end_ts_s, tt.end_ts_s) - max(p.start_ts_s, tt.start_ts_s),
+        )
+        errs.append((abs(best.start_ts_s - tt.start_ts_s), abs(best.end_ts_s - tt.end_ts_s)))
+    return np.array(errs)
+
+
+@pytest.mark.parametrize(
+    ("sampling_s", "phone", "tol_s"), [(1, False, 120), (5, False, 120), (30, True, 180)]
+)
+def test_trips_match_the_true_trips(sampling_s: float, phone: bool, tol_s: float) -> None:
+    # a trip ends at the middle of the first 5-minute dwell window (as e-mission), hence the
+    # extra 150 s allowed on the end
+    for seed in (0, 1):
+        sim = simulate(
+            commute_plan(np.random.default_rng(seed)), seed=seed, sampling_s=sampling_s, phone=phone
+        )
+        res = process(sim.points, sim.activities)
+        assert len(res.trips) == len(sim.trips)
+        errs = _boundary_errors(sim.trips, res.trips)
+        assert errs[:, 0].max() <= tol_s, errs
+        assert errs[:, 1].max() <= tol_s + 150, errs
+        # stays sit between the trips
+        assert len(res.stays) >= len(sim.trips) - 1
+        for a, b in zip(res.trips[:-1], res.trips[1:], strict=True):
+            assert a.end_ts_s <= b.start_ts_s
+            assert any(a.end_ts_s <= s.start_ts_s and s.end_ts_s <= b.start_ts_s for s in res.stays)
+
+
+def test_stays_are_found_where_the_user_stayed() -> None:
+    sim = simulate(commute_plan(np.random.default_rng(4)), seed=4, sampling_s=5)
+    res = process(sim.points)
+    for true in sim.stays[1:-1]:
+        covering = [s for s in res.stays if s.start_ts_s < true.end_ts_s and s.end_ts_s > true.start_ts_s]
+        assert len(covering) == 1
+        s = covering[0]
+        # within the 5-minute dwell window of the start, and near the departure
+        assert abs(s.start_ts_s - true.start_ts_s) <= 400
+        assert abs(s.end_ts_s - true.end_ts_s) <= 120
+
+
+def test_duty_cycled_phone_silence_is_a_stay_not_a_trip() -> None:
+    # the phone sleeps a few minutes into each stay: hours without a fix at the same place
+    plan = [
+        StayPlan(3 * 3600),
+        TripPlan((LegPlan("car", 5000),)),
+        StayPlan(4 * 3600),
+        TripPlan((LegPlan("car", 5000),)),
+        StayPlan(3600),
+    ]
+    sim = simulate(plan, seed=7, sampling_s=30, phone=True)
+    gaps = np.diff(sim.points.ts_s)
+    assert gaps.max() > 3600  # the simulated phone really was silent
+    res = process(sim.points, sim.activities)
+    assert len(res.trips) == 2
+    long_stays = [s for s in res.stays if s.end_ts_s - s.start_ts_s > 3000]
+    assert len(long_stays) >= 2
+
+
+def test_gap_ending_far_away_is_a_trip_with_missing_data() -> None:
+    # underground: no fix for the whole metro leg, the walk resumes kilometres away
+    plan = [
+        StayPlan(1200),
+        TripPlan((LegPlan("walk", 400), LegPlan("metro", 8000), LegPlan("walk", 300))),
+        StayPlan(1200),
+    ]
+    sim = simulate(plan, seed=11, sampling_s=5)
+    res = process(sim.points)
+    assert len(res.trips) == 1
+    trip = res.trips[0]
+    assert trip.distance_m > 7000
+    assert [leg.mode for leg in trip.legs] == ["walk", "metro", "walk"]
+
+
+def test_short_jitter_is_not_a_trip() -> None:
+    # wandering 60 m around a place is no trip (e-mission drops trips under 100 m)
+    plan = [StayPlan(1800), TripPlan((LegPlan("walk", 60),)), StayPlan(1800)]
+    sim = simulate(plan, seed=2, sampling_s=5)
+    res = process(sim.points)
+    assert res.trips == []
+    assert len(res.stays) == 1
+
+
+def test_departure_lead_after_a_silent_phone() -> None:
+    from app.mobility import DEFAULT_PARAMS
+    from app.mobility.pipeline import departure_lead
+
+    # 140 m from the place at the first fix: about 100 s of walking
+    assert departure_lead(140.0, 3600.0, "walk", DEFAULT_PARAMS) == pytest.approx(100.0)
+    # a driver walks the first 100 m, then drives
+    assert departure_lead(1100.0, 3600.0, "car", DEFAULT_PARAMS) == pytest.approx(100 / 1.4 + 100.0)
+    # never more than half the silence
+    assert departure_lead(1000.0, 120.0, "walk", DEFAULT_PARAMS) == pytest.approx(60.0)
