@@ -170,6 +170,7 @@ async def _recompute(user: str | None) -> tuple[int, int]:
 
     from app.footprint import recompute_user
     from app.store.models import User
+    from app.store.selfdata import log_access
 
     settings = get_settings()
     db = Database(settings)
@@ -182,6 +183,13 @@ async def _recompute(user: str | None) -> tuple[int, int]:
         for user_id in ids:
             async with db.session() as session:
                 legs += await recompute_user(session, settings.emission_policy, user_id)
+                log_access(
+                    session,
+                    [user_id],
+                    actor="administrator",
+                    action="recompute",
+                    reason=f"emission figures recomputed with {settings.emission_policy.label}",
+                )
                 await session.commit()
             people += 1
     finally:

@@ -201,3 +201,37 @@ async def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(empty_data
             second.terminate()
             await second.wait()
             await app.state.db.dispose()
+
+
+def test_an_administrator_recompute_is_in_each_persons_access_log(tmp_path: Path) -> None:
+    import asyncio as aio
+
+    import sqlalchemy as sa
+
+    from app.db import create_engine
+    from app.settings import Settings
+    from app.store.models import AccessLogEntry
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'admin.db'}"
+    assert run_cli("migrate", database_url=url).returncode == 0
+
+    async def register() -> None:
+        from app.main import create_app
+
+        app = create_app(Settings(database_url=url, worker_in_process=False))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            assert (await client.post("/v1/auth/register")).status_code == 201
+        await app.state.db.dispose()
+
+    aio.run(register())
+    result = run_cli("emissions", "recompute", database_url=url)
+    assert result.returncode == 0 and "of 1 people" in result.stdout
+
+    async def entries() -> list[tuple[str, str]]:
+        engine = create_engine(Settings(database_url=url))
+        async with engine.connect() as conn:
+            rows = (await conn.execute(sa.select(AccessLogEntry.actor, AccessLogEntry.action))).all()
+        await engine.dispose()
+        return [(r[0], r[1]) for r in rows]
+
+    assert aio.run(entries()) == [("administrator", "recompute")]
