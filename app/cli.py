@@ -238,6 +238,92 @@ def cmd_purge(_: argparse.Namespace) -> int:
     return 0
 
 
+class _ProgressBar:
+    """A one-line progress bar on stderr, redrawn at most every tenth of a second."""
+
+    def __init__(self, label: str) -> None:
+        self.label, self.last = label, 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        import time
+
+        now = time.monotonic()
+        if now - self.last < 0.1 and done < total:
+            return
+        self.last = now
+        share = done / total if total else 1.0
+        bar = "#" * int(share * 30)
+        sys.stderr.write(f"\r{self.label} [{bar:<30}] {share * 100:5.1f} % of {total / 1e6:.1f} MB")
+        sys.stderr.flush()
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Import a history file for a person, as `POST /v1/me/imports` does, with a progress bar."""
+    from pathlib import Path
+
+    from app.importer import Checked, check, store_file
+    from app.imports import ImportFormatError
+    from app.store.models import Import, User, utcnow
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"error: no file at {path}", file=sys.stderr)
+        return 2
+    try:
+        user_id = uuid.UUID(args.user)
+    except ValueError:
+        print("error: --user takes a user id (a UUID)", file=sys.stderr)
+        return 2
+    _migrate()
+    size = path.stat().st_size
+
+    async def run() -> int:
+        db = Database(get_settings())
+        try:
+            async with db.session() as session:
+                if await session.get(User, user_id) is None:
+                    print(f"error: no person with id {user_id}", file=sys.stderr)
+                    return 1
+                row = Import(
+                    user_id=user_id,
+                    status="checking",
+                    filename=path.name[:255],
+                    size_bytes=size,
+                )
+                session.add(row)
+                await session.commit()
+            try:
+                checked: Checked = await asyncio.to_thread(check, path, None, _ProgressBar("checking"))
+            except ImportFormatError as exc:
+                sys.stderr.write("\n")
+                async with db.session() as session:
+                    failed = await session.get(Import, row.id)
+                    assert failed is not None
+                    failed.status, failed.error, failed.finished_at = "failed", exc.message, utcnow()
+                    await session.commit()
+                print(f"error: {exc.message}; nothing was stored", file=sys.stderr)
+                return 1
+            sys.stderr.write("\n")
+            accepted, activities = await store_file(db, user_id, path, _ProgressBar("storing "))
+            sys.stderr.write("\n")
+            async with db.session() as session:
+                done = await session.get(Import, row.id)
+                assert done is not None
+                done.status, done.format, done.finished_at = "done", checked.format, utcnow()
+                done.points_read, done.points_accepted = checked.points, accepted
+                done.duplicates, done.activities = checked.points - accepted, activities
+                await session.commit()
+            print(
+                f"imported {checked.format}: {checked.points} points read, {accepted} new, "
+                f"{checked.points - accepted} already held, {activities} activities"
+            )
+            return 0
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="coachco2",
@@ -267,6 +353,13 @@ def build_parser() -> argparse.ArgumentParser:
     recompute.set_defaults(func=cmd_emissions_recompute)
     sets = em_sub.add_parser("sets", help="list the factor sets (* marks the one in force)")
     sets.set_defaults(func=cmd_emissions_sets)
+
+    importing = sub.add_parser(
+        "import", help="import a GPX, GeoJSON or Google location history file for a person"
+    )
+    importing.add_argument("file", help="the file to import")
+    importing.add_argument("--user", required=True, help="the person's user id")
+    importing.set_defaults(func=cmd_import)
 
     purge = sub.add_parser("purge", help="delete raw points past each person's retention period")
     purge.set_defaults(func=cmd_purge)

@@ -54,15 +54,24 @@ def activity_columns(activities: list[ActivityIn]) -> ActivityColumns:
     )
 
 
-async def ingest_batch(session: AsyncSession, user_id: uuid.UUID, batch: LocationBatchIn) -> IngestResult:
-    """Store a batch and count it for the pipeline; commits, so a 202 means it is on disk."""
-    cols = point_columns(batch.points)
-    acts = activity_columns(batch.activities)
+async def store_columns(
+    session: AsyncSession, user_id: uuid.UUID, cols: PointColumns, acts: ActivityColumns
+) -> int:
+    """Store points and activities, and count the new points for the pipeline; returns how many were new.
+    Every way in (the phone's API, e-mission phones, imports) goes through here. The caller commits."""
     new_ts = await store.insert_points(session, user_id, cols)
     await store.insert_activities(session, user_id, acts)
     if new_ts:
         await store.mark_pending(session, user_id, len(new_ts), min(new_ts))
+    return len(new_ts)
+
+
+async def ingest_batch(session: AsyncSession, user_id: uuid.UUID, batch: LocationBatchIn) -> IngestResult:
+    """Store a batch and count it for the pipeline; commits, so a 202 means it is on disk."""
+    cols = point_columns(batch.points)
+    acts = activity_columns(batch.activities)
+    accepted = await store_columns(session, user_id, cols, acts)
     await session.commit()
     return IngestResult(
-        accepted=len(new_ts), duplicates=len(batch.points) - len(new_ts), activities_received=len(acts)
+        accepted=accepted, duplicates=len(batch.points) - accepted, activities_received=len(acts)
     )

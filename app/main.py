@@ -13,8 +13,9 @@ from fastapi.openapi.utils import get_openapi
 
 from app import __version__, problems
 from app.db import Database
+from app.importer import abandon_interrupted_imports
 from app.middleware import BodyGuardMiddleware
-from app.routers import auth, ingest, me, modes, operator, selfdata, service, trips
+from app.routers import auth, emission, imports, ingest, me, modes, operator, selfdata, service, trips
 from app.settings import Settings, get_settings
 from app.worker import PipelineWorker
 
@@ -63,14 +64,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await abandon_interrupted_imports(db)
         task = asyncio.create_task(worker.run_forever()) if settings.worker_in_process else None
         try:
             yield
         finally:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            for running in [task, *app.state.import_tasks]:
+                if running is not None:
+                    running.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await running
             await db.dispose()
 
     app = FastAPI(
@@ -82,9 +85,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = db
     app.state.worker = worker
+    app.state.import_tasks = set()
     problems.install(app)
-    app.add_middleware(BodyGuardMiddleware, max_body_bytes=settings.max_body_bytes)
-    for module in (service, auth, ingest, trips, me, selfdata, modes, operator):
+    # Imports stream large files to disk with their own cap; everything else is held to the body cap.
+    app.add_middleware(
+        BodyGuardMiddleware, max_body_bytes=settings.max_body_bytes, exempt_prefixes=["/v1/me/imports"]
+    )
+    for module in (service, auth, ingest, trips, me, selfdata, imports, modes, operator, emission):
         app.include_router(module.router)
     app.openapi = lambda: _problem_openapi(app)  # type: ignore[method-assign]
     return app

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     # Writing `last_used_at` on every request would turn every read into a write; once in this many
     # seconds is enough to show a person when each of their devices was last seen.
     token_touch_interval_s: int = Field(default=300, ge=0)
+    # Uploaded history files (imports) wait here while they are checked and stored; the cap is per file.
+    import_dir: str = "./var/imports"
+    max_import_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)
     # The pipeline worker runs inside the API process unless turned off (then run `coachco2 worker`).
     worker_in_process: bool = True
     # A worker's claim on a person expires after this long, so a killed worker's work passes to another.

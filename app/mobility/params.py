@@ -15,13 +15,14 @@ class PipelineParams:
             server-side cleaning agree. Default 200.
         max_speed_mps: any point reached faster than this from both neighbours is removed
             (e-mission's jump smoothing, 340 m/s, about the speed of sound). Default 340.
-        spike_min_speed_mps: a point is a spike when it is reached from and left to its neighbours
-            faster than this *and* much faster than the direct hop between the neighbours. Default 40
-            (above any road or city rail speed; trains and planes do not zig-zag).
+        spike_min_speed_mps: a point (or a burst of up to 3) is a spike when it is reached and left
+            faster than this *and* much faster than the direct hop between its neighbours.
+            Default 40 (above any road or city rail speed; trains and planes do not zig-zag).
         spike_ratio: how much faster than the direct hop the detour must be. Default 3.
     Stays (Li et al. 2008 stay points, adapted to duty-cycled phones)
-        stay_radius_m: a stay is a period whose points fit in a box of this diagonal. Default 100
-            (Li et al. 2008 and e-mission Android: 5 min within 100 m).
+        stay_radius_m: a stay is a period whose fixes lie within this distance of its last fix
+            (see :func:`app.mobility.stays.dwell_windows`). Default 100 (Li et al. 2008 and
+            e-mission Android: 5 min within 100 m).
         stay_min_duration_s: minimum dwell. Default 300 (Li et al. 2008, trackintel, e-mission Android).
         stay_inlier_share: share of a window's points that must be within ``stay_radius_m``; the
             rest are taken as bad fixes (phones report network fixes hundreds of metres off while
@@ -38,16 +39,16 @@ class PipelineParams:
             sessions; a dwell is never measured across it, because a duty-cycled phone (or a
             logger switched on) starts a session when the user sets off. Default 600 (e-mission's
             10-minute gap). 0 disables.
-        min_trip_distance_m: trips whose points all fit within this distance are dropped. Default 100
-            (e-mission drops trips under 100 m).
-        trip_timeout_s: with ``now_s`` given, a trip whose last point is older than this is closed even
-            when no stay was seen after it (phones stop recording once still). Default 1800.
+        min_trip_distance_m: trips whose points all fit within this distance are dropped.
+            Default 100 (e-mission drops trips under 100 m).
+        trip_timeout_s: with ``now_s`` given, a trip whose last point is older than this is closed
+            even when no stay was seen after it (phones stop recording once still). Default 1800.
         departure_*_speed_mps / departure_lead_max_s: a trip whose first fix follows a silent gap
             started before that fix: a duty-cycled phone only wakes once the user has left its
             geofence (about 100 m, e-mission). The start is moved back by the distance from the
             last fix to the first one at a typical speed of the first leg's mode: walking 1.4 m/s
-            (5 km/h), cycling 4 m/s; vehicle legs: the geofence's 100 m on foot, then 10 m/s; at most half the gap
-            and 600 s. See :func:`app.mobility.pipeline.departure_lead`.
+            (5 km/h), cycling 4 m/s; vehicle legs: the geofence's 100 m on foot, then 10 m/s; at
+            most half the gap and 600 s. See :func:`app.mobility.pipeline.departure_lead`.
     Legs and modes (Zheng et al. 2008 walk-based change points)
         speed_half_window_s: speeds are measured over +- this around each point so 1 s logger noise
             does not look like motion. Default 10.

@@ -2,7 +2,8 @@
 
 ``process`` is pure: one user's points (and activity hints) in, stays and trips out. The worker
 calls it again later on the points from ``resume_from_ts_s`` onward; since a stay or a trip start
-is decided by the points around it only, a window starting there gives the same trips.
+is decided by the points around it only, a window starting there gives the same trips (see
+:class:`app.mobility.types.PipelineResult` for where that is).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def process(
     """
     pts = clean_points(points, params)
     n = len(pts)
+    activities = _sorted_activities(activities)
     awake = _awake_times(points, activities)
     if n == 0:
         return PipelineResult([], [], None)
@@ -62,11 +64,13 @@ def process(
     trips: list[Trip] = []
     starts_after_gap: dict[int, float] = {}  # first fix index -> trip start, for trips after a gap
     resume: float | None = None
+    last_restart: float | None = None  # where a run must start to rebuild the last trip whole
+    last_followed = False
     for mv, followed in zip(seg.moves, seg.moves_closed_by_data, strict=True):
         timed_out = now_s is None or float(t[mv.last]) < now_s - params.trip_timeout_s
         closed = followed or timed_out
-        # after a silent gap the next run must re-read the last fix before it, which tells that
-        # the trip started during untracked time (see departure speeds in PipelineParams)
+        # after a silent gap a run must re-read the last fix before it, which tells that the trip
+        # started during untracked time (see departure speeds in PipelineParams)
         after_gap = mv.first > 0 and float(t[mv.first] - t[mv.first - 1]) > params.gap_s
         restart = float(t[mv.first - 1]) if after_gap else float(t[mv.first])
         extent = float(np.hypot(np.ptp(x[mv.first : mv.last + 1]), np.ptp(y[mv.first : mv.last + 1])))
@@ -76,15 +80,23 @@ def process(
             continue
         trip = _build_trip(pts, x, y, mv, activities, closed, proj, params, after_gap)
         trips.append(trip)
+        last_restart, last_followed = restart, followed
         if after_gap:
             starts_after_gap[mv.first] = trip.start_ts_s
         if not closed and resume is None:
-            resume = restart if after_gap else trip.start_ts_s
+            resume = restart
     stays = [_make_stay(pts, s, starts_after_gap.get(s.last + 1), params) for s in seg.stays]
-    last_move_first = seg.moves[-1].first if seg.moves else -1
-    if resume is None and now_s is not None and seg.stays and seg.stays[-1].first > last_move_first:
-        # the data ends in a stay: the user may still be there, and the next run must see the
-        # whole dwell again to find it
+    if resume is None and now_s is not None and trips and last_restart is not None:
+        last_move_first = seg.moves[-1].first if seg.moves else -1
+        ends_in_stay = bool(seg.stays) and seg.stays[-1].first > last_move_first
+        evidence = float(t[max(seg.stays[-1].evidence_first, 0)]) if ends_in_stay else None
+        if not last_followed or (evidence is not None and evidence < trips[-1].end_ts_s):
+            # the last trip was closed by the time-out only (late uploads may continue it), or the
+            # dwell after it starts inside it: the next run rebuilds it whole
+            resume = last_restart
+        elif evidence is not None:
+            resume = evidence  # the user may still be there: the next run must see the whole dwell
+    elif resume is None and now_s is not None and seg.stays:
         resume = float(t[max(seg.stays[-1].evidence_first, 0)])
     return PipelineResult(stays, trips, resume)
 
@@ -128,6 +140,17 @@ def departure_lead(distance_m: float, gap_s: float, first_mode: str, params: Pip
             + (distance_m - on_foot) / params.departure_vehicle_speed_mps
         )
     return float(min(lead, 0.5 * gap_s, params.departure_lead_max_s))
+
+
+def _sorted_activities(activities: ActivityArrays | None) -> ActivityArrays | None:
+    """The hints with a finite time, in time order (None when there are none)."""
+    if activities is None or len(activities) == 0:
+        return None
+    ok = np.flatnonzero(np.isfinite(activities.ts_s))
+    order = ok[np.argsort(activities.ts_s[ok], kind="stable")]
+    if order.size == 0:
+        return None
+    return ActivityArrays(activities.ts_s[order], activities.kind[order], activities.confidence[order])
 
 
 #: activity kinds that show the user moving

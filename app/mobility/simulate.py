@@ -191,7 +191,7 @@ def simulate(
     t_parts: list[FloatArray] = []
     x_parts: list[FloatArray] = []
     y_parts: list[FloatArray] = []
-    mode_parts: list[FloatArray] = []  # index into MODE_CODES, -1 for staying
+    mode_parts: list[FloatArray] = []  # index into ``codes`` (the modes), -1 while staying
     trips: list[TrueTrip] = []
     stays: list[TrueStay] = []
     codes = list(KINEMATICS)

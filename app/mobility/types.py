@@ -154,9 +154,13 @@ class Stay:
 class PipelineResult:
     """What one run of :func:`app.mobility.process` found.
 
-    ``resume_from_ts_s`` is where the next incremental run must restart reading points:
-    the start of the first open trip (or of the open tail of moving points), or the start of
-    the last stay when it may still be extending; None when nothing needs re-reading.
+    ``resume_from_ts_s`` is where the next incremental run must restart reading points: the start
+    of the first open trip (or of the open tail of moving points), or the start of the evidence of
+    the last stay when it may still be extending; None when nothing needs re-reading (``now_s``
+    None). When that evidence begins inside the last trip (the dwell window holds the arrival), or
+    the last trip was closed by the time-out only, the restart is that trip's start, so the next
+    run rebuilds it whole: a closed trip may then come back, to replace the stored one it overlaps.
+    After a silent gap the restart is the last fix before the gap (the trip's start depends on it).
     """
 
     stays: list[Stay]

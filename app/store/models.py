@@ -330,3 +330,24 @@ class AccessLogEntry(Base):
     actor: Mapped[str] = mapped_column(sa.String(120))
     action: Mapped[str] = mapped_column(sa.String(60))
     reason: Mapped[str] = mapped_column(sa.String(300))
+
+
+class Import(Base):
+    """A file of location history a person uploaded, and how its import went."""
+
+    __tablename__ = "imports"
+    __table_args__ = (sa.Index("ix_imports_user_id_created_at", "user_id", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(sa.String(16))  # received | checking | storing | done | failed
+    filename: Mapped[str] = mapped_column(sa.String(255))
+    format: Mapped[str | None] = mapped_column(sa.String(32))
+    size_bytes: Mapped[int] = mapped_column(sa.BigInteger)
+    points_read: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    points_accepted: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    duplicates: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    activities: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -7,7 +7,7 @@ import pytest
 
 from app.mobility import ActivityArrays, process
 from app.mobility.modes import FAMILY, infer_mode
-from app.mobility.motion import motion_features
+from app.mobility.motion import motion_features, window_speed
 from app.mobility.simulate import LegPlan, StayPlan, TripPlan, mode_agreement, simulate
 
 
@@ -117,8 +117,6 @@ def test_flight_without_fix_is_a_plane() -> None:
     t = np.concatenate((np.arange(0.0, 300.0, 5.0), 5100.0 + np.arange(0.0, 300.0, 5.0)))
     x = np.concatenate((np.arange(60) * 7.0, 600_000.0 + np.arange(60) * 7.0))
     y = np.zeros(t.size)
-    from app.mobility.motion import window_speed
-
     f = motion_features(t, x, y, window_speed(t, x, y))
     assert infer_mode(f).mode == "plane"
     # the same distance at motorway speed with fixes all along is not a plane

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from app.mobility import process
+from app.mobility import DEFAULT_PARAMS, process
+from app.mobility.pipeline import departure_lead
 from app.mobility.simulate import LegPlan, StayPlan, TripPlan, commute_plan, simulate
 
 
@@ -96,9 +97,6 @@ def test_short_jitter_is_not_a_trip() -> None:
 
 
 def test_departure_lead_after_a_silent_phone() -> None:
-    from app.mobility import DEFAULT_PARAMS
-    from app.mobility.pipeline import departure_lead
-
     # 140 m from the place at the first fix: about 100 s of walking
     assert departure_lead(140.0, 3600.0, "walk", DEFAULT_PARAMS) == pytest.approx(100.0)
     # a driver walks the first 100 m, then drives

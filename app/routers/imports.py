@@ -1,0 +1,179 @@
+"""A person brings the history other services kept about them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Query, Request, Response, status
+
+from app.deps import CurrentUser, SessionDep, SettingsDep
+from app.importer import run_import
+from app.imports import ImportFormatError, detect_format
+from app.problems import Problem, ProblemError, not_found
+from app.routers.auth import AUTH_ERRORS
+from app.schemas.imports import ImportList, ImportOut
+from app.store.models import Import
+
+router = APIRouter(prefix="/v1/me/imports", tags=["imports"])
+CHUNK = 1024 * 1024
+
+
+def import_out(row: Import) -> ImportOut:
+    return ImportOut(
+        id=row.id,
+        status=row.status,
+        filename=row.filename,
+        format=row.format,
+        size_bytes=row.size_bytes,
+        points_read=row.points_read,
+        points_accepted=row.points_accepted,
+        duplicates=row.duplicates,
+        activities=row.activities,
+        error=row.error,
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+    )
+
+
+def _head(path: Path) -> bytes:
+    with path.open("rb") as f:
+        return f.read(64 * 1024)
+
+
+def _bad_file(detail: str) -> ProblemError:
+    error = {"field": "file", "pointer": "#/file", "location": "body", "detail": detail}
+    return ProblemError(422, "validation-error", f"1 field is not valid: file. {detail}", errors=[error])
+
+
+async def _copy(chunks: AsyncIterator[bytes], target: Path, cap: int) -> int:
+    """Write chunks to disk (in a thread, not blocking the loop), refusing more than `cap` bytes."""
+    out = await asyncio.to_thread(target.open, "wb")
+    size = 0
+    try:
+        async for chunk in chunks:
+            size += len(chunk)
+            if size > cap:
+                raise ProblemError(413, "payload-too-large", f"The file is larger than {cap} bytes.")
+            await asyncio.to_thread(out.write, chunk)
+    finally:
+        await asyncio.to_thread(out.close)
+    return size
+
+
+async def _save_upload(request: Request, target: Path, cap: int) -> tuple[str, int]:
+    """Write the uploaded file to disk as it arrives; returns its name and size."""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        async with request.form(max_files=1, max_fields=5) as form:
+            upload = form.get("file")
+            if upload is None or isinstance(upload, str):
+                raise _bad_file("send the history file in a multipart field named `file`")
+
+            async def parts() -> AsyncIterator[bytes]:
+                while chunk := await upload.read(CHUNK):
+                    yield chunk
+
+            return upload.filename or "upload", await _copy(parts(), target, cap)
+    return request.query_params.get("filename") or "upload", await _copy(request.stream(), target, cap)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ImportOut,
+    responses={
+        **AUTH_ERRORS,
+        413: {"model": Problem, "description": "The file is larger than the server accepts."},
+        422: {"model": Problem, "description": "Not a supported file, or no file."},
+    },
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "required": ["file"],
+                    }
+                },
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            }
+        }
+    },
+)
+async def upload(
+    request: Request, response: Response, session: SessionDep, settings: SettingsDep, user: CurrentUser
+) -> ImportOut:
+    """Upload a history file: GPX 1.0/1.1, GeoJSON (points or lines with times), Google Takeout
+    `Records.json` or the on-device `Timeline.json`. Send it as multipart (`file` field) or as the raw body
+    (with `?filename=`). The answer is the import's id and state: it is checked, then stored in one go,
+    deduplicated against what is already held, and taken into trips by the normal pipeline. Follow it at
+    `GET /v1/me/imports/{id}`. A bad or foreign file fails with a message naming what is wrong, and nothing
+    of it is stored."""
+    assert user.user_id is not None
+    folder = Path(settings.import_dir)
+    await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+    import_id = uuid.uuid4()
+    target = folder / f"{import_id}.upload"
+    try:
+        filename, size = await _save_upload(request, target, settings.max_import_bytes)
+        head = await asyncio.to_thread(_head, target)
+        try:
+            fmt = detect_format(head)
+        except ImportFormatError as exc:
+            raise _bad_file(exc.message) from None
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            await asyncio.to_thread(target.unlink)
+        raise
+    row = Import(
+        id=import_id,
+        user_id=user.user_id,
+        status="received",
+        filename=filename[:255],
+        format=fmt,
+        size_bytes=size,
+    )
+    session.add(row)
+    await session.flush()
+    out = import_out(row)
+    await session.commit()
+    app = request.app
+    task = asyncio.create_task(
+        run_import(app.state.db, import_id, user.user_id, target, wake=app.state.worker.wake)
+    )
+    app.state.import_tasks.add(task)
+    task.add_done_callback(app.state.import_tasks.discard)
+    response.headers["Location"] = f"/v1/me/imports/{import_id}"
+    return out
+
+
+@router.get("", response_model=ImportList, responses=AUTH_ERRORS)
+async def list_imports(
+    session: SessionDep, user: CurrentUser, limit: Annotated[int, Query(ge=1, le=500)] = 50
+) -> ImportList:
+    """The person's imports, newest first."""
+    rows = await session.scalars(
+        sa.select(Import)
+        .where(Import.user_id == user.user_id)
+        .order_by(Import.created_at.desc())
+        .limit(limit)
+    )
+    out = [import_out(r) for r in rows]
+    await session.commit()
+    return ImportList(imports=out)
+
+
+@router.get("/{import_id}", response_model=ImportOut, responses={**AUTH_ERRORS, 404: {"model": Problem}})
+async def get_import(session: SessionDep, user: CurrentUser, import_id: uuid.UUID) -> ImportOut:
+    """One import's progress and outcome."""
+    row = await session.get(Import, import_id)
+    await session.commit()
+    if row is None or row.user_id != user.user_id:
+        raise not_found("import")
+    return import_out(row)
