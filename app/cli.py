@@ -121,7 +121,11 @@ async def _worker_loop() -> None:
     settings = get_settings()
     db = Database(settings)
     worker = PipelineWorker(
-        db, policy=settings.emission_policy, lease_s=settings.worker_lease_s, poll_s=settings.worker_poll_s
+        db,
+        policy=settings.emission_policy,
+        timezone=settings.timezone,
+        lease_s=settings.worker_lease_s,
+        poll_s=settings.worker_poll_s,
     )
     try:
         await worker.run_forever()
@@ -166,11 +170,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 async def _recompute(user: str | None) -> tuple[int, int]:
+    from zoneinfo import ZoneInfo
+
     from sqlalchemy import select
 
     from app.footprint import recompute_user
     from app.store.models import User
     from app.store.selfdata import log_access
+    from app.store.statistics import rebuild_rollups
 
     settings = get_settings()
     db = Database(settings)
@@ -183,6 +190,7 @@ async def _recompute(user: str | None) -> tuple[int, int]:
         for user_id in ids:
             async with db.session() as session:
                 legs += await recompute_user(session, settings.emission_policy, user_id)
+                await rebuild_rollups(session, user_id, ZoneInfo(settings.timezone))
                 log_access(
                     session,
                     [user_id],

@@ -59,7 +59,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     db = Database(settings)
 
     worker = PipelineWorker(
-        db, policy=settings.emission_policy, lease_s=settings.worker_lease_s, poll_s=settings.worker_poll_s
+        db,
+        policy=settings.emission_policy,
+        timezone=settings.timezone,
+        lease_s=settings.worker_lease_s,
+        poll_s=settings.worker_poll_s,
     )
 
     @asynccontextmanager

@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -32,6 +33,8 @@ from app.retention import purge_all
 from app.store import pipeline as store
 from app.store.models import Leg, Trip, utcnow
 from app.store.pipeline import Claim, Window
+from app.store.statistics import rebuild_rollups
+from app.territory import local_day
 
 log = logging.getLogger("coachco2.worker")
 
@@ -249,6 +252,7 @@ class PipelineWorker:
         *,
         owner: str | None = None,
         policy: EmissionPolicy = DEFAULT_POLICY,
+        timezone: str = "Europe/Paris",
         lease_s: float = 300.0,
         batch: int = 8,
         poll_s: float = 1.0,
@@ -256,6 +260,7 @@ class PipelineWorker:
         self.db = db
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.policy = policy
+        self.tz = ZoneInfo(timezone)
         self.lease_s = lease_s
         self.batch = batch
         self.poll_s = poll_s
@@ -307,6 +312,10 @@ class PipelineWorker:
             zones = await store.privacy_zones(session, claim.user_id)
             trips, legs = result_rows(claim.user_id, result, old, ctx, labelled, zones)
             await store.replace_trips(session, claim.user_id, [t.id for t, _ in old], trips, legs)
+            touched = {local_day(t.start_ts_ms, self.tz) for t, _ in old} | {
+                local_day(row["start_ts_ms"], self.tz) for row in trips
+            }
+            await rebuild_rollups(session, claim.user_id, self.tz, touched)
             newest = int(window.ts_ms[-1]) if len(window.ts_ms) else None
             candidates = [v for v in (claim.processed_until_ms, newest) if v is not None]
             resume = resume_point(result)

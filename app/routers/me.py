@@ -44,6 +44,7 @@ from app.schemas.me import (
 from app.schemas.trips import AlternativeOut, LatLon
 from app.store import trips as trip_store
 from app.store.models import UserProfile, utcnow
+from app.store.statistics import rebuild_rollups
 
 router = APIRouter(prefix="/v1/me", tags=["me"])
 
@@ -80,6 +81,7 @@ async def put_profile(
     row.updated_at = utcnow()
     await session.flush()
     count = await recompute_user(session, settings.emission_policy, user.user_id)
+    await rebuild_rollups(session, user.user_id, ZoneInfo(settings.timezone))
     await session.commit()
     return ProfileOut(**body.model_dump(), legs_recomputed=count)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Response, status
@@ -48,6 +49,7 @@ from app.store.models import (
     User,
     utcnow,
 )
+from app.store.statistics import rebuild_rollups
 from app.worker import shared_columns
 
 router = APIRouter(prefix="/v1/me", tags=["self data"])
@@ -282,7 +284,7 @@ def _zone_out(z: PrivacyZone) -> ZoneOut:
     return ZoneOut(id=z.id, label=z.label, lat=z.lat, lon=z.lon, radius_m=z.radius_m, created_at=z.created_at)
 
 
-async def _refresh_shared(session: SessionDep, user_id: uuid.UUID) -> None:
+async def _refresh_shared(session: SessionDep, user_id: uuid.UUID, tz: ZoneInfo) -> None:
     """Recut every trip's shared ends after the zones changed (the person's trips only)."""
     zones = [Zone(z.lat, z.lon, z.radius_m) for z in await store.zones(session, user_id)]
     trips = await trip_store.between(session, user_id, 0, 2**62)
@@ -299,6 +301,7 @@ async def _refresh_shared(session: SessionDep, user_id: uuid.UUID) -> None:
         updates.append({"id": trip.id, **shared_columns(shared)})
     if updates:
         await session.execute(sa.update(Trip), updates)
+    await rebuild_rollups(session, user_id, tz)
 
 
 @router.get("/privacy-zones", response_model=ZoneList, responses=AUTH_ERRORS)
@@ -311,7 +314,7 @@ async def list_zones(session: SessionDep, user: CurrentUser) -> ZoneList:
 
 
 @router.post("/privacy-zones", status_code=201, response_model=ZoneOut, responses=AUTH_ERRORS)
-async def add_zone(session: SessionDep, user: CurrentUser, body: ZoneIn) -> ZoneOut:
+async def add_zone(session: SessionDep, settings: SettingsDep, user: CurrentUser, body: ZoneIn) -> ZoneOut:
     """Declare a place (a circle of 100 m to 2 km). The first and last metres of trips inside it are cut
     from anything an operator can derive, for past and future trips alike; the person still sees their
     trips whole."""
@@ -321,7 +324,7 @@ async def add_zone(session: SessionDep, user: CurrentUser, body: ZoneIn) -> Zone
     )
     session.add(zone)
     await session.flush()
-    await _refresh_shared(session, user.user_id)
+    await _refresh_shared(session, user.user_id, ZoneInfo(settings.timezone))
     out = _zone_out(zone)
     await session.commit()
     return out
@@ -330,14 +333,16 @@ async def add_zone(session: SessionDep, user: CurrentUser, body: ZoneIn) -> Zone
 @router.delete(
     "/privacy-zones/{zone_id}", status_code=status.HTTP_204_NO_CONTENT, responses={**AUTH_ERRORS, **NOT_FOUND}
 )
-async def delete_zone(session: SessionDep, user: CurrentUser, zone_id: uuid.UUID) -> Response:
+async def delete_zone(
+    session: SessionDep, settings: SettingsDep, user: CurrentUser, zone_id: uuid.UUID
+) -> Response:
     zone = await session.get(PrivacyZone, zone_id)
     if zone is None or zone.user_id != user.user_id:
         raise not_found("privacy zone")
     assert user.user_id is not None
     await session.delete(zone)
     await session.flush()
-    await _refresh_shared(session, user.user_id)
+    await _refresh_shared(session, user.user_id, ZoneInfo(settings.timezone))
     await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -8,6 +8,7 @@ import json
 import uuid
 from datetime import datetime
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 
@@ -31,8 +32,11 @@ from app.schemas.trips import (
     TripList,
     TripOut,
 )
+from app.settings import Settings
 from app.store import trips as store
 from app.store.models import Leg, Trip
+from app.store.statistics import rebuild_rollups
+from app.territory import local_day
 
 router = APIRouter(prefix="/v1/me/trips", tags=["trips"])
 NOT_FOUND: dict[int | str, dict[str, object]] = {
@@ -61,6 +65,10 @@ def query_time(field: str, value: str | None) -> int | None:
     if parsed.tzinfo is None:
         raise _field_problem(field, "RFC 3339 date-times need an offset, such as Z or +02:00")
     return round(parsed.timestamp() * 1000)
+
+
+def _day(trip: Trip, settings: Settings) -> int:
+    return local_day(trip.start_ts_ms, ZoneInfo(settings.timezone))
 
 
 def encode_cursor(trip: Trip) -> str:
@@ -212,15 +220,17 @@ async def correct_leg(
     leg.confidence = 1.0
     await session.flush()
     await store.refresh_trip_co2(session, trip)
+    await rebuild_rollups(session, user.user_id, ZoneInfo(settings.timezone), {_day(trip, settings)})
     sources = await factor_sources(session, {(leg.factor_set, leg.factor_key)})
     await session.commit()
     return leg_out(leg, geometry=False, sources=sources)
 
 
 @router.delete("/{trip_id}", status_code=status.HTTP_204_NO_CONTENT, responses={**AUTH_ERRORS, **NOT_FOUND})
-async def delete_trip(session: SessionDep, trip: ValidTrip) -> Response:
-    """Delete the trip, its legs, and the points recorded during it."""
+async def delete_trip(session: SessionDep, settings: SettingsDep, trip: ValidTrip) -> Response:
+    """Delete the trip, its legs, and the points recorded during it (and its part of any statistics)."""
     await store.delete_trip(session, trip)
+    await rebuild_rollups(session, trip.user_id, ZoneInfo(settings.timezone), {_day(trip, settings)})
     await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

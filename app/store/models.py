@@ -351,3 +351,72 @@ class Import(Base):
     error: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ZoneSet(Base):
+    """A way of dividing the territory: the built-in 500 m grid, or polygons an operator uploaded."""
+
+    __tablename__ = "zone_sets"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))  # grid | polygons
+    cell_m: Mapped[int | None] = mapped_column(sa.Integer)
+    operator_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.Uuid, sa.ForeignKey("operators.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Zone(Base):
+    __tablename__ = "zones"
+    __table_args__ = (sa.UniqueConstraint("zone_set_id", "code", name="uq_zones_zone_set_id_code"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    zone_set_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("zone_sets.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(sa.String(64))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    geometry: Mapped[dict[str, Any]] = mapped_column(sa.JSON)  # GeoJSON Polygon or MultiPolygon, WGS 84
+
+
+class Rollup(Base):
+    """A person's shared travel of one local hour, per mode and origin-destination zones of one zone set.
+
+    Maintained by the worker when trips are written and by corrections, so that the operator's queries are
+    grouped reads whose cost follows people and days, not trips. Only trips made while the person had
+    granted `territory_statistics` are here, cut by their privacy zones; queries also require the consent
+    to stand now, so a revocation excludes the person at once.
+    """
+
+    __tablename__ = "rollups"
+    __table_args__ = (
+        sa.Index("ix_rollups_zone_set_id_day", "zone_set_id", "day"),
+        sa.Index("ix_rollups_user_id_day", "user_id", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"))
+    zone_set_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("zone_sets.id", ondelete="CASCADE"))
+    day: Mapped[int] = mapped_column(sa.Integer)  # local date as YYYYMMDD
+    hour: Mapped[int] = mapped_column(sa.SmallInteger)  # local hour of the trip's start
+    weekday: Mapped[int] = mapped_column(sa.SmallInteger)  # 0 = Monday
+    mode: Mapped[str] = mapped_column(sa.String(16))
+    origin_zone: Mapped[str | None] = mapped_column(sa.String(64))
+    dest_zone: Mapped[str | None] = mapped_column(sa.String(64))
+    trips: Mapped[int] = mapped_column(sa.Integer)  # counted under the trip's main mode only
+    distance_m: Mapped[float] = mapped_column(sa.Double)
+    co2e_g: Mapped[float] = mapped_column(sa.Double)
+
+
+class PrivacyBudget(Base):
+    """The ε an operator has spent on differentially private releases in a calendar month."""
+
+    __tablename__ = "privacy_budgets"
+
+    operator_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("operators.id", ondelete="CASCADE"), primary_key=True
+    )
+    period: Mapped[str] = mapped_column(sa.String(7), primary_key=True)  # YYYY-MM
+    epsilon_spent: Mapped[float] = mapped_column(sa.Double, default=0.0)

@@ -21,6 +21,7 @@ from app.store.models import (
     MotionActivity,
     PipelineState,
     PrivacyZone,
+    Rollup,
     Trip,
     User,
     UserProfile,
@@ -120,7 +121,7 @@ async def erase(session: AsyncSession, user_id: uuid.UUID) -> None:
     The foreign keys cascade as well; deleting explicitly keeps erasure complete even where a store runs
     without foreign-key enforcement."""
     for model in (Leg, Trip, LocationPoint, MotionActivity, PipelineState, UserProfile, ConsentEvent, Consent,
-                  PrivacyZone, AccessLogEntry, Import, ApiToken):  # fmt: skip
+                  PrivacyZone, AccessLogEntry, Import, Rollup, ApiToken):  # fmt: skip
         column = model.__table__.c.user_id
         await session.execute(sa.delete(model).where(column == user_id))
     await session.execute(sa.delete(User).where(User.id == user_id))
