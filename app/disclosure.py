@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -50,12 +51,12 @@ class Cell:
 Contribution = tuple[Hashable, Hashable, float, float, float]  # (cell key, person, trips, distance_m, co2e_g)
 
 
-def combine(contributions: Iterable[Contribution], caps: Caps) -> dict[Hashable, Cell]:
+def combine(contributions: Iterable[Contribution], caps: Caps) -> dict[Any, Cell]:
     """Sum contributions per cell after scaling each person's total down to the caps."""
     per_person: dict[Hashable, list[tuple[Hashable, float, float, float]]] = {}
     for key, person, trips, distance, co2e in contributions:
         per_person.setdefault(person, []).append((key, trips, distance, co2e))
-    cells: dict[Hashable, Cell] = {}
+    cells: dict[Any, Cell] = {}
     for person, parts in per_person.items():
         totals = [sum(p[1] for p in parts), sum(p[2] for p in parts), sum(p[3] for p in parts)]
         limits = (caps.trips, caps.distance_m, caps.co2e_g)
@@ -73,7 +74,7 @@ def combine(contributions: Iterable[Contribution], caps: Caps) -> dict[Hashable,
     return cells
 
 
-def suppress(cells: dict[Hashable, Cell], groups: Sequence[Sequence[Hashable]], k: int = DEFAULT_K) -> int:
+def suppress(cells: dict[Any, Cell], groups: Sequence[Sequence[Any]], k: int = DEFAULT_K) -> int:
     """Primary then secondary suppression in place; returns how many cells were hidden in all."""
     hidden = 0
     for cell in cells.values():
@@ -102,7 +103,7 @@ def suppress(cells: dict[Hashable, Cell], groups: Sequence[Sequence[Hashable]], 
     return hidden
 
 
-def group_total(cells: dict[Hashable, Cell], members: Iterable[Hashable], k: int = DEFAULT_K) -> Cell:
+def group_total(cells: dict[Any, Cell], members: Iterable[Any], k: int = DEFAULT_K) -> Cell:
     """The true total of a group; hidden when fewer than `k` people stand behind it."""
     total = Cell()
     people: set[Hashable] = set()

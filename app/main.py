@@ -15,7 +15,19 @@ from app import __version__, problems
 from app.db import Database
 from app.importer import abandon_interrupted_imports
 from app.middleware import BodyGuardMiddleware
-from app.routers import auth, emission, imports, ingest, me, modes, operator, selfdata, service, trips
+from app.routers import (
+    auth,
+    emission,
+    imports,
+    ingest,
+    me,
+    modes,
+    operator,
+    selfdata,
+    service,
+    statistics,
+    trips,
+)
 from app.settings import Settings, get_settings
 from app.worker import PipelineWorker
 
@@ -95,7 +107,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodyGuardMiddleware, max_body_bytes=settings.max_body_bytes, exempt_prefixes=["/v1/me/imports"]
     )
-    for module in (service, auth, ingest, trips, me, selfdata, imports, modes, operator, emission):
+    for module in (
+        service,
+        auth,
+        ingest,
+        trips,
+        me,
+        selfdata,
+        imports,
+        modes,
+        operator,
+        statistics,
+        emission,
+    ):
         app.include_router(module.router)
     app.openapi = lambda: _problem_openapi(app)  # type: ignore[method-assign]
     return app

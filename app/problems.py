@@ -49,6 +49,12 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
         "The request body cannot be read",
         "The body is not valid JSON, or not valid gzip when `Content-Encoding: gzip` is sent.",
     ),
+    "privacy-budget-exhausted": (
+        "Privacy budget exhausted",
+        "This differentially private release would spend more ε than the operator's monthly budget allows. "
+        "Ask again without `epsilon` (k-anonymity only) or next month.",
+    ),
+    "conflict": ("Conflict", "The request conflicts with what exists already."),
     "service-unavailable": (
         "Service unavailable",
         "The service cannot reach its database just now. Nothing was stored; retry after a moment.",

@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     # Uploaded history files (imports) wait here while they are checked and stored; the cap is per file.
     import_dir: str = "./var/imports"
     max_import_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)
+    # Territory statistics: the least number of people behind any published figure (INSEE's rule is 11),
+    # and the ε each operator may spend per calendar month on differentially private releases.
+    stats_k: int = Field(default=11, ge=2)
+    dp_monthly_budget: float = Field(default=10.0, gt=0)
     # The pipeline worker runs inside the API process unless turned off (then run `coachco2 worker`).
     worker_in_process: bool = True
     # A worker's claim on a person expires after this long, so a killed worker's work passes to another.

@@ -13,6 +13,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -27,7 +28,8 @@ from app.main import create_app
 from app.migrate import upgrade_connection
 from app.settings import Settings
 from app.store import accounts
-from app.store.models import Base
+from app.store.models import Base, ZoneSet
+from app.territory import GRID_ID
 
 ADMIN_URL = os.environ.get("COACHCO2_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REQUIRE_POSTGRES = os.environ.get("COACHCO2_TEST_REQUIRE_POSTGRES") == "1"
@@ -142,6 +144,17 @@ async def _empty_tables(application: FastAPI) -> None:
             for name in tables:
                 await conn.execute(sa.text(f"DELETE FROM {name}"))
         await conn.execute(sa.text("DELETE FROM zone_sets WHERE kind <> 'grid'"))
+        # PostgreSQL's TRUNCATE … CASCADE reaches zone_sets through its operator key: put the grid back.
+        if await conn.scalar(sa.select(sa.func.count()).select_from(ZoneSet)) == 0:
+            await conn.execute(
+                sa.insert(ZoneSet).values(
+                    id=GRID_ID,
+                    name="grid-500m",
+                    kind="grid",
+                    cell_m=500,
+                    created_at=datetime(2026, 1, 1, tzinfo=UTC),
+                )
+            )
 
 
 @pytest.fixture
