@@ -332,6 +332,34 @@ def cmd_import(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Fill the store with simulated residents of La Rochelle, through the real pipeline."""
+    from app.demo import run_demo
+
+    if not (1 <= args.users <= 5000 and 1 <= args.days <= 366):
+        print("error: --users takes 1 to 5000 and --days 1 to 366", file=sys.stderr)
+        return 2
+    _migrate()
+    settings = get_settings()
+
+    async def run() -> int:
+        db = Database(settings)
+        try:
+            result = await run_demo(db, args.users, args.days, settings.timezone, seed=args.seed)
+        finally:
+            await db.dispose()
+        print(f"{result.people} simulated residents, {result.points} points, processed into trips")
+        if result.operator_token:
+            print(
+                "operator 'demo-operator' created; its token, to sign in at /dashboard (shown once):",
+                file=sys.stderr,
+            )
+            print(result.operator_token)
+        return 0
+
+    return asyncio.run(run())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="coachco2",
@@ -368,6 +396,16 @@ def build_parser() -> argparse.ArgumentParser:
     importing.add_argument("file", help="the file to import")
     importing.add_argument("--user", required=True, help="the person's user id")
     importing.set_defaults(func=cmd_import)
+
+    demo = sub.add_parser(
+        "demo", help="fill the store with simulated residents of the La Rochelle agglomeration"
+    )
+    demo.add_argument("--users", type=int, default=50, help="residents to simulate (default 50)")
+    demo.add_argument("--days", type=int, default=14, help="days to simulate, ending yesterday (default 14)")
+    demo.add_argument(
+        "--seed", type=int, default=2026, help="random seed (the same seed gives the same residents)"
+    )
+    demo.set_defaults(func=cmd_demo)
 
     purge = sub.add_parser("purge", help="delete raw points past each person's retention period")
     purge.set_defaults(func=cmd_purge)

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from app import __version__, problems
+from app import __version__, dashboard, problems
 from app.db import Database
 from app.importer import abandon_interrupted_imports
 from app.middleware import BodyGuardMiddleware
@@ -121,5 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         emission,
     ):
         app.include_router(module.router)
+    app.include_router(dashboard.router)
+    app.mount("/dashboard/static", dashboard.static_files(), name="dashboard-static")
     app.openapi = lambda: _problem_openapi(app)  # type: ignore[method-assign]
     return app

@@ -1,0 +1,166 @@
+"""The operator dashboard in a real headless Chromium, against a real server filled by `coachco2 demo`.
+
+Needs Debian's `chromium` and `chromium-driver` (CI installs them). Without them the test is skipped with a
+message, unless COACHCO2_TEST_REQUIRE_BROWSER=1 (CI), where that fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.test_cli import COACHCO2, free_port
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        message = "Chromium and chromedriver are not installed (apt-get install chromium chromium-driver)"
+        if os.environ.get("COACHCO2_TEST_REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('dash') / 'demo.db'}"
+    env = {**os.environ, "DATABASE_URL": url}
+    demo = subprocess.run([COACHCO2, "demo", "--users", "30", "--days", "7", "--seed", "7"], env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert demo.returncode == 0, demo.stderr
+    token = demo.stdout.strip().splitlines()[-1]
+    assert token.startswith("cc2o_")
+    port = free_port()
+    server = subprocess.Popen([COACHCO2, "serve", "--port", str(port), "--log-level", "warning"], env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield base, token
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--window-size=1280,1000"):  # fmt: skip
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait_for(driver: Any, script: str, timeout: float = 20.0) -> Any:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        value = driver.execute_script(script)
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for: {script}")
+
+
+def errors(driver: Any) -> list[str]:
+    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+def test_the_dashboard_loads_renders_and_follows_its_filters(served: tuple[str, str], browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    base, token = served
+    browser.get(f"{base}/dashboard")
+    assert browser.find_element(By.ID, "login").is_displayed()
+    browser.find_element(By.ID, "token").send_keys("cc2o_not-a-token")
+    browser.find_element(By.CSS_SELECTOR, "#login-form button").click()
+    wait_for(browser, "return document.getElementById('login-error').textContent")
+    # The refused token is the only error so far (the browser logs the 401 it was answered).
+    assert all("401" in message for message in errors(browser))
+    browser.find_element(By.ID, "token").clear()
+    browser.find_element(By.ID, "token").send_keys(token)
+    browser.find_element(By.CSS_SELECTOR, "#login-form button").click()
+    wait_for(browser, "return (window.dashboard.loads || 0) >= 1")
+
+    assert browser.find_element(By.ID, "who").text == "demo-operator"
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#map .leaflet-interactive")) > 0
+    weekly = browser.execute_script("return Chart.getChart('share-chart').data.labels.length")
+    assert weekly >= 1
+    assert browser.execute_script("return Chart.getChart('share-chart').data.datasets.length") >= 1
+    assert (
+        browser.execute_script(
+            "return Chart.getChart('hour-chart').data.datasets[0].data.reduce((a, b) => a + b, 0)"
+        )
+        > 0
+    )
+    assert "11" in browser.find_element(By.ID, "protection").text
+
+    # A filter changes what is drawn: daily periods give more bars than weekly ones.
+    Select(browser.find_element(By.ID, "period")).select_by_value("day")
+    wait_for(browser, "return window.dashboard.loads >= 2")
+    daily = browser.execute_script("return Chart.getChart('share-chart').data.labels.length")
+    assert daily > weekly
+    # The map measure recolours the zones.
+    before = browser.execute_script(
+        "return [...document.querySelectorAll('#map path')].map(p => p.getAttribute('fill')).join()"
+    )
+    Select(browser.find_element(By.ID, "measure")).select_by_value("share:bus")
+    after = browser.execute_script(
+        "return [...document.querySelectorAll('#map path')].map(p => p.getAttribute('fill')).join()"
+    )
+    assert before != after
+
+    # French and English.
+    first = (
+        browser.execute_script("return document.documentElement.lang"),
+        browser.find_element(By.CSS_SELECTOR, "header h1").text,
+    )
+    browser.find_element(By.ID, "lang").click()
+    second = (
+        browser.execute_script("return document.documentElement.lang"),
+        browser.find_element(By.CSS_SELECTOR, "header h1").text,
+    )
+    assert {first[0], second[0]} == {"fr", "en"} and first[1] != second[1]
+    assert "territoire" in dict([first, second])["fr"] and "territory" in dict([first, second])["en"]
+    assert errors(browser) == []
+
+
+def test_the_dashboard_reads_on_a_tablet_and_is_not_frameable(served: tuple[str, str], browser: Any) -> None:
+    base, token = served
+    response = httpx.get(f"{base}/dashboard")
+    assert response.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    browser.set_window_size(768, 1024)
+    browser.get(f"{base}/dashboard")
+    browser.execute_script("sessionStorage.setItem('operatorToken', arguments[0])", token)
+    browser.get(f"{base}/dashboard")
+    wait_for(browser, "return (window.dashboard.loads || 0) >= 1")
+    columns = browser.execute_script(
+        "return getComputedStyle(document.querySelector('.grid')).gridTemplateColumns"
+    )
+    assert len(columns.split()) == 1  # one column on a tablet
+    width = browser.execute_script("return document.getElementById('map').getBoundingClientRect().width")
+    assert 300 < width <= 768
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= 768
+    assert errors(browser) == []
