@@ -20,7 +20,8 @@ points instead (steps 1 and 3 are skipped). Otherwise:
 4. a step without fix for ``long_gap_s`` or more becomes a part of its own (a vehicle change
    can hide in it);
 5. (in the pipeline) adjacent parts of the same inferred mode merge, as do legs shorter than
-   ``min_leg_s``.
+   ``min_leg_s``; a short non-walking leg between two legs of one vehicle joins them (no walk,
+   no change of vehicle: :func:`app.mobility.pipeline._smooth_sandwiches`).
 """
 
 from __future__ import annotations

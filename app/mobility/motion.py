@@ -54,6 +54,10 @@ def window_speed(
 #: seconds between instants of the uniform grid used for stop, velocity-change and acceleration
 #: statistics (independent of the device's sampling rate)
 GRID_S = 5.0
+#: plateau share: moving means above this speed (m/s, faster than any walk), and the plateau is
+#: the 85th percentile speed +- this share of it
+PLATEAU_MOVING_MPS = 2.0
+PLATEAU_BAND = 0.15
 #: Douglas-Peucker tolerance (m) before counting turns, so GPS jitter does not count as turning
 TURN_SIMPLIFY_M = 15.0
 #: a turn counts only between pieces at least this long (m)
@@ -99,6 +103,7 @@ class MotionFeatures:
     velocity_change_rate_per_km: float
     accel_p90: float
     straightness: float
+    plateau_share: float = 0.0
 
 
 def motion_features(
@@ -113,8 +118,8 @@ def motion_features(
     Following Zheng et al. 2008, beyond speed percentiles: stop rate (stop episodes per km),
     heading change rate (turns sharper than ``heading_change_deg`` per km) and velocity change
     rate (relative speed changes above 0.26 per km, Zheng's threshold quoted in RESEARCH.md);
-    plus gap share and speed across gaps (underground rail loses the fix), acceleration and
-    straightness.
+    plus gap share and speed across gaps (underground rail loses the fix), acceleration,
+    straightness and plateau share (share of the moving time near the 85th percentile speed).
     """
     n = t.size
     duration = float(t[-1] - t[0]) if n else 0.0
@@ -162,6 +167,12 @@ def motion_features(
     rel = np.abs(np.diff(vg)) / np.maximum(vg[:-1], 1.0)
     vcr = int(np.count_nonzero(rel > 0.26))
     acc_ok = np.abs(np.diff(vg)) / GRID_S
+    # cruising at one speed: share of the moving time (above walking pace) spent within
+    # +- PLATEAU_BAND of the 85th percentile speed, i.e. at the line's or road's speed cap
+    v85 = pct(0.85)
+    moving_g = vg > PLATEAU_MOVING_MPS
+    plateau = np.abs(vg[moving_g] - v85) <= PLATEAU_BAND * v85
+    plateau_share = float(plateau.mean()) if plateau.size else 0.0
     turns = _turns(x, y, params)
     chord = float(np.hypot(x[-1] - x[0], y[-1] - y[0]))
     return MotionFeatures(
@@ -169,7 +180,7 @@ def motion_features(
         distance_m=distance,
         point_count=n,
         v_median=pct(0.5),
-        v_p85=pct(0.85),
+        v_p85=v85,
         v_p95=pct(0.95),
         v_mean_moving=float(step[~gap].sum() / moving_time) if moving_time > 0 else 0.0,
         overall_speed=distance / duration if duration > 0 else 0.0,
@@ -181,4 +192,5 @@ def motion_features(
         velocity_change_rate_per_km=vcr / km,
         accel_p90=float(np.percentile(acc_ok, 90)) if acc_ok.size else 0.0,
         straightness=chord / distance if distance > 0 else 1.0,
+        plateau_share=plateau_share,
     )

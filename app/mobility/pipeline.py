@@ -284,6 +284,36 @@ def _legs_of_trip(
             parts[min(k, j)] = _Part(a, b, _guess(a, b, t, x, y, v, activities, params))
             del parts[max(k, j)]
             changed = True
+    return _smooth_sandwiches(parts, t)
+
+
+#: mode families of motor vehicles (:data:`app.mobility.modes.FAMILY`)
+_VEHICLE_FAMILIES = ("car", "bus", "rail")
+
+
+def _smooth_sandwiches(parts: list[_Part], t: FloatArray) -> list[_Part]:
+    """People walk between any two modes (Zheng et al. 2008): a leg that is not a walk, between
+    two legs of one vehicle mode with no walk on either side, is most likely that vehicle too
+    (a tunnel or a GPS loss read as metro, a smooth stretch of a bus read as cycling), when it
+    is shorter than its two neighbours together. The three become one leg. A leg the phone's
+    hints decided is kept, and so is a vehicle between two bike legs (a bike taken on a train)."""
+    k = 1
+    while k < len(parts) - 1:
+        a, mid, b = parts[k - 1], parts[k], parts[k + 1]
+        d_mid = float(t[mid.last + 1] - t[mid.first])
+        d_sides = float(t[a.last + 1] - t[a.first] + t[b.last + 1] - t[b.first])
+        if (
+            a.guess.mode == b.guess.mode
+            and FAMILY.get(a.guess.mode) in _VEHICLE_FAMILIES
+            and FAMILY.get(mid.guess.mode) != "walk"
+            and mid.guess.source == "inferred"
+            and d_mid < d_sides
+        ):
+            best = a.guess if a.guess.confidence >= b.guess.confidence else b.guess
+            parts[k - 1 : k + 2] = [_Part(a.first, b.last, best)]
+            k = max(k - 1, 1)
+        else:
+            k += 1
     return parts
 
 
