@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import logging
 import multiprocessing
 import signal
 import sys
@@ -16,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app import __version__
 from app.db import Database
+from app.logs import configure as configure_logs
 from app.migrate import upgrade
 from app.schemas.common import rfc3339
 from app.settings import get_settings
@@ -36,6 +36,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     _migrate()
+    settings = get_settings()
+    configure_logs(settings.log_format)
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -43,6 +45,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         proxy_headers=True,
         log_level=args.log_level,
+        log_config=None,
+        access_log=False,
     )
     return 0
 
@@ -148,7 +152,7 @@ def _worker_process() -> None:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     """Run pipeline workers alone (with COACHCO2_WORKER_IN_PROCESS=false on the API processes)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logs(get_settings().log_format)
     _migrate()
     if args.processes == 1:
         _worker_process()

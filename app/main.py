@@ -9,12 +9,15 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 
 from app import __version__, dashboard, problems
 from app.db import Database
 from app.importer import abandon_interrupted_imports
+from app.logs import AccessLogMiddleware, SecurityHeadersMiddleware
 from app.middleware import BodyGuardMiddleware
+from app.ratelimit import make_limiter
 from app.routers import (
     auth,
     emission,
@@ -60,8 +63,9 @@ def _problem_openapi(app: FastAPI) -> dict[str, Any]:
                 }
             for code, response in responses.items():
                 content = response.get("content", {})
-                if code >= "400" and "application/json" in content:
-                    content["application/problem+json"] = content.pop("application/json")
+                if code >= "400" and content and "application/problem+json" not in content:
+                    # Errors are problem documents whatever the endpoint's own media type.
+                    response["content"] = {"application/problem+json": next(iter(content.values()))}
     app.openapi_schema = schema
     return schema
 
@@ -97,16 +101,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url="/docs" if settings.docs else None,
+        redoc_url="/redoc" if settings.docs else None,
+        openapi_url="/openapi.json" if settings.docs else None,
     )
     app.state.settings = settings
     app.state.db = db
     app.state.worker = worker
     app.state.import_tasks = set()
+    app.state.limiter = make_limiter(settings)
     problems.install(app)
     # Imports stream large files to disk with their own cap; everything else is held to the body cap.
     app.add_middleware(
         BodyGuardMiddleware, max_body_bytes=settings.max_body_bytes, exempt_prefixes=["/v1/me/imports"]
     )
+    if settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Content-Encoding", "Accept-Language"],
+            max_age=600,
+        )
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(AccessLogMiddleware, templates=lambda: [*app.openapi().get("paths", {}), "/dashboard"])
     for module in (
         service,
         auth,

@@ -55,6 +55,11 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
         "Ask again without `epsilon` (k-anonymity only) or next month.",
     ),
     "conflict": ("Conflict", "The request conflicts with what exists already."),
+    "rate-limited": (
+        "Too many requests",
+        "This client sent more requests of this kind than the service accepts in the window. Wait for the "
+        "number of seconds in `Retry-After`.",
+    ),
     "service-unavailable": (
         "Service unavailable",
         "The service cannot reach its database just now. Nothing was stored; retry after a moment.",

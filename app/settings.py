@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -57,6 +57,19 @@ class Settings(BaseSettings):
     controller_address: str = "La Rochelle, France"
     controller_phone: str = ""
     privacy_policy_url: str = "/privacy"
+    # Interactive documentation (/docs, /redoc, /openapi.json): on in development, off in production
+    # unless turned on explicitly.
+    docs_enabled: bool | None = None
+    # Browser origins allowed to call the API (CORS); none by default: phones and servers need no CORS.
+    cors_origins: str = ""
+    # Abuse limits (requests per window, per client IP or per token). Counted in this process unless a
+    # Redis URL is given, which several processes then share.
+    redis_url: str | None = None
+    rate_limit_register_per_hour: int = Field(default=600, ge=1)
+    rate_limit_ingest_per_minute: int = Field(default=240, ge=1)
+    rate_limit_export_per_hour: int = Field(default=20, ge=1)
+    rate_limit_import_per_hour: int = Field(default=20, ge=1)
+    log_format: Literal["json", "text"] = "json"
     db_pool_size: int = Field(default=10, ge=1)
     db_echo: bool = False
 
@@ -98,6 +111,29 @@ class Settings(BaseSettings):
 
         ZoneInfo(value)
         return value
+
+    @model_validator(mode="after")
+    def _production_safety(self) -> Settings:
+        """Production refuses placeholders where a real value is owed to people and operators."""
+        if self.environment == "production":
+            problems = []
+            if self.controller_email.endswith("example.org"):
+                problems.append("COACHCO2_CONTROLLER_EMAIL (consent receipts must name a real contact)")
+            if self.privacy_policy_url == "/privacy":
+                problems.append("COACHCO2_PRIVACY_POLICY_URL (consent receipts must link the real policy)")
+            if "*" in self.cors_origin_list:
+                problems.append("COACHCO2_CORS_ORIGINS=* (name the allowed origins)")
+            if problems:
+                raise ValueError("production mode refuses default or unsafe settings: " + "; ".join(problems))
+        return self
+
+    @property
+    def docs(self) -> bool:
+        return self.docs_enabled if self.docs_enabled is not None else self.environment == "development"
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
     @property
     def emission_policy(self) -> EmissionPolicy:

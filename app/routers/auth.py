@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Response, status
 
 from app.deps import CurrentUser, SessionDep
 from app.problems import Problem, not_found
+from app.ratelimit import RegisterLimit
 from app.schemas.accounts import RegisterIn, RegisterOut, TokenIn, TokenList, TokenOut
 from app.store import accounts
 
@@ -19,7 +20,9 @@ AUTH_ERRORS: dict[int | str, dict[str, object]] = {
 
 
 @router.post("/register", status_code=status.HTTP_201_CREATED, response_model=RegisterOut)
-async def register(session: SessionDep, body: RegisterIn | None = Body(default=None)) -> RegisterOut:
+async def register(
+    session: SessionDep, _: RegisterLimit, body: RegisterIn | None = Body(default=None)
+) -> RegisterOut:
     """Create a pseudonymous account: no name or e-mail, just an id and a token for this device.
 
     The token is shown once; only its SHA-256 hash is stored.

@@ -16,6 +16,7 @@ from app.deps import CurrentUser, SessionDep, SettingsDep
 from app.importer import run_import
 from app.imports import ImportFormatError, detect_format
 from app.problems import Problem, ProblemError, not_found
+from app.ratelimit import ImportLimit
 from app.routers.auth import AUTH_ERRORS
 from app.schemas.imports import ImportList, ImportOut
 from app.store.models import Import
@@ -107,7 +108,12 @@ async def _save_upload(request: Request, target: Path, cap: int) -> tuple[str, i
     },
 )
 async def upload(
-    request: Request, response: Response, session: SessionDep, settings: SettingsDep, user: CurrentUser
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    _: ImportLimit,
 ) -> ImportOut:
     """Upload a history file: GPX 1.0/1.1, GeoJSON (points or lines with times), Google Takeout
     `Records.json` or the on-device `Timeline.json`. Send it as multipart (`file` field) or as the raw body

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request, status
 from app.deps import CurrentUser, SessionDep
 from app.ingest import ingest_batch
 from app.problems import Problem
+from app.ratelimit import IngestLimit
 from app.routers.auth import AUTH_ERRORS
 from app.schemas.common import rfc3339_ms
 from app.schemas.ingest import IngestOut, LocationBatchIn, PipelineOut
@@ -23,13 +24,14 @@ router = APIRouter(prefix="/v1/me", tags=["ingest"])
         **AUTH_ERRORS,
         400: {"model": Problem, "description": "The body is not valid JSON or not valid gzip."},
         413: {"model": Problem, "description": "The body is larger than the server accepts."},
+        429: {"model": Problem, "description": "Too many requests; see Retry-After."},
         415: {"model": Problem, "description": "A Content-Encoding other than gzip."},
         422: {"model": Problem, "description": "A field breaks the contract; nothing was stored."},
         503: {"model": Problem, "description": "The database is out of reach; nothing was stored."},
     },
 )
 async def post_locations(
-    request: Request, session: SessionDep, user: CurrentUser, batch: LocationBatchIn
+    request: Request, session: SessionDep, user: CurrentUser, _: IngestLimit, batch: LocationBatchIn
 ) -> IngestOut:
     """Store a batch of up to 10,000 location points (and optional motion-activity hints).
 

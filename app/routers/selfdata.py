@@ -18,6 +18,7 @@ from app.export_schema import EXPORT_SCHEMA
 from app.lang import LangDep
 from app.privacy import SharedEnds, Zone, shared_ends
 from app.problems import Problem, not_found
+from app.ratelimit import ExportLimit
 from app.routers.auth import AUTH_ERRORS
 from app.schemas.common import rfc3339_ms
 from app.schemas.selfdata import (
@@ -173,6 +174,7 @@ async def export(
     session: SessionDep,
     db: DatabaseDep,
     user: CurrentUser,
+    _: ExportLimit,
     format: Annotated[
         Literal["json", "geojson", "gpx", "csv"], Query(description="json, geojson, gpx or csv")
     ] = "json",
@@ -202,10 +204,19 @@ async def export(
     )
 
 
-@router.get("/export/schema", responses=AUTH_ERRORS)
-async def export_schema() -> JSONResponse:
+class SchemaResponse(JSONResponse):
+    media_type = "application/schema+json"
+
+
+@router.get(
+    "/export/schema",
+    response_class=SchemaResponse,
+    responses={**AUTH_ERRORS, 200: {"description": "A JSON Schema (draft 2020-12).", "content": {
+        "application/schema+json": {"schema": {"type": "object"}}}}},
+)  # fmt: skip
+async def export_schema(user: CurrentUser) -> SchemaResponse:
     """The JSON Schema of the `json` export."""
-    return JSONResponse(EXPORT_SCHEMA, media_type="application/schema+json")
+    return SchemaResponse(EXPORT_SCHEMA)
 
 
 @router.get("/consents", response_model=ConsentList, responses=AUTH_ERRORS)
