@@ -22,6 +22,7 @@ from app.emissions import (
     apply_profile,
     leg_emission,
 )
+from app.emissions.coaching import EmissionFn
 from app.emissions.profile import BikeKind, CarFuel
 from app.store.models import Leg, TerritoryFactor, Trip, UserProfile
 
@@ -171,3 +172,20 @@ async def recompute_user(session: AsyncSession, policy: EmissionPolicy, user_id:
         )
         await session.execute(sa.update(Trip).where(Trip.user_id == user_id).values(co2e_g=leg_sum))
     return len(updates)
+
+
+def emission_fn(ctx: FootprintContext, at_ms: int | None = None) -> EmissionFn:
+    """The CO2e of a hypothetical leg under this context's factors (for coaching's alternatives)."""
+
+    def emission(mode: str, distance_m: float, great_circle: float, occupants: int | None) -> float:
+        return leg_emission(
+            mode,
+            distance_m,
+            great_circle_m=great_circle,
+            occupants=occupants,
+            policy=ctx.policy,
+            overrides=ctx.overrides,
+            at_ms=at_ms,
+        ).co2e_g
+
+    return emission

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
-from tests.test_cli import COACHCO2, free_port
+from tests.servers import running_server
+from tests.test_cli import COACHCO2
 
 # Endpoints left out, with why: the dashboard and docs are pages, not API; /problems answer documents.
 EXCLUDED = ("/dashboard", "/docs", "/redoc")
@@ -38,21 +38,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
         [COACHCO2, "operator", "create", "fuzzer"], env=env, capture_output=True, text=True
     )
     assert operator.returncode == 0, operator.stderr
-    port = free_port()
-    server = subprocess.Popen([COACHCO2, "serve", "--port", str(port), "--log-level", "warning"], env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        person = httpx.post(f"{base}/v1/auth/register", json={}).json()["token"]
-        yield {"base": base, "person": person, "operator": operator.stdout.strip()}
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    with running_server(env) as server:
+        person = httpx.post(f"{server.base}/v1/auth/register", json={}).json()["token"]
+        yield {"base": server.base, "person": person, "operator": operator.stdout.strip()}
 
 
 def test_no_server_error_and_every_answer_matches_its_schema(served: dict[str, Any]) -> None:

@@ -17,7 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.test_cli import COACHCO2, free_port
+from tests.servers import running_server
+from tests.test_cli import COACHCO2
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -37,20 +38,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     assert demo.returncode == 0, demo.stderr
     token = demo.stdout.strip().splitlines()[-1]
     assert token.startswith("cc2o_")
-    port = free_port()
-    server = subprocess.Popen([COACHCO2, "serve", "--port", str(port), "--log-level", "warning"], env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield base, token
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    with running_server(env) as server:
+        yield server.base, token
 
 
 @pytest.fixture

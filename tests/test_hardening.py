@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import subprocess
 import time
 from typing import Any
 
@@ -22,7 +21,7 @@ from app.main import create_app
 from app.settings import Settings
 from app.store.models import LocationPoint
 from tests.conftest import ADMIN_URL, Person, register
-from tests.test_cli import COACHCO2, free_port
+from tests.servers import running_server
 
 REDIS_URL = os.environ.get("COACHCO2_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 POINTS = [{"ts": 1_700_000_000 + i, "lat": 46.1591 + i * 1e-5, "lon": -1.152} for i in range(50)]
@@ -144,19 +143,9 @@ def test_redaction_masks_tokens_ids_and_coordinates() -> None:
 
 def test_the_servers_logs_hold_no_token_id_or_coordinate(tmp_path: Any) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'logs.db'}"
-    port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "COACHCO2_LOG_FORMAT": "json"}
-    server = subprocess.Popen([COACHCO2, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    seen: list[str] = []
-    try:
-        for _ in range(200):
-            try:
-                httpx.get(f"{base}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    with running_server(env, capture=True, log_level="info") as server:
+        base = server.base
         registered = httpx.post(f"{base}/v1/auth/register", json={}).json()
         token, user_id = registered["token"], registered["user_id"]
         headers = {"Authorization": f"Bearer {token}"}
@@ -176,9 +165,7 @@ def test_the_servers_logs_hold_no_token_id_or_coordinate(tmp_path: Any) -> None:
         httpx.get(f"{base}/v1/me/pipeline", headers={"Authorization": "Bearer cc2u_wrongwrongwrongwrong"})
         time.sleep(2)
         seen = [token, token[5:], user_id, "46.1591234", "1.1520987", "99.1234567", "cc2u_wrongwrong"]
-    finally:
-        server.terminate()
-        output = server.communicate(timeout=20)[0]
+    output = server.output
     assert '"route": "/v1/me/trips/{trip_id}"' in output  # the access log names routes, not paths
     for secret in seen:
         assert secret not in output, secret

@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.attestation import CommuteLeg, CommuteTrip, qualifying_days, render_html, render_pdf
 from app.deps import CurrentUser, SessionDep, SettingsDep
-from app.emissions import leg_emission
 from app.emissions.coaching import TRANSPORT_SHARE, TripEnds, recurring, trajectory
 from app.emissions.summary import (
     LegRecord,
@@ -25,7 +24,7 @@ from app.emissions.summary import (
     previous_start,
     summarize,
 )
-from app.footprint import load_context, recompute_user
+from app.footprint import emission_fn, load_context, recompute_user
 from app.lang import LangDep
 from app.routers.auth import AUTH_ERRORS
 from app.routers.trips import query_time
@@ -270,15 +269,7 @@ async def get_recurring(
         for t in trips
     ]
 
-    def emission(mode: str, distance_m: float, gc_m: float, occupants: int | None) -> float:
-        return leg_emission(
-            mode,
-            distance_m,
-            great_circle_m=gc_m,
-            occupants=occupants,
-            policy=ctx.policy,
-            overrides=ctx.overrides,
-        ).co2e_g
+    emission = emission_fn(ctx, None)
 
     found = recurring(ends, emission, days_covered=days, limit=limit, lang=lang)
     return RecurringList(

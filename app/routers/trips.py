@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from app.deps import CurrentUser, SessionDep, SettingsDep
-from app.emissions import great_circle_m, leg_emission
+from app.emissions import great_circle_m
 from app.emissions.coaching import alternatives
-from app.footprint import factor_sources, leg_figures, load_context
+from app.footprint import emission_fn, factor_sources, leg_figures, load_context
 from app.lang import LangDep
 from app.problems import Problem, ProblemError, not_found
 from app.routers.auth import AUTH_ERRORS
@@ -257,16 +257,7 @@ async def trip_alternatives(
     await session.commit()
     great_circle = great_circle_m(trip.start_lat, trip.start_lon, trip.end_lat, trip.end_lon)
 
-    def emission(mode: str, distance_m: float, gc_m: float, occupants: int | None) -> float:
-        return leg_emission(
-            mode,
-            distance_m,
-            great_circle_m=gc_m,
-            occupants=occupants,
-            policy=ctx.policy,
-            overrides=ctx.overrides,
-            at_ms=trip.start_ts_ms,
-        ).co2e_g
+    emission = emission_fn(ctx, trip.start_ts_ms)
 
     options = alternatives(trip.distance_m, great_circle, emission, lang)
     return AlternativesOut(
