@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.mobility.geo import geodesic_between, geodesic_steps
+from app.mobility.geo import haversine_between, haversine_steps
 from app.mobility.params import DEFAULT_PARAMS, PipelineParams
 from app.mobility.types import BoolArray, PointArrays
 
@@ -65,10 +65,10 @@ def _spikes(pts: PointArrays, params: PipelineParams) -> BoolArray:
     if n < 3:
         if n == 2:
             dt = max(pts.ts_s[1] - pts.ts_s[0], 1e-3)
-            if geodesic_steps(pts.lat, pts.lon)[0] / dt > params.max_speed_mps:
+            if haversine_steps(pts.lat, pts.lon)[0] / dt > params.max_speed_mps:
                 bad[1] = True
         return bad
-    step = geodesic_steps(pts.lat, pts.lon)
+    step = haversine_steps(pts.lat, pts.lon)
     dt = np.maximum(np.diff(pts.ts_s), 1e-3)
     v = step / dt
     # bursts of k consecutive wild fixes (k = 1..MAX_BURST): the run is entered and left too fast
@@ -79,7 +79,7 @@ def _spikes(pts: PointArrays, params: PipelineParams) -> BoolArray:
         first = np.arange(1, n - k)  # first fix of the run; the run is first..first+k-1
         v_in = v[first - 1]
         v_out = v[first + k - 1]
-        skip = geodesic_between(pts.lat, pts.lon, first - 1, first + k)
+        skip = haversine_between(pts.lat, pts.lon, first - 1, first + k)
         v_skip = skip / np.maximum(pts.ts_s[first + k] - pts.ts_s[first - 1], 1e-3)
         v_min = np.minimum(v_in, v_out)
         spike = (v_min > params.max_speed_mps) | (

@@ -58,6 +58,27 @@ def geodesic_steps(lat: FloatArray, lon: FloatArray) -> FloatArray:
     return np.asarray(dist, dtype=np.float64)
 
 
+def haversine_steps(lat: FloatArray, lon: FloatArray) -> FloatArray:
+    """Great-circle distance (m) between consecutive points on a sphere; length n - 1.
+
+    About twenty times faster than the ellipsoidal geodesic and within 0.5 % of it: enough for speed
+    thresholds (cleaning), where what matters is whether a hop is plausible, not its exact length.
+    """
+    if lat.size < 2:
+        return np.zeros(0)
+    return haversine_between(lat, lon, np.arange(lat.size - 1), np.arange(1, lat.size))
+
+
+def haversine_between(lat: FloatArray, lon: FloatArray, i: np.ndarray, j: np.ndarray) -> FloatArray:
+    """Great-circle distance (m) between points ``i`` and ``j`` on a sphere of the mean Earth radius."""
+    if i.size == 0:
+        return np.zeros(0)
+    p1, p2 = np.radians(lat[i]), np.radians(lat[j])
+    dp, dl = p2 - p1, np.radians(lon[j] - lon[i])
+    h = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return np.asarray(2 * 6_371_008.8 * np.arcsin(np.minimum(1.0, np.sqrt(h))), dtype=np.float64)
+
+
 def geodesic_between(lat: FloatArray, lon: FloatArray, i: np.ndarray, j: np.ndarray) -> FloatArray:
     """Geodesic distance (m) between points ``i`` and ``j`` (index arrays of equal shape)."""
     if i.size == 0:

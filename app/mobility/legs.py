@@ -123,10 +123,14 @@ def activity_step_classes(t: FloatArray, activities: ActivityArrays | None) -> I
     out = np.full(max(t.size - 1, 0), ACT_UNKNOWN, dtype=np.intp)
     if activities is None or len(activities) == 0 or t.size < 2:
         return out
-    conf = np.where(np.isfinite(activities.confidence), activities.confidence, ACT_MIN_CONFIDENCE)
-    code = np.array([_ACT_OF_KIND.get(str(k), ACT_UNKNOWN) for k in activities.kind], dtype=np.intp)
+    # Only the hints that can reach this trip's steps: the mapping below costs per hint, not per point.
+    lo = int(np.searchsorted(activities.ts_s, t[0] - ACT_HOLD_S, side="left"))
+    hi = int(np.searchsorted(activities.ts_s, t[-1], side="right"))
+    confidence, kinds, times = activities.confidence[lo:hi], activities.kind[lo:hi], activities.ts_s[lo:hi]
+    conf = np.where(np.isfinite(confidence), confidence, ACT_MIN_CONFIDENCE)
+    code = np.array([_ACT_OF_KIND.get(str(k), ACT_UNKNOWN) for k in kinds], dtype=np.intp)
     keep = (code != ACT_UNKNOWN) & (conf >= ACT_MIN_CONFIDENCE)
-    ts, code = activities.ts_s[keep], code[keep]
+    ts, code = times[keep], code[keep]
     if ts.size == 0:
         return out
     mid = 0.5 * (t[:-1] + t[1:])

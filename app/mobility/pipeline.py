@@ -333,7 +333,12 @@ def _make_leg(
     a, b = p.first, min(p.last + 1, t.size - 1)
     lx, ly = x[a : b + 1], y[a : b + 1]
     if lx.size >= 2:
-        line = shapely.simplify(shapely.linestrings(np.column_stack((lx, ly))), params.simplify_tolerance_m)
+        # Douglas-Peucker without topology repair: a track may cross itself, and the repair is slow.
+        line = shapely.simplify(
+            shapely.linestrings(np.column_stack((lx, ly))),
+            params.simplify_tolerance_m,
+            preserve_topology=False,
+        )
         xy = np.asarray(shapely.get_coordinates(line))
         slon, slat = proj.to_lonlat(xy[:, 0], xy[:, 1])
     else:
