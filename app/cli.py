@@ -195,7 +195,7 @@ async def _recompute(user: str | None) -> tuple[int, int]:
             async with db.session() as session:
                 legs += await recompute_user(session, settings.emission_policy, user_id)
                 await rebuild_rollups(session, user_id, ZoneInfo(settings.timezone))
-                log_access(
+                await log_access(
                     session,
                     [user_id],
                     actor="administrator",

@@ -74,8 +74,16 @@ def combine(contributions: Iterable[Contribution], caps: Caps) -> dict[Any, Cell
     return cells
 
 
-def suppress(cells: dict[Any, Cell], groups: Sequence[Sequence[Any]], k: int = DEFAULT_K) -> int:
-    """Primary then secondary suppression in place; returns how many cells were hidden in all."""
+def suppress(
+    cells: dict[Any, Cell],
+    groups: Sequence[Sequence[Any]],
+    k: int = DEFAULT_K,
+    group_users: Sequence[int] | None = None,
+) -> int:
+    """Primary then secondary suppression in place; returns how many cells were hidden in all.
+
+    `group_users[i]`, when given, is the number of distinct people behind group `i` (computed where the
+    cells were, in SQL); otherwise it is the union of the cells' contributors."""
     hidden = 0
     for cell in cells.values():
         if cell.users < k:
@@ -84,9 +92,14 @@ def suppress(cells: dict[Any, Cell], groups: Sequence[Sequence[Any]], k: int = D
     changed = True
     while changed:
         changed = False
-        for group in groups:
+        for index, group in enumerate(groups):
             members = [key for key in group if key in cells]
-            total_users = len(set().union(*(cells[key].contributors for key in members))) if members else 0
+            if group_users is not None:
+                total_users = group_users[index]
+            else:
+                total_users = (
+                    len(set().union(*(cells[key].contributors for key in members))) if members else 0
+                )
             if total_users < k:
                 continue  # the group's total is hidden itself, so it gives nothing away
             concealed = [key for key in members if cells[key].suppressed]
@@ -103,7 +116,9 @@ def suppress(cells: dict[Any, Cell], groups: Sequence[Sequence[Any]], k: int = D
     return hidden
 
 
-def group_total(cells: dict[Any, Cell], members: Iterable[Any], k: int = DEFAULT_K) -> Cell:
+def group_total(
+    cells: dict[Any, Cell], members: Iterable[Any], k: int = DEFAULT_K, users: int | None = None
+) -> Cell:
     """The true total of a group; hidden when fewer than `k` people stand behind it."""
     total = Cell()
     people: set[Hashable] = set()
@@ -114,7 +129,7 @@ def group_total(cells: dict[Any, Cell], members: Iterable[Any], k: int = DEFAULT
             total.trips += cell.trips
             total.distance_m += cell.distance_m
             total.co2e_g += cell.co2e_g
-    total.users = len(people)
+    total.users = len(people) if users is None else users
     total.contributors = people
     if total.users < k:
         total.suppressed, total.reason = True, f"fewer than {k} people"

@@ -118,6 +118,12 @@ async def fill(db, ids, cells, n_trips: int, first_day: date, seed: int) -> int:
             await session.execute(sa.insert(Rollup), rows)
             await session.commit()
         total += len(rows)
+    # The worker keeps the monthly rollups person by person; after a bulk load they are redone at once.
+    from app.store.statistics import rebuild_monthly_everyone
+
+    async with db.session() as session:
+        await rebuild_monthly_everyone(session)
+        await session.commit()
     return total
 
 

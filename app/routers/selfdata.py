@@ -187,7 +187,7 @@ async def export(
     assert user.user_id is not None
     tokens = {t.id: t for t in await store.tokens(session, user.user_id)}
     label = tokens[user.token_id].device_label if user.token_id in tokens else None
-    store.log_access(
+    await store.log_access(
         session,
         [user.user_id],
         actor=f"device: {label or str(user.token_id)[:8]}",

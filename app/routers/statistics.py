@@ -59,6 +59,11 @@ def _day_int(value: date) -> int:
     return value.year * 10000 + value.month * 100 + value.day
 
 
+def _month_of(period_start: Any) -> int:
+    """YYYYMM of a period's first day written as YYYY-MM-DD."""
+    return int(str(period_start)[:7].replace("-", ""))
+
+
 def _date(day: int) -> date:
     return date(day // 10000, day // 100 % 100, day % 100)
 
@@ -109,14 +114,37 @@ async def _release(
     key: Callable[[tuple[Any, ...]], Any],
     groups: Callable[[dict[Any, Cell]], dict[Any, list[Any]]],
     what: str,
+    monthly: bool = False,
 ) -> tuple[dict[Any, Cell], dict[Any, Cell], dict[str, Any]]:
-    """Read, cap, suppress, maybe noise; log who was counted; say what protection was applied."""
-    rows = await store.contributions(session, sc.zone_set.id, sc.day_from, sc.day_to, dims, sc.zone)
-    n = len(dims)
-    cells = combine(((key(row[:n]), row[n], row[n + 1], row[n + 2], row[n + 3]) for row in rows), CAPS)
+    """Read, cap, suppress, maybe noise; log who was counted; say what protection was applied.
+
+    A release by month over all zones is computed in SQL from the monthly rollups (its cost follows people
+    and months); any other is combined here from per-person rows of the daily rollups."""
+    in_sql = monthly and sc.zone is None and set(dims) <= {"day", "mode"}
+    people_by_month: dict[int, list[uuid.UUID]] = {}
+    if in_sql:
+        caps = (CAPS.trips, CAPS.distance_m, CAPS.co2e_g)
+        rows, people_by_month = await store.monthly_release(
+            session, sc.zone_set.id, sc.day_from, sc.day_to, "mode" in dims, caps
+        )
+        n = len(dims)
+        cells = {}
+        for row in rows:
+            cell_key = key(tuple(row[0] * 100 + 1 if d == "day" else row[i] for i, d in enumerate(dims)))
+            cells[cell_key] = Cell(users=row[n], trips=row[n + 1], distance_m=row[n + 2], co2e_g=row[n + 3])
+    else:
+        rows = await store.contributions(session, sc.zone_set.id, sc.day_from, sc.day_to, dims, sc.zone)
+        n = len(dims)
+        cells = combine(((key(row[:n]), row[n], row[n + 1], row[n + 2], row[n + 3]) for row in rows), CAPS)
     grouping = groups(cells)
-    hidden = suppress(cells, list(grouping.values()), settings.stats_k)
-    totals = {name: group_total(cells, members, settings.stats_k) for name, members in grouping.items()}
+    group_users = [len(people_by_month.get(_month_of(name), ())) for name in grouping] if in_sql else None
+    hidden = suppress(cells, list(grouping.values()), settings.stats_k, group_users)
+    totals = {
+        name: group_total(
+            cells, members, settings.stats_k, group_users[i] if group_users is not None else None
+        )
+        for i, (name, members) in enumerate(grouping.items())
+    }
     dp: dict[str, Any] | None = None
     if sc.epsilon is not None:
         assert operator.operator_id is not None
@@ -149,9 +177,16 @@ async def _release(
             "budget_period": datetime.now(UTC).strftime("%Y-%m"),
             "budget_remaining": round(remaining, 6),
         }
-    counted = people_behind([*cells.values(), *totals.values()])
+    if in_sql:
+        published = {
+            _month_of(k[0] if isinstance(k, tuple) else k) for k, c in cells.items() if not c.suppressed
+        }
+        published |= {_month_of(name) for name, total in totals.items() if not total.suppressed}
+        counted: set[Any] = {person for m in published for person in people_by_month.get(m, ())}
+    else:
+        counted = people_behind([*cells.values(), *totals.values()])
     name = await _operator_name(session, operator)
-    log_access(
+    await log_access(
         session,
         [uuid.UUID(str(p)) if not isinstance(p, uuid.UUID) else p for p in counted],
         actor=f"operator: {name}",
@@ -218,7 +253,7 @@ async def modal_share(
         request, session, settings, operator, sc, ("day", "mode"),
         key=lambda row: (period_of(row[0], period), row[1]),
         groups=lambda cells: _group_by(cells, lambda k: k[0]),
-        what="the modal share",
+        what="the modal share", monthly=period == "month",
     )  # fmt: skip
     dp = sc.epsilon is not None
     periods = []
@@ -247,6 +282,7 @@ async def co2_per_user(
     cells, _, protection = await _release(
         request, session, settings, operator, sc, ("day",),
         key=lambda row: period_of(row[0], period), groups=lambda cells: {}, what="CO2e per active person",
+        monthly=period == "month",
     )  # fmt: skip
     rows = []
     for start in sorted(cells):
@@ -296,6 +332,7 @@ async def timeseries(
     cells, _, protection = await _release(
         request, session, settings, operator, sc, ("day",),
         key=lambda row: period_of(row[0], period), groups=lambda cells: {}, what="the time series",
+        monthly=period == "month",
     )  # fmt: skip
     dp = sc.epsilon is not None
     series = [{"start": k, **_measures(cells[k], dp)} for k in sorted(cells)]

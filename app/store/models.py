@@ -420,3 +420,26 @@ class PrivacyBudget(Base):
     )
     period: Mapped[str] = mapped_column(sa.String(7), primary_key=True)  # YYYY-MM
     epsilon_spent: Mapped[float] = mapped_column(sa.Double, default=0.0)
+
+
+class RollupMonthly(Base):
+    """The same figures per person, zone set, local month and mode, summed from `Rollup`.
+
+    Monthly releases read this table, so their cost follows people and months, not trips."""
+
+    __tablename__ = "rollups_monthly"
+    __table_args__ = (
+        sa.Index("ix_rollups_monthly_zone_set_id_month", "zone_set_id", "month"),
+        sa.Index("ix_rollups_monthly_user_id_month", "user_id", "month"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"))
+    zone_set_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("zone_sets.id", ondelete="CASCADE"))
+    month: Mapped[int] = mapped_column(sa.Integer)  # local month as YYYYMM
+    mode: Mapped[str] = mapped_column(sa.String(16))
+    trips: Mapped[int] = mapped_column(sa.Integer)
+    distance_m: Mapped[float] = mapped_column(sa.Double)
+    co2e_g: Mapped[float] = mapped_column(sa.Double)

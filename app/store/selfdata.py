@@ -22,6 +22,7 @@ from app.store.models import (
     PipelineState,
     PrivacyZone,
     Rollup,
+    RollupMonthly,
     Trip,
     User,
     UserProfile,
@@ -102,17 +103,25 @@ async def access_log(
     )
 
 
-def log_access(
+async def log_access(
     session: AsyncSession, user_ids: Sequence[uuid.UUID], actor: str, action: str, reason: str
 ) -> None:
-    """Record that something other than the person read their data (one row per person)."""
+    """Record that something other than the person read their data (one row per person, one statement)."""
+    if not user_ids:
+        return
     now = utcnow()
-    for user_id in user_ids:
-        session.add(
-            AccessLogEntry(
-                user_id=user_id, at=now, actor=actor[:120], action=action[:60], reason=reason[:300]
-            )
-        )
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "user_id": u,
+            "at": now,
+            "actor": actor[:120],
+            "action": action[:60],
+            "reason": reason[:300],
+        }
+        for u in user_ids
+    ]
+    await session.execute(sa.insert(AccessLogEntry), rows)
 
 
 async def erase(session: AsyncSession, user_id: uuid.UUID) -> None:
@@ -121,7 +130,7 @@ async def erase(session: AsyncSession, user_id: uuid.UUID) -> None:
     The foreign keys cascade as well; deleting explicitly keeps erasure complete even where a store runs
     without foreign-key enforcement."""
     for model in (Leg, Trip, LocationPoint, MotionActivity, PipelineState, UserProfile, ConsentEvent, Consent,
-                  PrivacyZone, AccessLogEntry, Import, Rollup, ApiToken):  # fmt: skip
+                  PrivacyZone, AccessLogEntry, Import, Rollup, RollupMonthly, ApiToken):  # fmt: skip
         column = model.__table__.c.user_id
         await session.execute(sa.delete(model).where(column == user_id))
     await session.execute(sa.delete(User).where(User.id == user_id))

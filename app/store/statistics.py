@@ -11,7 +11,17 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.store.models import Consent, ConsentEvent, Leg, PrivacyBudget, Rollup, Trip, Zone, ZoneSet
+from app.store.models import (
+    Consent,
+    ConsentEvent,
+    Leg,
+    PrivacyBudget,
+    Rollup,
+    RollupMonthly,
+    Trip,
+    Zone,
+    ZoneSet,
+)
 from app.territory import SharedTrip, ZoneIndex, ZoneShape, rollup_rows
 
 PURPOSE = "territory_statistics"
@@ -112,7 +122,68 @@ async def rebuild_rollups(
     new_rows = rollup_rows(shared, history, sets, tz) if history else []
     if new_rows:
         await session.execute(sa.insert(Rollup), new_rows)
+    await _rebuild_monthly(
+        session, user_id, None if days is None else {d // 100 for d in days}, only_zone_sets
+    )
     return len(new_rows)
+
+
+async def _rebuild_monthly(
+    session: AsyncSession, user_id: uuid.UUID, months: set[int] | None, only_zone_sets: set[uuid.UUID] | None
+) -> None:
+    """Sum a person's daily rollups of some months (all when None) into the monthly table."""
+    month = Rollup.day // 100
+    source = sa.select(
+        Rollup.user_id, Rollup.zone_set_id, month, Rollup.mode,
+        sa.func.sum(Rollup.trips), sa.func.sum(Rollup.distance_m), sa.func.sum(Rollup.co2e_g),
+    ).where(Rollup.user_id == user_id)  # fmt: skip
+    delete = sa.delete(RollupMonthly).where(RollupMonthly.user_id == user_id)
+    if months is not None:
+        source = source.where(month.in_(sorted(months)))
+        delete = delete.where(RollupMonthly.month.in_(sorted(months)))
+    if only_zone_sets is not None:
+        source = source.where(Rollup.zone_set_id.in_(only_zone_sets))
+        delete = delete.where(RollupMonthly.zone_set_id.in_(only_zone_sets))
+    await session.execute(delete)
+    columns = ["user_id", "zone_set_id", "month", "mode", "trips", "distance_m", "co2e_g"]
+    await session.execute(
+        sa.insert(RollupMonthly).from_select(
+            columns, source.group_by(Rollup.user_id, Rollup.zone_set_id, month, Rollup.mode)
+        )
+    )
+
+
+async def rebuild_monthly_everyone(session: AsyncSession) -> None:
+    """Redo the whole monthly table from the daily rollups (after a bulk load; the worker keeps it per person)."""
+    month = Rollup.day // 100
+    await session.execute(sa.delete(RollupMonthly))
+    source = sa.select(
+        Rollup.user_id, Rollup.zone_set_id, month, Rollup.mode,
+        sa.func.sum(Rollup.trips), sa.func.sum(Rollup.distance_m), sa.func.sum(Rollup.co2e_g),
+    ).group_by(Rollup.user_id, Rollup.zone_set_id, month, Rollup.mode)  # fmt: skip
+    columns = ["user_id", "zone_set_id", "month", "mode", "trips", "distance_m", "co2e_g"]
+    await session.execute(sa.insert(RollupMonthly).from_select(columns, source))
+
+
+def _month_bounds(day_from: int, day_to: int) -> tuple[int, int] | None:
+    """The whole months inside [day_from, day_to], as (first YYYYMM, last YYYYMM), if any."""
+    first = day_from // 100 if day_from % 100 == 1 else _next_month(day_from // 100)
+    last = day_to // 100 if day_to == _last_day(day_to // 100) else _prev_month(day_to // 100)
+    return (first, last) if first <= last else None
+
+
+def _next_month(month: int) -> int:
+    return month + 1 if month % 100 < 12 else (month // 100 + 1) * 100 + 1
+
+
+def _prev_month(month: int) -> int:
+    return month - 1 if month % 100 > 1 else (month // 100 - 1) * 100 + 12
+
+
+def _last_day(month: int) -> int:
+    import calendar
+
+    return month * 100 + calendar.monthrange(month // 100, month % 100)[1]
 
 
 async def contributions(
@@ -122,8 +193,45 @@ async def contributions(
     day_to: int,
     dims: Sequence[str],
     zone: str | None = None,
+    monthly: bool = False,
 ) -> list[tuple[Any, ...]]:
-    """(dims..., person, trips, distance_m, co2e_g) per person and cell, for people whose consent stands."""
+    """(dims..., person, trips, distance_m, co2e_g) per person and cell, for people whose consent stands.
+
+    With `monthly` (a release by month, over `day` and `mode` only, all zones), whole months are read from
+    the monthly table, `day` standing for the first of the month; only the partial months at the ends of
+    the range are read day by day."""
+    whole = (
+        _month_bounds(day_from, day_to) if monthly and zone is None and set(dims) <= {"day", "mode"} else None
+    )
+    if whole is None:
+        return await _daily(session, zone_set_id, day_from, day_to, dims, zone)
+    first, last = whole
+    rows = []
+    if day_from < first * 100 + 1:
+        rows += await _daily(session, zone_set_id, day_from, _last_day(_prev_month(first)), dims, None)
+    if day_to > _last_day(last):
+        rows += await _daily(session, zone_set_id, _next_month(last) * 100 + 1, day_to, dims, None)
+    columns = [(RollupMonthly.month * 100 + 1) if d == "day" else RollupMonthly.mode for d in dims]
+    query = (
+        sa.select(*columns, RollupMonthly.user_id, sa.func.sum(RollupMonthly.trips),
+                  sa.func.sum(RollupMonthly.distance_m), sa.func.sum(RollupMonthly.co2e_g))
+        .join(Consent, sa.and_(Consent.user_id == RollupMonthly.user_id, Consent.purpose == PURPOSE))
+        .where(Consent.granted.is_(True), RollupMonthly.zone_set_id == zone_set_id, RollupMonthly.month >= first,
+               RollupMonthly.month <= last)
+        .group_by(*columns, RollupMonthly.user_id)
+    )  # fmt: skip
+    rows += [tuple(row) for row in (await session.execute(query)).all()]
+    return rows
+
+
+async def _daily(
+    session: AsyncSession,
+    zone_set_id: uuid.UUID,
+    day_from: int,
+    day_to: int,
+    dims: Sequence[str],
+    zone: str | None,
+) -> list[tuple[Any, ...]]:
     columns = [getattr(Rollup, d) for d in dims]
     query = (
         sa.select(*columns, Rollup.user_id, sa.func.sum(Rollup.trips), sa.func.sum(Rollup.distance_m),
@@ -158,3 +266,80 @@ async def spend_budget(
         row.epsilon_spent = spent + epsilon
     await session.flush()
     return budget - spent - epsilon
+
+
+def _cap_scale(total: Any, cap: float) -> Any:
+    return sa.case((total > cap, cap / total), else_=1.0)
+
+
+async def monthly_release(
+    session: AsyncSession,
+    zone_set_id: uuid.UUID,
+    day_from: int,
+    day_to: int,
+    by_mode: bool,
+    caps: tuple[float, float, float],
+) -> tuple[list[tuple[Any, ...]], dict[int, list[uuid.UUID]]]:
+    """A release by month computed in SQL, for people whose consent stands: per (month[, mode]) cell the
+    number of people and the sums of their capped contributions, and per month the people behind it.
+
+    Whole months come from the monthly table, the partial months at the ends of the range from the daily
+    one. Contributions are capped per person over the whole release, as `app.disclosure.combine` does."""
+    consent = sa.and_(Consent.purpose == PURPOSE, Consent.granted.is_(True))
+    parts = []
+    whole = _month_bounds(day_from, day_to)
+    daily_ranges = [(day_from, day_to)] if whole is None else []
+    if whole is not None:
+        first, last = whole
+        parts.append(
+            sa.select(
+                RollupMonthly.month.label("m"), RollupMonthly.mode.label("mode"), RollupMonthly.user_id.label("u"),
+                RollupMonthly.trips.label("t"), RollupMonthly.distance_m.label("d"), RollupMonthly.co2e_g.label("c"),
+            )
+            .join(Consent, sa.and_(Consent.user_id == RollupMonthly.user_id, consent))
+            .where(RollupMonthly.zone_set_id == zone_set_id, RollupMonthly.month >= first, RollupMonthly.month <= last)
+        )  # fmt: skip
+        if day_from < first * 100 + 1:
+            daily_ranges.append((day_from, _last_day(_prev_month(first))))
+        if day_to > _last_day(last):
+            daily_ranges.append((_next_month(last) * 100 + 1, day_to))
+    for lo, hi in daily_ranges:
+        parts.append(
+            sa.select(
+                (Rollup.day // 100).label("m"), Rollup.mode.label("mode"), Rollup.user_id.label("u"),
+                Rollup.trips.label("t"), Rollup.distance_m.label("d"), Rollup.co2e_g.label("c"),
+            )
+            .join(Consent, sa.and_(Consent.user_id == Rollup.user_id, consent))
+            .where(Rollup.zone_set_id == zone_set_id, Rollup.day >= lo, Rollup.day <= hi)
+        )  # fmt: skip
+    rows = sa.union_all(*parts).subquery("rows")
+    keys = [rows.c.m, rows.c.mode] if by_mode else [rows.c.m]
+    per = (
+        sa.select(*keys, rows.c.u, sa.func.sum(rows.c.t).label("t"), sa.func.sum(rows.c.d).label("d"),
+                  sa.func.sum(rows.c.c).label("c"))
+        .group_by(*keys, rows.c.u)
+        .cte("per")
+    )  # fmt: skip
+    totals = (
+        sa.select(per.c.u, sa.func.sum(per.c.t).label("tt"), sa.func.sum(per.c.d).label("td"),
+                  sa.func.sum(per.c.c).label("tc"))
+        .group_by(per.c.u)
+        .cte("totals")
+    )  # fmt: skip
+    cell_keys = [per.c.m, per.c.mode] if by_mode else [per.c.m]
+    cells = (
+        sa.select(
+            *cell_keys,
+            sa.func.count(),
+            sa.func.sum(per.c.t * _cap_scale(totals.c.tt, caps[0])),
+            sa.func.sum(per.c.d * _cap_scale(totals.c.td, caps[1])),
+            sa.func.sum(per.c.c * _cap_scale(totals.c.tc, caps[2])),
+        )
+        .join(totals, totals.c.u == per.c.u)
+        .group_by(*cell_keys)
+    )
+    result = [tuple(r) for r in (await session.execute(cells)).all()]
+    members: dict[int, list[uuid.UUID]] = {}
+    for m, u in (await session.execute(sa.select(rows.c.m, rows.c.u).distinct())).all():
+        members.setdefault(int(m), []).append(u)
+    return result, members
