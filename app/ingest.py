@@ -59,11 +59,11 @@ async def store_columns(
 ) -> int:
     """Store points and activities, and count the new points for the pipeline; returns how many were new.
     Every way in (the phone's API, e-mission phones, imports) goes through here. The caller commits."""
-    new_ts = await store.insert_points(session, user_id, cols)
+    accepted, earliest = await store.insert_points(session, user_id, cols)
     await store.insert_activities(session, user_id, acts)
-    if new_ts:
-        await store.mark_pending(session, user_id, len(new_ts), min(new_ts))
-    return len(new_ts)
+    if accepted and earliest is not None:
+        await store.mark_pending(session, user_id, accepted, earliest)
+    return accepted
 
 
 async def ingest_batch(session: AsyncSession, user_id: uuid.UUID, batch: LocationBatchIn) -> IngestResult:

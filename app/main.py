@@ -31,6 +31,7 @@ from app.routers import (
     statistics,
     trips,
 )
+from app.schemas.ingest import LocationBatchIn
 from app.settings import Settings, get_settings
 from app.worker import PipelineWorker
 
@@ -44,12 +45,20 @@ each person control of their own data.
 """
 
 
+EXTRA_SCHEMAS = (LocationBatchIn,)
+
+
 def _problem_openapi(app: FastAPI) -> dict[str, Any]:
     """The OpenAPI document, with FastAPI's default validation-error schema replaced by problem details."""
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
     components = schema.setdefault("components", {}).setdefault("schemas", {})
+    # Bodies validated straight from their bytes (ingest) are described here, with the models they use.
+    for model in EXTRA_SCHEMAS:
+        described = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(described.pop("$defs", {}))
+        components[model.__name__] = described
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
     problem_ref = {"$ref": "#/components/schemas/Problem"}

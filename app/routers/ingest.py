@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from app.deps import CurrentUser, SessionDep
 from app.ingest import ingest_batch
@@ -16,10 +18,21 @@ from app.store import points as store
 router = APIRouter(prefix="/v1/me", tags=["ingest"])
 
 
+BATCH = TypeAdapter(LocationBatchIn)
+
+
 @router.post(
     "/locations",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=IngestOut,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/LocationBatchIn"}},
+            },
+        }
+    },
     responses={
         **AUTH_ERRORS,
         400: {"model": Problem, "description": "The body is not valid JSON or not valid gzip."},
@@ -31,7 +44,7 @@ router = APIRouter(prefix="/v1/me", tags=["ingest"])
     },
 )
 async def post_locations(
-    request: Request, session: SessionDep, user: CurrentUser, _: IngestLimit, batch: LocationBatchIn
+    request: Request, session: SessionDep, user: CurrentUser, _: IngestLimit
 ) -> IngestOut:
     """Store a batch of up to 10,000 location points (and optional motion-activity hints).
 
@@ -41,6 +54,13 @@ async def post_locations(
     request path; `GET /v1/me/pipeline` tells how far it has got.
     """
     assert user.user_id is not None
+    # The body is validated straight from its JSON bytes by pydantic-core: no intermediate Python objects.
+    try:
+        batch = BATCH.validate_json(await request.body())
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+        ) from None
     result = await ingest_batch(session, user.user_id, batch)
     if result.accepted:
         request.app.state.worker.wake()

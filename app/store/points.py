@@ -17,15 +17,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.store.models import PipelineState, utcnow
 
-_PG_POINTS = sa.text(
+# On PostgreSQL the count and the earliest new time are computed in the statement: one row comes back,
+# not one per point.
+_PG_POINTS_SUMMARY = sa.text(
     """
-    INSERT INTO location_points (user_id, ts_ms, lat, lon, accuracy_m, altitude_m, speed_mps, heading_deg)
-    SELECT CAST(:user_id AS UUID), t.*
-    FROM unnest(CAST(:ts_ms AS BIGINT[]), CAST(:lat AS FLOAT8[]), CAST(:lon AS FLOAT8[]),
-                CAST(:accuracy_m AS FLOAT4[]), CAST(:altitude_m AS FLOAT4[]),
-                CAST(:speed_mps AS FLOAT4[]), CAST(:heading_deg AS FLOAT4[])) AS t
-    ON CONFLICT (user_id, ts_ms) DO NOTHING
-    RETURNING ts_ms
+    WITH ins AS (
+        INSERT INTO location_points (user_id, ts_ms, lat, lon, accuracy_m, altitude_m, speed_mps, heading_deg)
+        SELECT CAST(:user_id AS UUID), t.*
+        FROM unnest(CAST(:ts_ms AS BIGINT[]), CAST(:lat AS FLOAT8[]), CAST(:lon AS FLOAT8[]),
+                    CAST(:accuracy_m AS FLOAT4[]), CAST(:altitude_m AS FLOAT4[]),
+                    CAST(:speed_mps AS FLOAT4[]), CAST(:heading_deg AS FLOAT4[])) AS t
+        ON CONFLICT (user_id, ts_ms) DO NOTHING
+        RETURNING ts_ms
+    )
+    SELECT count(*), min(ts_ms) FROM ins
     """
 )
 
@@ -92,29 +97,32 @@ def _uuid_param(session: AsyncSession, user_id: uuid.UUID) -> str:
     return user_id.hex if session.get_bind().dialect.name == "sqlite" else str(user_id)
 
 
-async def insert_points(session: AsyncSession, user_id: uuid.UUID, cols: PointColumns) -> list[int]:
-    """Store the points that are new; return their `ts_ms` (the others were already held)."""
+async def insert_points(
+    session: AsyncSession, user_id: uuid.UUID, cols: PointColumns
+) -> tuple[int, int | None]:
+    """Store the points that are new; return how many were and the earliest of their times."""
     if not len(cols):
-        return []
+        return 0, None
     uid = _uuid_param(session, user_id)
     if session.get_bind().dialect.name == "postgresql":
         params = {"user_id": uid, **{name: getattr(cols, name) for name in cols.__dataclass_fields__}}
-        result = await session.execute(_PG_POINTS, params)
-    else:
-        rows = list(
-            zip(
-                cols.ts_ms,
-                cols.lat,
-                cols.lon,
-                cols.accuracy_m,
-                cols.altitude_m,
-                cols.speed_mps,
-                cols.heading_deg,
-                strict=True,
-            )
+        count, earliest = (await session.execute(_PG_POINTS_SUMMARY, params)).one()
+        return int(count), earliest
+    rows = list(
+        zip(
+            cols.ts_ms,
+            cols.lat,
+            cols.lon,
+            cols.accuracy_m,
+            cols.altitude_m,
+            cols.speed_mps,
+            cols.heading_deg,
+            strict=True,
         )
-        result = await session.execute(_SQLITE_POINTS, {"user_id": uid, "rows": json.dumps(rows)})
-    return [row[0] for row in result.all()]
+    )
+    result = await session.execute(_SQLITE_POINTS, {"user_id": uid, "rows": json.dumps(rows)})
+    new = [row[0] for row in result.all()]
+    return len(new), min(new) if new else None
 
 
 async def insert_activities(session: AsyncSession, user_id: uuid.UUID, cols: ActivityColumns) -> None:
