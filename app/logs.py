@@ -44,7 +44,7 @@ class Redact(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
-    converter = staticmethod(time.gmtime)  # type: ignore[assignment]  # UTC, like every time kept
+    converter = staticmethod(time.gmtime)  # UTC, like every time the service keeps
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
