@@ -66,7 +66,8 @@ class Settings(BaseSettings):
     # Redis URL is given, which several processes then share.
     redis_url: str | None = None
     rate_limit_register_per_hour: int = Field(default=600, ge=1)
-    rate_limit_ingest_per_minute: int = Field(default=240, ge=1)
+    # A phone posts about once a minute; bulk uploads of history may post many batches a second.
+    rate_limit_ingest_per_minute: int = Field(default=3000, ge=1)
     rate_limit_export_per_hour: int = Field(default=20, ge=1)
     rate_limit_import_per_hour: int = Field(default=20, ge=1)
     log_format: Literal["json", "text"] = "json"
