@@ -33,7 +33,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
         pytest.skip(message)
     url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('dash') / 'demo.db'}"
     env = {**os.environ, "DATABASE_URL": url}
-    demo = subprocess.run([COACHCO2, "demo", "--users", "30", "--days", "7", "--seed", "7"], env=env,
+    demo = subprocess.run([COACHCO2, "demo", "--users", "60", "--days", "7", "--seed", "7"], env=env,
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     assert demo.returncode == 0, demo.stderr
     token = demo.stdout.strip().splitlines()[-1]
