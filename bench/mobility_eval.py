@@ -43,27 +43,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.mobility import DEFAULT_PARAMS, ActivityArrays, PointArrays, Trip, process  # noqa: E402
+from app.mobility.modes import FAMILY  # noqa: E402
 
-PRED_CLASS = {
-    "walk": "walk",
-    "run": "walk",
-    "bike": "bike",
-    "ebike": "bike",
-    "escooter": "bike",
-    "car": "car",
-    "ecar": "car",
-    "carpool": "car",
-    "moped": "car",
-    "motorcycle": "car",
-    "bus": "bus",
-    "coach": "bus",
-    "tram": "rail",
-    "metro": "rail",
-    "train": "rail",
-    "hsr": "rail",
-    "plane": "plane",
-    "boat": "boat",
-}
+# The evaluation's classes are the mode families the pipeline already knows.
+PRED_CLASS = {mode: family for mode, family in FAMILY.items() if mode != "unknown"}
 GEOLIFE_CLASS = {
     "walk": "walk",
     "run": "walk",
