@@ -221,19 +221,9 @@ def day_track(r: Resident, day_start_s: float, rng: np.random.Generator) -> Trac
 
 
 def _columns(track: Track) -> PointColumns:
-    first: dict[int, int] = {}
-    for i, ts in enumerate(track.ts):
-        first.setdefault(round(ts * 1000), i)
-    keys = sorted(first)
-    idx = [first[k] for k in keys]
-    return PointColumns(
-        ts_ms=keys,
-        lat=[track.lat[i] for i in idx],
-        lon=[track.lon[i] for i in idx],
-        accuracy_m=[track.accuracy[i] for i in idx],
-        altitude_m=[None] * len(idx),
-        speed_mps=[None] * len(idx),
-        heading_deg=[None] * len(idx),
+    return PointColumns.from_rows(
+        (round(ts * 1000), lat, lon, acc, None, None, None)
+        for ts, lat, lon, acc in zip(track.ts, track.lat, track.lon, track.accuracy, strict=True)
     )
 
 

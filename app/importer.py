@@ -41,32 +41,14 @@ class Checked:
 
 def point_columns(points: list[ImportedPoint]) -> PointColumns:
     """Columns for the store, one point per millisecond (the first one wins), in time order."""
-    first: dict[int, ImportedPoint] = {}
-    for p in points:
-        first.setdefault(round(p.ts_s * 1000), p)
-    keys = sorted(first)
-    chosen = [first[k] for k in keys]
-    return PointColumns(
-        ts_ms=keys,
-        lat=[p.lat for p in chosen],
-        lon=[p.lon for p in chosen],
-        accuracy_m=[p.accuracy_m for p in chosen],
-        altitude_m=[p.altitude_m for p in chosen],
-        speed_mps=[p.speed_mps for p in chosen],
-        heading_deg=[p.heading_deg for p in chosen],
+    return PointColumns.from_rows(
+        (round(p.ts_s * 1000), p.lat, p.lon, p.accuracy_m, p.altitude_m, p.speed_mps, p.heading_deg)
+        for p in points
     )
 
 
 def activity_columns(activities: list[ImportedActivity]) -> ActivityColumns:
-    first: dict[int, ImportedActivity] = {}
-    for a in activities:
-        first.setdefault(round(a.ts_s * 1000), a)
-    keys = sorted(first)
-    return ActivityColumns(
-        ts_ms=keys,
-        activity_type=[first[k].type for k in keys],
-        confidence=[first[k].confidence for k in keys],
-    )
+    return ActivityColumns.from_rows((round(a.ts_s * 1000), a.type, a.confidence) for a in activities)
 
 
 class _Counting:

@@ -7,7 +7,6 @@ so a phone may resend a batch after a lost answer without creating anything twic
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,34 +23,14 @@ class IngestResult:
     activities_received: int
 
 
-def _first_per_ts(items: Sequence[PointIn | ActivityIn]) -> list[int]:
-    """Indices of the first item for each distinct ts, in time order."""
-    first: dict[int, int] = {}
-    for i, item in enumerate(items):
-        first.setdefault(item.ts, i)
-    return [first[ts] for ts in sorted(first)]
-
-
 def point_columns(points: list[PointIn]) -> PointColumns:
-    keep = [points[i] for i in _first_per_ts(points)]
-    return PointColumns(
-        ts_ms=[p.ts for p in keep],
-        lat=[p.lat for p in keep],
-        lon=[p.lon for p in keep],
-        accuracy_m=[p.accuracy for p in keep],
-        altitude_m=[p.altitude for p in keep],
-        speed_mps=[p.speed for p in keep],
-        heading_deg=[p.heading for p in keep],
+    return PointColumns.from_rows(
+        (p.ts, p.lat, p.lon, p.accuracy, p.altitude, p.speed, p.heading) for p in points
     )
 
 
 def activity_columns(activities: list[ActivityIn]) -> ActivityColumns:
-    keep = [activities[i] for i in _first_per_ts(activities)]
-    return ActivityColumns(
-        ts_ms=[a.ts for a in keep],
-        activity_type=[a.type.value for a in keep],
-        confidence=[a.confidence for a in keep],
-    )
+    return ActivityColumns.from_rows((a.ts, a.type.value, a.confidence) for a in activities)
 
 
 async def store_columns(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -66,6 +67,10 @@ _SQLITE_ACTIVITIES = sa.text(
 )
 
 
+# (ts_ms, lat, lon, accuracy_m, altitude_m, speed_mps, heading_deg)
+PointRow = tuple[int, float, float, float | None, float | None, float | None, float | None]
+
+
 @dataclass(frozen=True)
 class PointColumns:
     """A batch of points as columns, sorted by time, one entry per distinct `ts_ms`."""
@@ -81,6 +86,19 @@ class PointColumns:
     def __len__(self) -> int:
         return len(self.ts_ms)
 
+    @classmethod
+    def from_rows(cls, rows: Iterable[PointRow]) -> PointColumns:
+        """Columns of (ts_ms, lat, lon, accuracy, altitude, speed, heading) rows: one point per time (the
+        first wins, as a resent point is a duplicate), in time order."""
+        first: dict[int, PointRow] = {}
+        for row in rows:
+            first.setdefault(row[0], row)
+        chosen = [first[ts] for ts in sorted(first)]
+        if not chosen:
+            return cls([], [], [], [], [], [], [])
+        ts, lat, lon, acc, alt, speed, heading = (list(column) for column in zip(*chosen, strict=True))
+        return cls(ts, lat, lon, acc, alt, speed, heading)
+
 
 @dataclass(frozen=True)
 class ActivityColumns:
@@ -90,6 +108,15 @@ class ActivityColumns:
 
     def __len__(self) -> int:
         return len(self.ts_ms)
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[tuple[int, str, int | None]]) -> ActivityColumns:
+        """Columns of (ts_ms, type, confidence) rows: one hint per time (the first wins), in time order."""
+        first: dict[int, tuple[int, str, int | None]] = {}
+        for row in rows:
+            first.setdefault(row[0], row)
+        chosen = [first[ts] for ts in sorted(first)]
+        return cls([r[0] for r in chosen], [r[1] for r in chosen], [r[2] for r in chosen])
 
 
 def _uuid_param(session: AsyncSession, user_id: uuid.UUID) -> str:
