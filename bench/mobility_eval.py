@@ -71,11 +71,15 @@ def leg_index(trips: list[Trip]) -> tuple[list[float], list[LegRow]]:
     return [leg[0] for leg in legs], legs
 
 
-def mode_at(starts: list[float], legs: list[LegRow], t: float) -> str:
+def leg_at(starts: list[float], legs: list[LegRow], t: float) -> int:
+    """Index of the leg whose [start, end] holds ``t``, -1 when none does."""
     i = bisect_right(starts, t) - 1
-    if i >= 0 and legs[i][0] <= t <= legs[i][1]:
-        return PRED_CLASS.get(legs[i][2], "unknown")
-    return "none"
+    return i if i >= 0 and legs[i][0] <= t <= legs[i][1] else -1
+
+
+def mode_at(starts: list[float], legs: list[LegRow], t: float) -> str:
+    i = leg_at(starts, legs, t)
+    return PRED_CLASS.get(legs[i][2], "unknown") if i >= 0 else "none"
 
 
 # ---------------------------------------------------------------- GeoLife
@@ -115,9 +119,15 @@ def to_arrays(points: list[dict[str, float | None]]) -> PointArrays:
 
 def score_geolife(points: list[dict[str, float | None]], labels: list[LegRow], trips: list[Trip]) -> dict:
     starts, legs = leg_index(trips)
+    speed = {
+        (leg.start_ts_s, leg.end_ts_s): leg.distance_m / max(leg.end_ts_s - leg.start_ts_s, 1.0)
+        for trip in trips
+        for leg in trip.legs
+    }
     lab_starts = [lab[0] for lab in labels]
     per_point: list[tuple[str, str]] = []
     seg_votes: dict[int, Counter[str]] = defaultdict(Counter)
+    leg_truth: dict[int, Counter[str]] = defaultdict(Counter)
     for p in points:
         ts = float(p["ts"])  # type: ignore[arg-type]
         i = bisect_right(lab_starts, ts) - 1
@@ -126,15 +136,53 @@ def score_geolife(points: list[dict[str, float | None]], labels: list[LegRow], t
         truth = GEOLIFE_CLASS.get(labels[i][2])
         if truth is None:
             continue
-        pred = mode_at(starts, legs, ts)
+        j = leg_at(starts, legs, ts)
+        pred = PRED_CLASS.get(legs[j][2], "unknown") if j >= 0 else "none"
         per_point.append((truth, pred))
         seg_votes[i][pred] += 1
+        if j >= 0:
+            leg_truth[j][truth] += 1
     segs = [
         (GEOLIFE_CLASS.get(labels[i][2]), votes.most_common(1)[0][0])
         for i, votes in seg_votes.items()
         if sum(votes.values()) >= 10
     ]
-    return {"pairs": per_point, "segments": segs}
+    legs_scored = [
+        (PRED_CLASS.get(legs[j][2], "unknown"), speed[(legs[j][0], legs[j][1])], counts)
+        for j, counts in leg_truth.items()
+    ]
+    return {"pairs": per_point, "segments": segs, "legs": legs_scored}
+
+
+#: a leg slower than this on average (m/s, 6.5 km/h) moves at walking pace
+WALK_PACE_MPS = 1.8
+
+
+def error_breakdown(pairs: list[tuple[str, str]], legs: list[tuple[str, float, Counter[str]]]) -> dict:
+    """Where the labelled points that are not scored right go, as shares of all labelled points.
+
+    - ``outside_legs``: labelled as travel but in no leg (a stay or a dropped fragment);
+    - ``walking_pace_labelled_vehicle``: in a walk leg moving at walking pace on average, labelled
+      as a vehicle (the user's label covers the walk to, from or inside a station);
+    - ``bus_car``: bus taken for car and car for bus;
+    - ``leg_majority_ceiling``: the accuracy if every leg took the label most of its points have,
+      i.e. what a perfect mode per leg would reach with these legs.
+    """
+    n = len(pairs) or 1
+    outside = sum(1 for _, p in pairs if p == "none")
+    walk_pace = sum(
+        sum(c for k, c in counts.items() if k in MOTORIZED)
+        for pred, v, counts in legs
+        if pred == "walk" and v <= WALK_PACE_MPS
+    )
+    bus_car = sum(1 for t, p in pairs if {t, p} == {"bus", "car"})
+    ceiling = sum(counts.most_common(1)[0][1] for _, _, counts in legs if counts)
+    return {
+        "outside_legs": round(outside / n, 4),
+        "walking_pace_labelled_vehicle": round(walk_pace / n, 4),
+        "bus_car": round(bus_car / n, 4),
+        "leg_majority_ceiling": round(ceiling / n, 4),
+    }
 
 
 def f1_table(pairs: list[tuple[str, str]]) -> tuple[float, dict]:
@@ -270,6 +318,7 @@ def main() -> None:
     if not args.skip_geolife and os.path.isdir(args.geolife):
         pairs: list[tuple[str, str]] = []
         segs: list = []
+        scored_legs: list = []
         by_user: dict[str, list[tuple[str, str]]] = {}
         wanted = set(args.users.split(",")) if args.users else None
         for user in sorted(os.listdir(args.geolife)):
@@ -290,6 +339,7 @@ def main() -> None:
                 file=sys.stderr,
             )
             pairs += sc["pairs"]
+            scored_legs += sc["legs"]
             by_user[user] = sc["pairs"]
             segs += sc["segments"]
         acc = sum(t == p for t, p in pairs) / len(pairs) if pairs else 0.0
@@ -307,6 +357,8 @@ def main() -> None:
             ", ".join(f"{t}->{p} {n}" for (t, p), n in confusion.most_common(25)),
             file=sys.stderr,
         )
+        breakdown = error_breakdown(pairs, scored_legs)
+        print("where the errors are (share of labelled points):", breakdown, file=sys.stderr)
         folds = []
         users = sorted(by_user)
         for k in range(args.folds):
@@ -333,6 +385,7 @@ def main() -> None:
                 c: {"f1": r["f1"], "precision": r["precision"], "recall": r["recall"]} for c, r in per.items()
             },
             "confusion": {f"{t}->{p}": n for (t, p), n in confusion.most_common(12)},
+            "errors": breakdown,
         }
         if folds:
             summary["geolife"]["folds"] = folds

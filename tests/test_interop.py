@@ -20,7 +20,7 @@ from tests.conftest import Person, register
 
 PLAN = [
     StayPlan(1800),
-    TripPlan((LegPlan("walk", 500), LegPlan("car", 6000))),
+    TripPlan((LegPlan("walk", 800), LegPlan("car", 6000))),
     StayPlan(3600),
     TripPlan((LegPlan("bike", 3000),)),
     StayPlan(1800),

@@ -84,8 +84,14 @@ def activity_shares(acts: ActivityArrays | None, t0: float, t1: float) -> dict[s
 METRO_GAP_SHARE = 0.6
 METRO_GAP_FIX_SPEED_MPS = 3.0
 #: 90th percentile of acceleration (m/s2, on a 5 s grid) below which a fast two-wheeler is a
-#: bicycle: GeoLife bike legs median 0.12, buses 0.42, cars 0.38
+#: bicycle: GeoLife bike legs median 0.12, buses 0.42, cars 0.38 (sampled every 8 s or more:
+#: bikes 0.09, buses 0.29, cars 0.28)
 BIKE_SMOOTH_ACCEL = 0.15
+#: ... up to these speeds (m/s): a 95th percentile of 40 km/h and a median of 30 km/h, the speeds
+#: of fast cyclists, pedelecs (assisted to 25 km/h in the EU) and speed pedelecs (45 km/h). GeoLife
+#: bike legs logged every 8 s or more have medians up to 8.5 m/s and 95th percentiles up to 10 m/s.
+BIKE_SMOOTH_MAX_P95_MPS = 11.0
+BIKE_SMOOTH_MAX_MEDIAN_MPS = 8.5
 #: speeds (m/s) at which a ride entirely without fix is taken as underground rail
 UNDERGROUND_SPEED_MPS = (4.0, 30.0)
 #: fast rail cruises above motorway limits: 36 m/s is 130 km/h
@@ -113,8 +119,10 @@ METRO_MAX_STOP_RATE = 0.6
 #: speed range of the 85th percentile of urban rail legs above ground (m/s): 54-79 km/h
 METRO_P85_MPS = (15.0, 22.0)
 #: rail tracks have wide curves: few turns sharper than 19 degrees per km (GeoLife rail legs: median
-#: 0.4, cars 1.2)
-METRO_MAX_HEADING_RATE = 0.8
+#: 0.4, cars 1.2). Among legs that already hold a plateau at 54-79 km/h, rail legs reach 1.0 (GPS
+#: jumps in and near stations read as turns) while roads with bends go beyond; 1.2 helped each of
+#: three left-out user groups over 0.8.
+METRO_MAX_HEADING_RATE = 1.2
 #: smooth rail: 90th percentile acceleration (5 s grid) at most this (m/s2; GeoLife rail legs
 #: cruising at 65-110 km/h: 0.09-0.12, cars on motorways 0.15-0.30), above 54 km/h (p85), few
 #: turns and stops, over at least 10 km
@@ -266,8 +274,13 @@ def _from_geometry(f: MotionFeatures) -> ModeGuess:
     # cycling: median 10.7 km/h (RESEARCH.md), smooth: low acceleration, rarely above 30 km/h
     if f.v_p95 <= 8.0 and f.accel_p90 <= 0.3 and f.v_median <= 6.0 and f.gap_speed < 6.0:
         return ModeGuess("bike", 0.6)
-    # fast or assisted cycling (e-bikes to 25 km/h, 7 m/s): faster, but just as smooth
-    if f.v_p95 <= 11.0 and f.accel_p90 <= BIKE_SMOOTH_ACCEL and f.v_median <= 7.0 and f.gap_speed < 6.0:
+    # fast or assisted cycling: faster, but just as smooth (no bus stops, no traffic surges)
+    if (
+        f.v_p95 <= BIKE_SMOOTH_MAX_P95_MPS
+        and f.accel_p90 <= BIKE_SMOOTH_ACCEL
+        and f.v_median <= BIKE_SMOOTH_MAX_MEDIAN_MPS
+        and f.gap_speed < 6.0
+    ):
         return ModeGuess("bike", 0.5)
     if f.v_median <= 1.9 and f.v_p85 <= 3.0:
         return ModeGuess("walk", 0.5)

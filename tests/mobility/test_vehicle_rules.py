@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from app.mobility import process
+from app.mobility import DEFAULT_PARAMS, process
 from app.mobility.modes import FAMILY, ModeGuess, infer_mode
 from app.mobility.motion import MotionFeatures, motion_features, window_speed
 from app.mobility.pipeline import _Part, _smooth_sandwiches
@@ -114,6 +114,23 @@ def test_a_bus_with_regular_stops_and_a_car_in_stop_and_go_traffic_are_told_apar
         assert car.mode == "car"
 
 
+def test_a_speed_pedelec_is_a_bike_at_any_sampling_and_a_bus_at_its_speed_is_not() -> None:
+    """Smooth riding at a 27 km/h median (pedelecs, fast cyclists) is cycling; a bus reaching
+    the same speeds between stops accelerates harder and is not."""
+    t = np.arange(1800.0)
+    speed = 7.5 + 1.0 * np.sin(2 * np.pi * t / 120.0)
+    for step in (1, 10):
+        rng = np.random.default_rng(step)
+        x = np.cumsum(speed) + rng.normal(0.0, 3.0, t.size)
+        y = rng.normal(0.0, 3.0, t.size)
+        keep = slice(None, None, step)
+        f = motion_features(t[keep], x[keep], y[keep], window_speed(t[keep], x[keep], y[keep]))
+        assert f.v_median > 7.0
+        assert infer_mode(f).mode == "bike"
+    bus = infer_mode(_features(_bus(np.random.default_rng(4)), 4, turn_every_s=120.0))
+    assert bus.mode == "bus"
+
+
 def test_confidence_is_lower_for_weak_decisions() -> None:
     rng = np.random.default_rng(1)
     clear_bus = infer_mode(_features(_bus(rng), 1, turn_every_s=120.0))
@@ -160,7 +177,7 @@ def test_a_short_leg_between_two_legs_of_one_vehicle_joins_them() -> None:
 def test_a_bus_losing_its_fix_for_minutes_stays_one_bus_leg() -> None:
     plan = [
         StayPlan(900),
-        TripPlan((LegPlan("walk", 400), LegPlan("bus", 9000), LegPlan("walk", 400))),
+        TripPlan((LegPlan("walk", 600), LegPlan("bus", 9000), LegPlan("walk", 600))),
         StayPlan(900),
     ]
     sim = simulate(plan, seed=3, sampling_s=1)
@@ -171,3 +188,20 @@ def test_a_bus_losing_its_fix_for_minutes_stays_one_bus_leg() -> None:
     res = process(sim.points.take(np.flatnonzero(~lost)))
     assert len(res.trips) == 1
     assert [leg.mode for leg in res.trips[0].legs] == ["walk", "bus", "walk"]
+
+
+def test_a_walk_of_a_few_minutes_to_the_stop_is_part_of_the_ride() -> None:
+    """Under ``min_walk_leg_s`` at a trip's end, a walk joins the vehicle leg; longer, it is a leg."""
+    plan = [
+        StayPlan(900),
+        TripPlan((LegPlan("walk", 200), LegPlan("bus", 6000), LegPlan("walk", 700))),
+        StayPlan(900),
+    ]
+    sim = simulate(plan, seed=5, sampling_s=2)
+    res = process(sim.points)
+    assert len(res.trips) == 1
+    legs = res.trips[0].legs
+    assert [leg.mode for leg in legs] == ["bus", "walk"]
+    walk_start = sim.trips[0].legs[2].start_ts_s
+    assert abs(legs[1].start_ts_s - walk_start) < 60
+    assert legs[1].end_ts_s - legs[1].start_ts_s >= DEFAULT_PARAMS.min_walk_leg_s
