@@ -279,9 +279,17 @@ class PipelineWorker:
         for claim in claims:
             try:
                 await self.process_claim(claim, now_s=now_s)
-            except Exception:
-                # The lease stays until it expires, so this person is retried later, not in a tight loop.
-                log.exception("processing one person's points failed; retried when the lease expires")
+            except Exception as exc:
+                # The lease is held until the next attempt, backing off, so this person is retried
+                # later (never in a tight loop) and the others are not held up.
+                async with self.db.session() as session:
+                    failures = await store.record_failure(session, claim, type(exc).__name__)
+                    await session.commit()
+                log.exception(
+                    "processing one person's points failed (%d in a row); next attempt in %.0f s",
+                    failures,
+                    store.failure_backoff_s(failures),
+                )
         return len(claims)
 
     async def run_until_idle(self, now_s: float | None = None) -> int:

@@ -308,6 +308,8 @@ async def test_pending_points_count_what_was_accepted(client: httpx.AsyncClient,
     assert (await client.get("/v1/me/pipeline", headers=alice.headers)).json() == {
         "pending_points": 0,
         "processed_until": None,
+        "failed_attempts": 0,
+        "next_attempt": None,
     }
     await client.post("/v1/me/locations", headers=alice.headers, json={"points": points(10)})
     await client.post("/v1/me/locations", headers=alice.headers, json={"points": points(15)})

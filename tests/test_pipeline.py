@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -11,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 
+from app import worker as worker_module
 from app.emissions import DEFAULT_FACTOR_SET
 from app.mobility.simulate import LegPlan, Simulation, StayPlan, TripPlan, simulate
 from app.store import pipeline as pipeline_store
@@ -271,3 +274,71 @@ async def test_the_window_read_does_not_grow_with_history(
         )
         await session.commit()
     assert read is not None and read <= len(points) * 1.5
+
+
+async def test_a_failing_run_backs_off_holds_up_no_one_and_loses_nothing(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    alice: Person,
+    bob: Person,
+    day: Simulation,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    points = payload(day)
+    await upload(client, alice, points)
+    await upload(client, bob, [p | {"ts": p["ts"] + 1} for p in points])
+    alice_first_ms = round(points[0]["ts"] * 1000)
+    real_run = worker_module.run_pipeline
+
+    def broken_for_alice(window: Any, now_s: float | None) -> Any:
+        if len(window.ts_ms) and int(window.ts_ms[0]) == alice_first_ms:
+            raise RuntimeError("a bug met only by this history")
+        return real_run(window, now_s)
+
+    monkeypatch.setattr(worker_module, "run_pipeline", broken_for_alice)
+    worker = app.state.worker
+    assert await worker.run_until_idle() == 2  # both claimed once; alice's failure does not loop
+    assert len(await trips_of(client, bob)) == len(day.trips)
+    state = (await client.get("/v1/me/pipeline", headers=alice.headers)).json()
+    assert state["pending_points"] == len(points) and state["failed_attempts"] == 1
+    wait_s = httpx_time(state["next_attempt"]) - time.time()
+    assert 50 < wait_s <= 60
+    assert await trips_of(client, alice) == []
+
+    async def attempt_now() -> None:  # the wait runs out
+        async with app.state.db.session() as session:
+            await session.execute(
+                sa.update(PipelineState)
+                .where(PipelineState.user_id == alice.user_id)
+                .values(lease_expires_at=datetime.now(UTC) - timedelta(seconds=1))
+            )
+            await session.commit()
+
+    await attempt_now()
+    assert await worker.run_until_idle() == 1
+    state = (await client.get("/v1/me/pipeline", headers=alice.headers)).json()
+    assert state["failed_attempts"] == 2
+    assert 110 < httpx_time(state["next_attempt"]) - time.time() <= 120  # twice as long
+
+    monkeypatch.setattr(worker_module, "run_pipeline", real_run)  # the fix is deployed
+    assert await worker.run_until_idle() == 0  # still waiting for its next attempt
+    await attempt_now()
+    assert await worker.run_until_idle() == 1
+    state = (await client.get("/v1/me/pipeline", headers=alice.headers)).json()
+    assert state == {
+        "pending_points": 0,
+        "processed_until": state["processed_until"],
+        "failed_attempts": 0,
+        "next_attempt": None,
+    }
+    assert len(await trips_of(client, alice)) == len(day.trips)
+    async with app.state.db.session() as session:
+        row = await session.get(PipelineState, alice.user_id)
+        assert row is not None and row.lease_owner is None and row.claimed_points == 0
+        assert row.last_error is None
+
+
+def test_the_wait_between_failed_runs_doubles_up_to_an_hour() -> None:
+    waits = [pipeline_store.failure_backoff_s(n) for n in range(1, 10)]
+    assert waits[:4] == [60, 120, 240, 480]
+    assert waits[-1] == 3600 and max(waits) == 3600

@@ -11,7 +11,7 @@ from app.ingest import ingest_batch
 from app.problems import Problem
 from app.ratelimit import IngestLimit
 from app.routers.auth import AUTH_ERRORS
-from app.schemas.common import rfc3339_ms
+from app.schemas.common import rfc3339, rfc3339_ms
 from app.schemas.ingest import IngestOut, LocationBatchIn, PipelineOut
 from app.store import points as store
 
@@ -77,6 +77,10 @@ async def get_pipeline(session: SessionDep, user: CurrentUser) -> PipelineOut:
     await session.commit()
     if state is None:
         return PipelineOut(pending_points=0, processed_until=None)
+    failing = state.failures > 0
     return PipelineOut(
-        pending_points=state.pending_points, processed_until=rfc3339_ms(state.processed_until_ms)
+        pending_points=state.pending_points,
+        processed_until=rfc3339_ms(state.processed_until_ms),
+        failed_attempts=state.failures,
+        next_attempt=rfc3339(state.lease_expires_at) if failing else None,
     )

@@ -124,3 +124,13 @@ class PipelineOut(BaseModel):
     processed_until: str | None = Field(
         description="RFC 3339 time up to which the pipeline has turned points into trips; null before any."
     )
+    failed_attempts: int = Field(
+        default=0,
+        description=(
+            "Processing runs on these points that failed in a row (0 when all is well). The points stay "
+            "stored and pending; the service retries, waiting longer after each failure (at most an hour)."
+        ),
+    )
+    next_attempt: str | None = Field(
+        default=None, description="RFC 3339 time of the next attempt while runs are failing; null otherwise."
+    )

@@ -170,6 +170,12 @@ class PipelineState(Base):
     claimed_from_ms: Mapped[int | None] = mapped_column(sa.BigInteger)
     # Raw points before this time were deleted by the retention purge; trips before it are never rebuilt.
     purged_until_ms: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # Consecutive failed runs on this person's points (0 after a success). While it is above 0 the lease
+    # is held until the next attempt (`lease_expires_at`), backing off so one bad history cannot keep a
+    # worker busy; `last_error` names the exception class only, never data.
+    failures: Mapped[int] = mapped_column(sa.Integer, default=0, server_default="0")
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(sa.String(120))
 
 
 class Trip(Base):

@@ -254,9 +254,51 @@ async def release(
             processed_until_ms=processed_until_ms,
             lease_owner=None,
             lease_expires_at=None,
+            failures=0,
+            last_error=None,
             updated_at=utcnow(),
         )
     )
+
+
+#: first wait after a failed run (s), doubled on each further failure up to FAILURE_BACKOFF_MAX_S
+FAILURE_BACKOFF_S = 60.0
+#: the longest wait between attempts (s): a failing person is still retried every hour, so a fix
+#: deployed without any other action takes effect
+FAILURE_BACKOFF_MAX_S = 3600.0
+
+
+def failure_backoff_s(failures: int) -> float:
+    """Wait before the next attempt after ``failures`` consecutive failed runs (1, 2, ...)."""
+    return float(min(FAILURE_BACKOFF_S * 2 ** max(failures - 1, 0), FAILURE_BACKOFF_MAX_S))
+
+
+async def record_failure(session: AsyncSession, claim: Claim, error: str) -> int:
+    """Count a failed run and hold the lease until the next attempt; returns the failure count.
+
+    The claimed points stay pending and the claimed window stays recorded (the next claim merges
+    it), so nothing is lost: the next attempt redoes the whole run.
+    """
+    failures = await session.scalar(
+        sa.select(PipelineState.failures).where(
+            PipelineState.user_id == claim.user_id, PipelineState.lease_owner == claim.owner
+        )
+    )
+    if failures is None:
+        return 0  # the lease passed to another worker meanwhile
+    failures += 1
+    now = utcnow()
+    await session.execute(
+        sa.update(PipelineState)
+        .where(PipelineState.user_id == claim.user_id, PipelineState.lease_owner == claim.owner)
+        .values(
+            failures=failures,
+            last_failure_at=now,
+            last_error=error[:120],
+            lease_expires_at=now + timedelta(seconds=failure_backoff_s(failures)),
+        )
+    )
+    return int(failures)
 
 
 async def close_timed_out_trips(session: AsyncSession, before_ms: int) -> int:
