@@ -29,6 +29,7 @@ from app.routers import (
     selfdata,
     service,
     statistics,
+    transit,
     trips,
 )
 from app.schemas.ingest import LocationBatchIn
@@ -122,7 +123,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     # Imports stream large files to disk with their own cap; everything else is held to the body cap.
     app.add_middleware(
-        BodyGuardMiddleware, max_body_bytes=settings.max_body_bytes, exempt_prefixes=["/v1/me/imports"]
+        BodyGuardMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        exempt_prefixes=["/v1/me/imports", "/v1/operator/transit-feeds"],
     )
     if settings.cors_origin_list:
         app.add_middleware(
@@ -145,6 +148,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         modes,
         operator,
         statistics,
+        transit,
         emission,
     ):
         app.include_router(module.router)

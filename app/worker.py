@@ -26,11 +26,12 @@ from app.db import Database
 from app.emissions import DEFAULT_POLICY, EmissionPolicy, great_circle_m
 from app.emissions.coaching import TripEnds, same_places
 from app.footprint import FootprintContext, leg_figures, load_context
-from app.mobility import DEFAULT_PARAMS, ActivityArrays, PipelineResult, PointArrays, process
+from app.mobility import DEFAULT_PARAMS, ActivityArrays, PipelineResult, PointArrays, TransitStops, process
 from app.mobility import Trip as MobilityTrip
 from app.privacy import SharedEnds, Zone, shared_ends
 from app.retention import purge_all
 from app.store import pipeline as store
+from app.store import transit as transit_store
 from app.store.models import Leg, Trip, utcnow
 from app.store.pipeline import Claim, Window
 from app.store.statistics import rebuild_rollups
@@ -43,8 +44,9 @@ def _ms(ts_s: float) -> int:
     return round(ts_s * 1000)
 
 
-def run_pipeline(window: Window, now_s: float | None) -> PipelineResult:
-    """The pure pipeline on one window of a person's data."""
+def run_pipeline(window: Window, now_s: float | None, transit: TransitStops | None = None) -> PipelineResult:
+    """The pure pipeline on one window of a person's data, with the territory's transit stops around
+    it (if the operator published its network)."""
     points = PointArrays(
         ts_s=window.ts_ms.astype(np.float64) / 1000.0,
         lat=window.lat,
@@ -60,7 +62,7 @@ def run_pipeline(window: Window, now_s: float | None) -> PipelineResult:
             kind=window.activity_kind,
             confidence=window.activity_confidence,
         )
-    return process(points, activities, now_s=now_s)
+    return process(points, activities, now_s=now_s, transit=transit)
 
 
 def resume_point(result: PipelineResult) -> float | None:
@@ -307,8 +309,9 @@ class PipelineWorker:
         async with self.db.engine.connect() as conn:
             conn = await conn.execution_options(sqlite_readonly=True)
             window = await store.read_window(conn, claim.user_id, start_ms)
+            transit = await transit_store.stops_around(conn, window.lat, window.lon)
             await conn.rollback()
-        result = await asyncio.to_thread(run_pipeline, window, now_s)
+        result = await asyncio.to_thread(run_pipeline, window, now_s, transit)
         async with self.db.session() as session:
             if not await store.hold_lease(session, claim):
                 log.warning("lease on a person's pipeline was lost; another worker takes over")

@@ -80,6 +80,7 @@ async def owned(app: FastAPI, client: httpx.AsyncClient, alice: Person) -> dict[
         "zone_id": zone["id"],
         "import_id": imported["id"],
         "purpose": "research",
+        "name": "yelo",
     }
 
 

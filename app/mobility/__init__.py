@@ -22,6 +22,7 @@ Every threshold is a field of :class:`PipelineParams` or a named constant next t
 
 from app.mobility.params import DEFAULT_PARAMS, PipelineParams
 from app.mobility.pipeline import process
+from app.mobility.transit import TransitStops
 from app.mobility.types import ActivityArrays, Leg, PipelineResult, PointArrays, Stay, Trip
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "PipelineResult",
     "PointArrays",
     "Stay",
+    "TransitStops",
     "Trip",
     "process",
 ]

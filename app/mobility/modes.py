@@ -20,7 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.mobility.motion import MotionFeatures
+from app.mobility.transit import NO_EVIDENCE, TransitEvidence
 from app.mobility.types import ActivityArrays
+from app.transit.gtfs import METRO, TRAIN, TRAM
 
 #: mode families (as the evaluation and the emission factors group modes)
 FAMILY: dict[str, str] = {
@@ -145,8 +147,42 @@ BUS_CAR_CONFIDENCE = {4: 0.75, 3: 0.7, 2: 0.6, 1: 0.4, 0: 0.65}
 CAR_TWO_VOTES_CONFIDENCE = 0.55
 
 
-def motorised_mode(f: MotionFeatures) -> ModeGuess:
-    """Car, bus, metro or train for a leg known (or judged) to be motorised."""
+#: halts (other than the first and last) a leg needs before the share of them at stops tells
+MIN_HALTS = 3
+#: a bus halts mostly at its stops: at least half of its halts (lights and queues take the rest)
+BUS_HALT_SHARE = 0.5
+#: bus stops sit near crossings, so a car halts near one now and then: at most a quarter of its halts
+CAR_HALT_SHARE = 0.25
+_RAIL_MODE = {TRAM: "tram", METRO: "metro", TRAIN: "train"}
+
+
+def network_mode(f: MotionFeatures, ev: TransitEvidence) -> ModeGuess | None:
+    """Bus, rail or car from the territory's network (:mod:`app.mobility.transit`), or None when
+    the network does not tell."""
+    if not ev.covered:
+        return None
+    if ev.rail_kind and (ev.halts < MIN_HALTS or ev.halts_at_rail_stops >= BUS_HALT_SHARE * ev.halts):
+        mode = _RAIL_MODE[ev.rail_kind]
+        if mode == "train" and f.v_p85 >= HSR_P85_MPS:
+            mode = "hsr"
+        return ModeGuess(mode, 0.8)
+    share = ev.halts_at_bus_stops / ev.halts if ev.halts else 0.0
+    if ev.bus_line:
+        # from a stop of a line to a stop of the same line (e-mission's transit rule)
+        if ev.halts < MIN_HALTS or share > CAR_HALT_SHARE:
+            return ModeGuess("bus", 0.85 if ev.halts >= MIN_HALTS and share >= BUS_HALT_SHARE else 0.7)
+        return ModeGuess("car", 0.6)  # along a bus line, but halting where buses do not
+    if ev.halts >= MIN_HALTS:
+        if share >= BUS_HALT_SHARE:
+            return ModeGuess("bus", 0.65)  # boarded or left out of the stops' reach (late fix)
+        if share <= CAR_HALT_SHARE:
+            return ModeGuess("car", 0.75)
+    return None
+
+
+def motorised_mode(f: MotionFeatures, transit: TransitEvidence = NO_EVIDENCE) -> ModeGuess:
+    """Car, bus, metro or train for a leg known (or judged) to be motorised; the territory's network,
+    when it covers the leg, decides between bus, rail and car before the geometric votes."""
     # underground rail: a large share of the leg without fix, crossed faster than walking, while
     # the fixes there are (in and around stations) are at walking pace (RESEARCH.md: subways lose
     # GPS underground, long gaps then a jump). Fast fixes between gaps are a vehicle sampled sparsely.
@@ -161,6 +197,9 @@ def motorised_mode(f: MotionFeatures) -> ModeGuess:
     # above 200 km/h
     if f.v_p85 >= TRAIN_P85_MPS and f.heading_rate_per_km <= 0.5 and f.distance_m >= 10_000:
         return ModeGuess("hsr" if f.v_p85 >= HSR_P85_MPS else "train", 0.6)
+    by_network = network_mode(f, transit)
+    if by_network is not None:
+        return by_network
     # smooth rail: electric trains pull away and brake gently and hold their speed for tens of
     # kilometres, while road traffic keeps changing speed (Dabiri & Heaslip 2018 use acceleration)
     if (
@@ -202,12 +241,15 @@ def motorised_mode(f: MotionFeatures) -> ModeGuess:
     return ModeGuess("car", BUS_CAR_CONFIDENCE[votes])
 
 
-def infer_mode(f: MotionFeatures, shares: dict[str, float] | None = None) -> ModeGuess:
+def infer_mode(
+    f: MotionFeatures, shares: dict[str, float] | None = None, transit: TransitEvidence = NO_EVIDENCE
+) -> ModeGuess:
     """Mode of one leg.
 
     Args:
         f: the leg's motion features.
         shares: confidence-weighted seconds per activity kind (:func:`activity_shares`), or None.
+        transit: what the territory's network says about the leg (:func:`app.mobility.transit.leg_evidence`).
 
     Returns:
         The guessed mode, confidence and source ("activity" when the phone's hints decided the
@@ -222,13 +264,15 @@ def infer_mode(f: MotionFeatures, shares: dict[str, float] | None = None) -> Mod
     ):
         return ModeGuess("plane", 0.9)
     if shares:
-        guess = _from_activities(f, shares)
+        guess = _from_activities(f, shares, transit)
         if guess is not None:
             return guess
-    return _from_geometry(f)
+    return _from_geometry(f, transit)
 
 
-def _from_activities(f: MotionFeatures, shares: dict[str, float]) -> ModeGuess | None:
+def _from_activities(
+    f: MotionFeatures, shares: dict[str, float], transit: TransitEvidence
+) -> ModeGuess | None:
     """The family the hints give a leg they mostly cover, if its speed does not contradict it."""
     running = shares.get("running", 0.0)
     walk = shares.get("walking", 0.0) + running
@@ -249,12 +293,12 @@ def _from_activities(f: MotionFeatures, shares: dict[str, float]) -> ModeGuess |
     if best[1] == "bike" and f.v_median <= 9.0:
         return ModeGuess("bike", conf, "activity")
     if best[1] == "motor" and f.v_median >= 1.5:
-        m = motorised_mode(f)
+        m = motorised_mode(f, transit)
         return ModeGuess(m.mode, conf * (0.5 + 0.5 * m.confidence), "activity")
     return None
 
 
-def _from_geometry(f: MotionFeatures) -> ModeGuess:
+def _from_geometry(f: MotionFeatures, transit: TransitEvidence) -> ModeGuess:
     """Mode from the motion features alone."""
     # a long stretch without any fix crossed at vehicle speed: road tunnels take a minute or two,
     # metros lose the fix for whole rides (RESEARCH.md); a weak guess: on GeoLife such gaps were
@@ -267,7 +311,7 @@ def _from_geometry(f: MotionFeatures) -> ModeGuess:
         return ModeGuess("metro", 0.3)
     # mostly without fix: only the speed across the gaps tells (underground rail, tunnels)
     if f.gap_share >= 0.5 and f.gap_speed >= 4.0:
-        return motorised_mode(f)
+        return motorised_mode(f, transit)
     # walking: median 5.3 km/h in GeoLife (RESEARCH.md); e-mission calls <= 1.7 m/s median walking
     if f.v_median <= 1.9 and f.v_p85 <= 3.0 and f.gap_speed < 4.0:
         return ModeGuess("walk", 0.8)
@@ -284,4 +328,4 @@ def _from_geometry(f: MotionFeatures) -> ModeGuess:
         return ModeGuess("bike", 0.5)
     if f.v_median <= 1.9 and f.v_p85 <= 3.0:
         return ModeGuess("walk", 0.5)
-    return motorised_mode(f)
+    return motorised_mode(f, transit)

@@ -20,6 +20,7 @@ from app.mobility.modes import FAMILY, ModeGuess, activity_shares, infer_mode
 from app.mobility.motion import motion_features, window_speed
 from app.mobility.params import DEFAULT_PARAMS, PipelineParams
 from app.mobility.stays import Span, segment
+from app.mobility.transit import ProjectedNetwork, TransitStops, leg_evidence
 from app.mobility.types import ActivityArrays, FloatArray, Leg, PipelineResult, PointArrays, Stay, Trip
 
 
@@ -38,6 +39,7 @@ def process(
     *,
     now_s: float | None = None,
     params: PipelineParams = DEFAULT_PARAMS,
+    transit: TransitStops | None = None,
 ) -> PipelineResult:
     """Turn one user's points into stays and trips with legs and modes.
 
@@ -46,6 +48,8 @@ def process(
         activities: the phone's motion-activity hints, if any.
         now_s: the current time; None means the data is complete and everything is closed.
         params: thresholds (:class:`PipelineParams`).
+        transit: the territory's public transport stops (from its GTFS feeds), if any: evidence
+            for bus, rail or car (:mod:`app.mobility.transit`).
 
     Returns:
         Stays and trips in time order, and where the next incremental run must restart.
@@ -58,6 +62,7 @@ def process(
         return PipelineResult([], [], None)
     proj = Projection.for_points(pts.lat, pts.lon)
     x, y = proj.to_xy(pts.lat, pts.lon)
+    net = ProjectedNetwork(transit, proj) if transit is not None and len(transit) else None
     t = pts.ts_s
     seg = segment(t, x, y, params, awake, pts.accuracy_m)
 
@@ -78,7 +83,7 @@ def process(
             if not closed and resume is None:
                 resume = restart  # an open tail that may become a trip
             continue
-        trip = _build_trip(pts, x, y, mv, activities, closed, proj, params, after_gap)
+        trip = _build_trip(pts, x, y, mv, activities, closed, proj, params, after_gap, net)
         trips.append(trip)
         last_restart, last_followed = restart, followed
         if after_gap:
@@ -179,6 +184,7 @@ def _build_trip(
     proj: Projection,
     params: PipelineParams,
     after_gap: bool = False,
+    net: ProjectedNetwork | None = None,
 ) -> Trip:
     """The trip made of the fixes of ``mv``: legs with modes, and a start moved back by the
     departure lead when it follows a silent gap (:func:`departure_lead`). Its distance is the sum
@@ -187,7 +193,7 @@ def _build_trip(
     t, tx, ty = pts.ts_s[sl], x[sl], y[sl]
     lat, lon = pts.lat[sl], pts.lon[sl]
     v = window_speed(t, tx, ty, params)
-    parts = _legs_of_trip(t, tx, ty, v, activities, params)
+    parts = _legs_of_trip(t, tx, ty, v, activities, params, net)
     legs = [_make_leg(p, t, tx, ty, lat, lon, proj, params) for p in parts]
     if not legs:
         legs = [
@@ -224,6 +230,7 @@ def _guess(
     v: FloatArray,
     activities: ActivityArrays | None,
     params: PipelineParams,
+    net: ProjectedNetwork | None = None,
 ) -> ModeGuess:
     """Mode of the part made of steps ``first..last`` of a trip.
 
@@ -243,7 +250,8 @@ def _guess(
             a, b = ca, cb
     sl = slice(a, b + 1)
     f = motion_features(t[sl], x[sl], y[sl], v[sl], params)
-    return infer_mode(f, activity_shares(activities, float(t[first]), float(t[last + 1])))
+    evidence = leg_evidence(net, t[sl], x[sl], y[sl], v[sl])
+    return infer_mode(f, activity_shares(activities, float(t[first]), float(t[last + 1])), evidence)
 
 
 def _legs_of_trip(
@@ -253,10 +261,13 @@ def _legs_of_trip(
     v: FloatArray,
     activities: ActivityArrays | None,
     params: PipelineParams,
+    net: ProjectedNetwork | None = None,
 ) -> list[_Part]:
     """Change points, a mode per part, then merging of same-mode and too-short legs."""
     runs = change_points(t, x, y, v, params, activities)
-    parts = [_Part(r.first, r.last, _guess(r.first, r.last, t, x, y, v, activities, params)) for r in runs]
+    parts = [
+        _Part(r.first, r.last, _guess(r.first, r.last, t, x, y, v, activities, params, net)) for r in runs
+    ]
     changed = True
     while changed and len(parts) > 1:
         changed = False
@@ -281,7 +292,7 @@ def _legs_of_trip(
             else:
                 j = k - 1 if durs[k - 1] >= durs[k + 1] else k + 1
             a, b = min(parts[k].first, parts[j].first), max(parts[k].last, parts[j].last)
-            parts[min(k, j)] = _Part(a, b, _guess(a, b, t, x, y, v, activities, params))
+            parts[min(k, j)] = _Part(a, b, _guess(a, b, t, x, y, v, activities, params, net))
             del parts[max(k, j)]
             changed = True
     return _smooth_sandwiches(parts, t)

@@ -449,3 +449,40 @@ class RollupMonthly(Base):
     trips: Mapped[int] = mapped_column(sa.Integer)
     distance_m: Mapped[float] = mapped_column(sa.Double)
     co2e_g: Mapped[float] = mapped_column(sa.Double)
+
+
+class TransitFeed(Base):
+    """A public transport network the territory's operator published (a GTFS feed), by name."""
+
+    __tablename__ = "transit_feeds"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    stops: Mapped[int] = mapped_column(sa.Integer)
+    routes: Mapped[int] = mapped_column(sa.Integer)
+    min_lat: Mapped[float] = mapped_column(sa.Double)
+    min_lon: Mapped[float] = mapped_column(sa.Double)
+    max_lat: Mapped[float] = mapped_column(sa.Double)
+    max_lon: Mapped[float] = mapped_column(sa.Double)
+
+
+class TransitStopRow(Base):
+    """A stop of a feed that a bus, tram, metro, train or ferry line serves (see `app.transit`).
+
+    `kinds` holds the kinds of service as bits; `routes` the ids of the lines calling there, as a JSON
+    list. The pipeline reads the stops around a person's points through the (lat, lon) index."""
+
+    __tablename__ = "transit_stops"
+    __table_args__ = (sa.Index("ix_transit_stops_lat_lon", "lat", "lon"),)
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    feed_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("transit_feeds.id", ondelete="CASCADE"))
+    stop_id: Mapped[str] = mapped_column(sa.String(255))
+    name: Mapped[str] = mapped_column(sa.String(255))
+    lat: Mapped[float] = mapped_column(sa.Double)
+    lon: Mapped[float] = mapped_column(sa.Double)
+    kinds: Mapped[int] = mapped_column(sa.Integer)
+    routes: Mapped[str] = mapped_column(sa.Text)

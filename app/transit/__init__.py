@@ -1,0 +1,33 @@
+"""Coach CO2 transit library: a territory's public transport network, read from its GTFS feed.
+
+Pure Python (no web framework, no database, no other app module): :func:`read_gtfs` streams a
+feed's stops, lines and kinds of service; the pipeline uses them as evidence for bus and rail legs.
+"""
+
+from app.transit.gtfs import (
+    BUS,
+    FERRY,
+    METRO,
+    RAIL,
+    TRAIN,
+    TRAM,
+    GtfsError,
+    GtfsNetwork,
+    TransitStop,
+    read_gtfs,
+    route_kind,
+)
+
+__all__ = [
+    "BUS",
+    "FERRY",
+    "METRO",
+    "RAIL",
+    "TRAIN",
+    "TRAM",
+    "GtfsError",
+    "GtfsNetwork",
+    "TransitStop",
+    "read_gtfs",
+    "route_kind",
+]

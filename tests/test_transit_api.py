@@ -1,0 +1,129 @@
+"""The operator publishes the territory's public transport network; the pipeline uses it."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.mobility.simulate import Simulation, simulate
+from tests.conftest import Person
+from tests.mobility.test_transit_modes import PLAN, _places
+from tests.test_pipeline import payload, trips_of, upload
+from tests.transit.gtfs_files import feed_zip, line_feed, table
+
+ZIP = {"Content-Type": "application/zip"}
+
+
+@pytest.fixture(scope="module")
+def ride() -> Simulation:
+    return simulate(PLAN, seed=11, sampling_s=2.0)
+
+
+def _line_at_halts(sim: Simulation, offset_deg: float = 0.0) -> bytes:
+    lat, lon, ends = _places(sim)
+    stops = [("start", *ends[0])]
+    stops += [
+        (f"s{i}", float(a) + offset_deg, float(o)) for i, (a, o) in enumerate(zip(lat, lon, strict=True))
+    ]
+    stops += [("end", *ends[1])]
+    if offset_deg:  # stops of the line elsewhere: the ride neither starts nor halts at one
+        stops = [(sid, a + offset_deg if sid in ("start", "end") else a, o) for sid, a, o in stops]
+    return line_feed(stops, route_id="L1", route_type=3)
+
+
+async def test_an_operator_publishes_replaces_lists_and_withdraws_a_network(
+    client: httpx.AsyncClient, operator_headers: dict[str, str]
+) -> None:
+    feed = line_feed([("a", 46.15, -1.15), ("b", 46.16, -1.14), ("c", 46.17, -1.13)])
+    created = await client.put(
+        "/v1/operator/transit-feeds/yelo", headers=operator_headers | ZIP, content=feed
+    )
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["name"] == "yelo" and body["stops"] == 3 and body["routes"] == 1
+    assert body["bbox"] == [-1.15, 46.15, -1.13, 46.17] and body["created_at"].endswith("Z")
+    # multipart works too, and the same name replaces the feed
+    smaller = line_feed([("a", 46.15, -1.15), ("b", 46.16, -1.14)])
+    replaced = await client.put(
+        "/v1/operator/transit-feeds/yelo",
+        headers=operator_headers,
+        files={"file": ("gtfs.zip", smaller, "application/zip")},
+    )
+    assert replaced.status_code == 200 and replaced.json()["stops"] == 2
+    await client.put("/v1/operator/transit-feeds/ter", headers=operator_headers | ZIP, content=feed)
+    listed = (await client.get("/v1/operator/transit-feeds", headers=operator_headers)).json()["feeds"]
+    assert [(f["name"], f["stops"]) for f in listed] == [("ter", 3), ("yelo", 2)]
+    assert (
+        await client.delete("/v1/operator/transit-feeds/ter", headers=operator_headers)
+    ).status_code == 204
+    missing = await client.delete("/v1/operator/transit-feeds/ter", headers=operator_headers)
+    assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
+    listed = (await client.get("/v1/operator/transit-feeds", headers=operator_headers)).json()["feeds"]
+    assert [f["name"] for f in listed] == ["yelo"]
+
+
+async def test_a_bad_feed_is_refused_and_the_published_one_stays(
+    client: httpx.AsyncClient, operator_headers: dict[str, str]
+) -> None:
+    good = line_feed([("a", 46.15, -1.15), ("b", 46.16, -1.14)])
+    assert (
+        await client.put("/v1/operator/transit-feeds/yelo", headers=operator_headers | ZIP, content=good)
+    ).status_code == 201
+    broken = feed_zip({"stops.txt": table(["stop_id", "stop_lat", "stop_lon"], [("a", 46.1, -1.1)])})
+    for content, detail in (
+        (broken, "routes.txt: the feed has no such file"),
+        (b"not a zip", "not a zip archive"),
+    ):
+        answer = await client.put(
+            "/v1/operator/transit-feeds/yelo", headers=operator_headers | ZIP, content=content
+        )
+        assert answer.status_code == 422
+        problem = answer.json()
+        assert problem["errors"][0]["field"] == "file" and detail in problem["errors"][0]["detail"]
+    bad_name = await client.put(
+        "/v1/operator/transit-feeds/Yélo%20bus", headers=operator_headers | ZIP, content=good
+    )
+    assert bad_name.status_code == 422 and bad_name.json()["errors"][0]["field"] == "name"
+    (feed,) = (await client.get("/v1/operator/transit-feeds", headers=operator_headers)).json()["feeds"]
+    assert feed["name"] == "yelo" and feed["stops"] == 2
+
+
+async def test_people_cannot_publish_or_read_networks(client: httpx.AsyncClient, alice: Person) -> None:
+    feed = line_feed([("a", 46.15, -1.15), ("b", 46.16, -1.14)])
+    assert (
+        await client.put("/v1/operator/transit-feeds/x", headers=alice.headers | ZIP, content=feed)
+    ).status_code == 403
+    assert (await client.get("/v1/operator/transit-feeds", headers=alice.headers)).status_code == 403
+    assert (await client.get("/v1/operator/transit-feeds")).status_code == 401
+
+
+async def test_the_pipeline_takes_the_published_network_into_account(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    alice: Person,
+    bob: Person,
+    operator_headers: dict[str, str],
+    ride: Simulation,
+) -> None:
+    points = payload(ride)
+    put = await client.put(
+        "/v1/operator/transit-feeds/yelo", headers=operator_headers | ZIP, content=_line_at_halts(ride)
+    )
+    assert put.status_code == 201
+    await upload(client, alice, points)
+    await app.state.worker.run_until_idle()
+    (trip,) = await trips_of(client, alice)
+    vehicle = [leg for leg in trip["legs"] if leg["mode"] != "walk"]
+    assert [(leg["mode"], leg["confidence"] >= 0.8) for leg in vehicle] == [("bus", True)]
+    # the line runs elsewhere: the same motion, halting away from any stop, is a car
+    put = await client.put(
+        "/v1/operator/transit-feeds/yelo",
+        headers=operator_headers | ZIP,
+        content=_line_at_halts(ride, 0.0018),
+    )
+    assert put.status_code == 200
+    await upload(client, bob, points)
+    await app.state.worker.run_until_idle()
+    (trip,) = await trips_of(client, bob)
+    assert [leg["mode"] for leg in trip["legs"] if leg["mode"] != "walk"] == ["car"]
