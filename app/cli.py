@@ -1,4 +1,5 @@
-"""The `coachco2` command: serve the API, migrate the database, manage operator accounts."""
+"""The `coachco2` command: serve the API, migrate the database, manage operator accounts and the
+territory's transit networks."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from app.logs import configure as configure_logs
 from app.migrate import upgrade
 from app.schemas.common import rfc3339
 from app.settings import get_settings
-from app.store import accounts
+from app.store import accounts, transit
+from app.transit import FEED_NAME, GtfsError, GtfsNetwork, read_gtfs
 
 
 def _migrate() -> None:
@@ -116,6 +118,70 @@ def cmd_operator_revoke(args: argparse.Namespace) -> int:
         print(f"error: no operator named {args.name!r}", file=sys.stderr)
         return 1
     print(f"revoked {count} token(s) of operator {args.name!r}")
+    return 0
+
+
+async def _transit_publish(name: str, network: GtfsNetwork) -> bool:
+    db = Database(get_settings())
+    try:
+        async with db.session() as session:
+            _, replaced = await transit.replace_feed(session, name, network)
+            await session.commit()
+            return replaced
+    finally:
+        await db.dispose()
+
+
+def cmd_transit_publish(args: argparse.Namespace) -> int:
+    if not FEED_NAME.match(args.name):
+        print("error: NAME must be 1 to 40 lower-case letters, digits and dashes", file=sys.stderr)
+        return 2
+    try:
+        network = read_gtfs(args.file)
+    except GtfsError as exc:
+        print(f"error: {args.file}: {exc}", file=sys.stderr)
+        return 1
+    _migrate()
+    replaced = asyncio.run(_transit_publish(args.name, network))
+    verb = "replaced" if replaced else "published"
+    print(f"{verb} transit feed {args.name!r}: {len(network.stops)} stops, {network.routes} lines")
+    return 0
+
+
+async def _transit_list() -> list[tuple[str, int, int, str]]:
+    db = Database(get_settings())
+    try:
+        async with db.session() as session:
+            feeds = await transit.list_feeds(session)
+            return [(f.name, f.stops, f.routes, rfc3339(f.created_at) or "") for f in feeds]
+    finally:
+        await db.dispose()
+
+
+def cmd_transit_list(_: argparse.Namespace) -> int:
+    _migrate()
+    for name, stops, routes, created in asyncio.run(_transit_list()):
+        print(f"{name}\t{stops} stops\t{routes} lines\tpublished {created}")
+    return 0
+
+
+async def _transit_withdraw(name: str) -> bool:
+    db = Database(get_settings())
+    try:
+        async with db.session() as session:
+            found = await transit.delete_feed(session, name)
+            await session.commit()
+            return found
+    finally:
+        await db.dispose()
+
+
+def cmd_transit_withdraw(args: argparse.Namespace) -> int:
+    _migrate()
+    if not asyncio.run(_transit_withdraw(args.name)):
+        print(f"error: no transit feed named {args.name!r}", file=sys.stderr)
+        return 1
+    print(f"withdrew transit feed {args.name!r}")
     return 0
 
 
@@ -427,6 +493,18 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = op_sub.add_parser("revoke", help="revoke every token of an operator")
     revoke.add_argument("name")
     revoke.set_defaults(func=cmd_operator_revoke)
+
+    transit_cmd = sub.add_parser("transit", help="the territory's public transport networks (GTFS feeds)")
+    tr_sub = transit_cmd.add_subparsers(dest="transit_command", required=True)
+    publish = tr_sub.add_parser("publish", help="publish (or replace) a GTFS zip under a name")
+    publish.add_argument("name", help="1 to 40 lower-case letters, digits and dashes, e.g. yelo")
+    publish.add_argument("file", help="the GTFS zip")
+    publish.set_defaults(func=cmd_transit_publish)
+    tr_list = tr_sub.add_parser("list", help="list the published feeds")
+    tr_list.set_defaults(func=cmd_transit_list)
+    withdraw = tr_sub.add_parser("withdraw", help="withdraw a feed")
+    withdraw.add_argument("name")
+    withdraw.set_defaults(func=cmd_transit_withdraw)
     return parser
 
 

@@ -235,3 +235,26 @@ def test_an_administrator_recompute_is_in_each_persons_access_log(tmp_path: Path
         return [(r[0], r[1]) for r in rows]
 
     assert aio.run(entries()) == [("administrator", "recompute")]
+
+
+def test_an_administrator_publishes_lists_and_withdraws_a_transit_feed(tmp_path: Path) -> None:
+    from tests.transit.gtfs_files import line_feed
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    feed = tmp_path / "gtfs.zip"
+    feed.write_bytes(line_feed([("a", 46.15, -1.15), ("b", 46.16, -1.14)]))
+    published = run_cli("transit", "publish", "yelo", str(feed), database_url=url)
+    assert published.returncode == 0, published.stderr
+    assert published.stdout.strip() == "published transit feed 'yelo': 2 stops, 1 lines"
+    again = run_cli("transit", "publish", "yelo", str(feed), database_url=url)
+    assert again.stdout.startswith("replaced transit feed 'yelo'")
+    listed = run_cli("transit", "list", database_url=url)
+    assert listed.stdout.startswith("yelo\t2 stops\t1 lines\tpublished ")
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(b"not a zip")
+    refused = run_cli("transit", "publish", "other", str(bad), database_url=url)
+    assert refused.returncode == 1 and "not a zip archive" in refused.stderr
+    assert run_cli("transit", "publish", "Bad Name", str(feed), database_url=url).returncode == 2
+    assert run_cli("transit", "withdraw", "yelo", database_url=url).returncode == 0
+    assert run_cli("transit", "withdraw", "yelo", database_url=url).returncode == 1
+    assert run_cli("transit", "list", database_url=url).stdout == ""

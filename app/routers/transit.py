@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import uuid
 from pathlib import Path
 
@@ -18,10 +17,9 @@ from app.routers.operator import OPERATOR_ERRORS
 from app.schemas.transit import TransitFeedList, TransitFeedOut
 from app.store import transit as store
 from app.store.models import TransitFeed
-from app.transit import GtfsError, read_gtfs
+from app.transit import FEED_NAME, GtfsError, read_gtfs
 
 router = APIRouter(prefix="/v1/operator/transit-feeds", tags=["operator"])
-NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
 
 def feed_out(row: TransitFeed) -> TransitFeedOut:
@@ -35,7 +33,7 @@ def feed_out(row: TransitFeed) -> TransitFeedOut:
 
 
 def _check_name(name: str) -> None:
-    if not NAME.match(name):
+    if not FEED_NAME.match(name):
         error = {
             "field": "name",
             "pointer": "#/name",

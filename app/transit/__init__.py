@@ -6,6 +6,7 @@ feed's stops, lines and kinds of service; the pipeline uses them as evidence for
 
 from app.transit.gtfs import (
     BUS,
+    FEED_NAME,
     FERRY,
     METRO,
     RAIL,
@@ -20,6 +21,7 @@ from app.transit.gtfs import (
 
 __all__ = [
     "BUS",
+    "FEED_NAME",
     "FERRY",
     "METRO",
     "RAIL",

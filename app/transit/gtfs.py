@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 import zipfile
 from collections import defaultdict
 from collections.abc import Iterator
@@ -54,6 +55,10 @@ def route_kind(route_type: int) -> int:
     if 1000 <= route_type < 1100 or 1200 <= route_type < 1300:  # water transport, ferry
         return FERRY
     return 0
+
+
+#: the name an operator gives a feed (its URL segment): 1 to 40 lower-case letters, digits and dashes
+FEED_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
 
 class GtfsError(ValueError):
