@@ -72,20 +72,22 @@ def resume_point(result: PipelineResult) -> float | None:
     a trip closed only by the time-out (old points uploaded late, or a phone that went quiet) may still
     be continued by the next batch, which must then extend it rather than start a new trip. And if the
     answer falls before the end of a trip (a stay whose start overlaps the trip's last points), the window
-    starts with that trip, so that the trip is rebuilt whole rather than cut.
+    starts with that trip, so that the trip is rebuilt whole rather than cut. A trip's start, here, is
+    where reading must begin to rebuild it (:attr:`Trip.read_from_ts_s`): after a silent gap, the fix
+    before the gap, which tells how far the person went unseen.
     """
     resume = result.resume_from_ts_s
     if result.trips:
         last = result.trips[-1]
         stayed_after = any(stay.end_ts_s > last.end_ts_s for stay in result.stays)
-        if not stayed_after and (resume is None or last.start_ts_s < resume):
-            resume = last.start_ts_s
+        if not stayed_after and (resume is None or last.read_from < resume):
+            resume = last.read_from
     if resume is not None:
         for trip in result.trips:
-            if trip.start_ts_s < resume < trip.end_ts_s or (
-                trip.start_ts_s < resume and trip.end_ts_s == resume
+            if trip.read_from < resume < trip.end_ts_s or (
+                trip.read_from < resume and trip.end_ts_s == resume
             ):
-                resume = trip.start_ts_s
+                resume = trip.read_from
     return resume
 
 

@@ -15,10 +15,13 @@ from fastapi import FastAPI
 
 from app import worker as worker_module
 from app.emissions import DEFAULT_FACTOR_SET
+from app.mobility import Leg as MobilityLeg
+from app.mobility import PipelineResult
+from app.mobility import Trip as MobilityTrip
 from app.mobility.simulate import LegPlan, Simulation, StayPlan, TripPlan, simulate
 from app.store import pipeline as pipeline_store
 from app.store.models import LocationPoint, PipelineState, Trip
-from app.worker import PipelineWorker
+from app.worker import PipelineWorker, resume_point
 from tests.conftest import Person, register
 
 DAY = [
@@ -119,6 +122,22 @@ async def test_batches_processed_one_by_one_give_the_same_trips(
         await upload(client, bob, points[i : i + 700])
         await app.state.worker.run_until_idle()
     assert spans(await trips_of(client, bob)) == spans(await trips_of(client, alice))
+
+
+def test_a_rebuilt_trip_is_read_from_the_fix_before_its_silent_departure() -> None:
+    """A duty-cycled phone wakes only once its owner has left, so a trip's start is moved back by the
+    distance from the last fix before the silence. When the next run must rebuild that trip, it must
+    read from that fix, not from the moved-back start (after it): else the start moves on each run."""
+    leg = MobilityLeg(1_000.0, 1_900.0, "bus", "inferred", 0.7, 5_000.0, [(0.0, 0.0), (0.1, 0.1)], 90)
+    trip = MobilityTrip(1_000.0, 1_900.0, 0, 0, 0.1, 0.1, 5_000.0, True, [leg], read_from_ts_s=400.0)
+    # the dwell after the trip starts inside it: the run must start again with the trip
+    inside = PipelineResult([], [trip], resume_from_ts_s=1_800.0)
+    assert resume_point(inside) == 400.0
+    # the last trip, closed by the time-out only, may go on: rebuilt from the same fix
+    assert resume_point(PipelineResult([], [trip], resume_from_ts_s=None)) == 400.0
+    # a trip seen from its first fix reads from there
+    plain = MobilityTrip(1_000.0, 1_900.0, 0, 0, 0.1, 0.1, 5_000.0, True, [leg])
+    assert resume_point(PipelineResult([], [plain], resume_from_ts_s=1_800.0)) == 1_000.0
 
 
 async def test_late_and_out_of_order_batches_reprocess_their_window(

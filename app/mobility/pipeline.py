@@ -218,6 +218,7 @@ def _build_trip(
         distance_m=float(sum(leg.distance_m for leg in legs)),
         closed=closed,
         legs=legs,
+        read_from_ts_s=float(pts.ts_s[mv.first - 1]) if after_gap else float(t[0]),
     )
 
 

@@ -127,7 +127,12 @@ class Leg:
 
 @dataclass(frozen=True)
 class Trip:
-    """Movement between two stays; ``closed`` is False while it may still grow."""
+    """Movement between two stays; ``closed`` is False while it may still grow.
+
+    ``read_from_ts_s`` is where a run must start reading points to build this trip again whole: its
+    first fix, or the last fix before it when it set off after a silent gap (that fix tells how far the
+    person had gone unseen, which moves ``start_ts_s`` back). None means ``start_ts_s``.
+    """
 
     start_ts_s: float
     end_ts_s: float
@@ -138,6 +143,12 @@ class Trip:
     distance_m: float
     closed: bool
     legs: list[Leg]
+    read_from_ts_s: float | None = None
+
+    @property
+    def read_from(self) -> float:
+        """Where to start reading to rebuild this trip whole (see the class)."""
+        return self.start_ts_s if self.read_from_ts_s is None else min(self.read_from_ts_s, self.start_ts_s)
 
 
 @dataclass(frozen=True)
