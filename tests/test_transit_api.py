@@ -81,6 +81,13 @@ async def test_a_bad_feed_is_refused_and_the_published_one_stays(
         assert answer.status_code == 422
         problem = answer.json()
         assert problem["errors"][0]["field"] == "file" and detail in problem["errors"][0]["detail"]
+    no_file = await client.put(
+        "/v1/operator/transit-feeds/yelo",
+        headers=operator_headers,
+        files={"other": ("x.zip", good, "application/zip")},
+    )
+    assert no_file.status_code == 422
+    assert no_file.json()["errors"][0]["detail"] == "send the GTFS zip in a multipart field named `file`"
     bad_name = await client.put(
         "/v1/operator/transit-feeds/Yélo%20bus", headers=operator_headers | ZIP, content=good
     )

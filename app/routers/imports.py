@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated
 
@@ -15,14 +14,14 @@ from fastapi import APIRouter, Query, Request, Response, status
 from app.deps import CurrentUser, SessionDep, SettingsDep
 from app.importer import run_import
 from app.imports import ImportFormatError, detect_format
-from app.problems import Problem, ProblemError, not_found
+from app.problems import Problem, not_found
 from app.ratelimit import ImportLimit
 from app.routers.auth import AUTH_ERRORS
 from app.schemas.imports import ImportList, ImportOut
 from app.store.models import Import
+from app.uploads import bad_file, save_upload
 
 router = APIRouter(prefix="/v1/me/imports", tags=["imports"])
-CHUNK = 1024 * 1024
 
 
 def import_out(row: Import) -> ImportOut:
@@ -45,42 +44,6 @@ def import_out(row: Import) -> ImportOut:
 def _head(path: Path) -> bytes:
     with path.open("rb") as f:
         return f.read(64 * 1024)
-
-
-def _bad_file(detail: str) -> ProblemError:
-    error = {"field": "file", "pointer": "#/file", "location": "body", "detail": detail}
-    return ProblemError(422, "validation-error", f"1 field is not valid: file. {detail}", errors=[error])
-
-
-async def _copy(chunks: AsyncIterator[bytes], target: Path, cap: int) -> int:
-    """Write chunks to disk (in a thread, not blocking the loop), refusing more than `cap` bytes."""
-    out = await asyncio.to_thread(target.open, "wb")
-    size = 0
-    try:
-        async for chunk in chunks:
-            size += len(chunk)
-            if size > cap:
-                raise ProblemError(413, "payload-too-large", f"The file is larger than {cap} bytes.")
-            await asyncio.to_thread(out.write, chunk)
-    finally:
-        await asyncio.to_thread(out.close)
-    return size
-
-
-async def _save_upload(request: Request, target: Path, cap: int) -> tuple[str, int]:
-    """Write the uploaded file to disk as it arrives; returns its name and size."""
-    if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        async with request.form(max_files=1, max_fields=5) as form:
-            upload = form.get("file")
-            if upload is None or isinstance(upload, str):
-                raise _bad_file("send the history file in a multipart field named `file`")
-
-            async def parts() -> AsyncIterator[bytes]:
-                while chunk := await upload.read(CHUNK):
-                    yield chunk
-
-            return upload.filename or "upload", await _copy(parts(), target, cap)
-    return request.query_params.get("filename") or "upload", await _copy(request.stream(), target, cap)
 
 
 @router.post(
@@ -127,12 +90,12 @@ async def upload(
     import_id = uuid.uuid4()
     target = folder / f"{import_id}.upload"
     try:
-        filename, size = await _save_upload(request, target, settings.max_import_bytes)
+        filename, size = await save_upload(request, target, settings.max_import_bytes, "the history file")
         head = await asyncio.to_thread(_head, target)
         try:
             fmt = detect_format(head)
         except ImportFormatError as exc:
-            raise _bad_file(exc.message) from None
+            raise bad_file(exc.message) from None
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             await asyncio.to_thread(target.unlink)

@@ -12,12 +12,12 @@ from fastapi import APIRouter, Request, Response, status
 
 from app.deps import CurrentOperator, SessionDep, SettingsDep
 from app.problems import Problem, ProblemError, not_found
-from app.routers.imports import _save_upload
 from app.routers.operator import OPERATOR_ERRORS
 from app.schemas.transit import TransitFeedList, TransitFeedOut
 from app.store import transit as store
 from app.store.models import TransitFeed
 from app.transit import FEED_NAME, GtfsError, read_gtfs
+from app.uploads import bad_file, save_upload
 
 router = APIRouter(prefix="/v1/operator/transit-feeds", tags=["operator"])
 
@@ -41,11 +41,6 @@ def _check_name(name: str) -> None:
             "detail": "1 to 40 lower-case letters, digits and dashes, starting with a letter or digit",
         }
         raise ProblemError(422, "validation-error", "1 field is not valid: name", errors=[error])
-
-
-def _bad_feed(detail: str) -> ProblemError:
-    error = {"field": "file", "pointer": "#/file", "location": "body", "detail": detail}
-    return ProblemError(422, "validation-error", f"1 field is not valid: file. {detail}", errors=[error])
 
 
 @router.get("", response_model=TransitFeedList, responses=OPERATOR_ERRORS)
@@ -103,11 +98,11 @@ async def put_feed(
     await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
     target = folder / f"transit-{uuid.uuid4()}.zip"
     try:
-        await _save_upload(request, target, settings.max_import_bytes)
+        await save_upload(request, target, settings.max_import_bytes, "the GTFS zip")
         try:
             network = await asyncio.to_thread(read_gtfs, target)
         except GtfsError as exc:
-            raise _bad_feed(str(exc)) from None
+            raise bad_file(str(exc)) from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             await asyncio.to_thread(target.unlink)
