@@ -11,6 +11,7 @@ import signal
 import sys
 import uuid
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from sqlalchemy.exc import IntegrityError
 
@@ -118,6 +119,49 @@ def cmd_operator_revoke(args: argparse.Namespace) -> int:
         print(f"error: no operator named {args.name!r}", file=sys.stderr)
         return 1
     print(f"revoked {count} token(s) of operator {args.name!r}")
+    return 0
+
+
+async def _reprocess(user: str | None, since_ms: int) -> int:
+    from app.store.pipeline import request_reprocess
+    from app.store.selfdata import log_access
+
+    db = Database(get_settings())
+    try:
+        async with db.session() as session:
+            marked = await request_reprocess(session, [uuid.UUID(user)] if user else None, since_ms)
+            await log_access(
+                session,
+                marked,
+                actor="administrator",
+                action="reprocess",
+                reason="trips built again from the stored points (the modes you corrected are kept)",
+            )
+            await session.commit()
+            return len(marked)
+    finally:
+        await db.dispose()
+
+
+def cmd_reprocess(args: argparse.Namespace) -> int:
+    """Mark people's points for the workers to build their trips again."""
+    since_ms = 0
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since)
+        except ValueError:
+            print("error: --since must be a date or an RFC 3339 date-time", file=sys.stderr)
+            return 2
+        since_ms = round((since if since.tzinfo else since.replace(tzinfo=UTC)).timestamp() * 1000)
+    if args.user:
+        try:
+            uuid.UUID(args.user)
+        except ValueError:
+            print("error: --user must be a user id (a UUID)", file=sys.stderr)
+            return 2
+    _migrate()
+    count = asyncio.run(_reprocess(args.user, since_ms))
+    print(f"{count} people's trips will be built again by the workers")
     return 0
 
 
@@ -476,6 +520,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, default=2026, help="random seed (the same seed gives the same residents)"
     )
     demo.set_defaults(func=cmd_demo)
+
+    reprocess = sub.add_parser(
+        "reprocess", help="build trips again from the stored points (after publishing a transit network)"
+    )
+    reprocess.add_argument("--user", help="only this person (their user id)")
+    reprocess.add_argument(
+        "--since", help="only trips from this date on (YYYY-MM-DD or RFC 3339; UTC when no offset)"
+    )
+    reprocess.set_defaults(func=cmd_reprocess)
 
     purge = sub.add_parser("purge", help="delete raw points past each person's retention period")
     purge.set_defaults(func=cmd_purge)

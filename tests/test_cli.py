@@ -258,3 +258,50 @@ def test_an_administrator_publishes_lists_and_withdraws_a_transit_feed(tmp_path:
     assert run_cli("transit", "withdraw", "yelo", database_url=url).returncode == 0
     assert run_cli("transit", "withdraw", "yelo", database_url=url).returncode == 1
     assert run_cli("transit", "list", database_url=url).stdout == ""
+
+
+def test_an_administrator_reprocess_marks_people_and_is_in_their_access_log(tmp_path: Path) -> None:
+    import asyncio as aio
+
+    import sqlalchemy as sa
+
+    from app.db import create_engine
+    from app.settings import Settings
+    from app.store.models import AccessLogEntry, PipelineState
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'reprocess.db'}"
+    assert run_cli("migrate", database_url=url).returncode == 0
+
+    async def person_with_points() -> None:
+        from app.main import create_app
+
+        app = create_app(Settings(database_url=url, worker_in_process=False))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            token = (await client.post("/v1/auth/register")).json()["token"]
+            points = [
+                {"ts": 1_700_000_000 + 30 * i, "lat": 46.16 + 1e-4 * i, "lon": -1.15} for i in range(40)
+            ]
+            answer = await client.post(
+                "/v1/me/locations", headers={"Authorization": f"Bearer {token}"}, json={"points": points}
+            )
+            assert answer.status_code == 202
+            await app.state.worker.run_until_idle()
+        await app.state.db.dispose()
+
+    aio.run(person_with_points())
+    assert run_cli("reprocess", "--since", "yesterday", database_url=url).returncode == 2
+    assert run_cli("reprocess", "--user", "alice", database_url=url).returncode == 2
+    result = run_cli("reprocess", "--since", "2023-11-01", database_url=url)
+    assert result.returncode == 0 and result.stdout.startswith("1 people's trips will be built again")
+
+    async def state() -> tuple[list[tuple[str, str]], list[int | None]]:
+        engine = create_engine(Settings(database_url=url))
+        async with engine.connect() as conn:
+            log = (await conn.execute(sa.select(AccessLogEntry.actor, AccessLogEntry.action))).all()
+            dirty = (await conn.execute(sa.select(PipelineState.dirty_from_ms))).scalars().all()
+        await engine.dispose()
+        return [(r[0], r[1]) for r in log], list(dirty)
+
+    log, dirty = aio.run(state())
+    assert log == [("administrator", "reprocess")]
+    assert dirty == [1_698_796_800_000]  # 2023-11-01T00:00Z

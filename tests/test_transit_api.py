@@ -7,6 +7,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.mobility.simulate import Simulation, simulate
+from app.store.pipeline import request_reprocess
 from tests.conftest import Person
 from tests.mobility.test_transit_modes import PLAN, _places
 from tests.test_pipeline import payload, trips_of, upload
@@ -134,3 +135,45 @@ async def test_the_pipeline_takes_the_published_network_into_account(
     await app.state.worker.run_until_idle()
     (trip,) = await trips_of(client, bob)
     assert [leg["mode"] for leg in trip["legs"] if leg["mode"] != "walk"] == ["car"]
+
+
+async def test_a_reprocess_takes_a_network_published_later_and_keeps_corrections(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    alice: Person,
+    bob: Person,
+    operator_headers: dict[str, str],
+    ride: Simulation,
+) -> None:
+    for person in (alice, bob):
+        await upload(client, person, payload(ride))
+    await app.state.worker.run_until_idle()
+    (before,) = await trips_of(client, alice)
+    (bobs,) = await trips_of(client, bob)
+    vehicle = next(leg for leg in bobs["legs"] if leg["mode"] != "walk")
+    patched = await client.patch(
+        f"/v1/me/trips/{bobs['id']}/legs/{vehicle['id']}", headers=bob.headers, json={"mode": "coach"}
+    )
+    assert patched.status_code == 200, patched.text
+    put = await client.put(
+        "/v1/operator/transit-feeds/yelo",
+        headers=operator_headers | ZIP,
+        content=_line_at_halts(ride, 0.0018),
+    )
+    assert put.status_code == 201
+    await app.state.worker.run_until_idle()
+    assert await trips_of(client, alice) == [before]  # publishing alone rebuilds nothing
+
+    async with app.state.db.session() as session:
+        marked = await request_reprocess(session, None, 0)
+        await session.commit()
+    assert set(marked) == {alice.user_id, bob.user_id}
+    assert (await client.get("/v1/me/pipeline", headers=alice.headers)).json()["pending_points"] == 0
+    assert await app.state.worker.run_until_idle() == 2
+    (after,) = await trips_of(client, alice)
+    assert after["id"] == before["id"]
+    assert [leg["mode"] for leg in after["legs"] if leg["mode"] != "walk"] == ["car"]
+    (bobs_after,) = await trips_of(client, bob)
+    corrected = next(leg for leg in bobs_after["legs"] if leg["id"] == vehicle["id"])
+    assert (corrected["mode"], corrected["mode_source"]) == ("coach", "user")
+    assert await app.state.worker.run_until_idle() == 0  # done once

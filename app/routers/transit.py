@@ -91,7 +91,8 @@ async def put_feed(
     `file` field), under a name of your choice (`yelo`, `ter-nouvelle-aquitaine`...). A feed of the same
     name is replaced in one go. From then on the pipeline takes a motorised leg that sets off from and
     arrives at stops of one line, halting at its stops, as that line's bus, tram, metro or train, and one
-    halting away from any stop as a car; trips already built keep their modes. A bad feed is refused with
+    halting away from any stop as a car; trips already built keep their modes until an administrator runs
+    `coachco2 reprocess`. A bad feed is refused with
     a message naming the file, row and column, and the published network stays as it was."""
     _check_name(name)
     folder = Path(settings.import_dir)

@@ -9,6 +9,7 @@ commits its results only if its lease is still its own: no point is lost or proc
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -41,12 +42,9 @@ async def claim(session: AsyncSession, owner: str, lease_s: float, limit: int) -
     """Take up to `limit` people with pending points whose state is not leased by a live worker."""
     now = utcnow()
     free = sa.or_(PipelineState.lease_owner.is_(None), PipelineState.lease_expires_at < now)
-    query = (
-        sa.select(PipelineState.user_id)
-        .where(PipelineState.pending_points > 0, free)
-        .order_by(PipelineState.updated_at)
-        .limit(limit)
-    )
+    # new points, or a reprocessing an administrator asked for (see `request_reprocess`)
+    work = sa.or_(PipelineState.pending_points > 0, PipelineState.dirty_from_ms.is_not(None))
+    query = sa.select(PipelineState.user_id).where(work, free).order_by(PipelineState.updated_at).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     user_ids = list(await session.scalars(query))
@@ -259,6 +257,21 @@ async def release(
             updated_at=utcnow(),
         )
     )
+
+
+async def request_reprocess(
+    session: AsyncSession, user_ids: Sequence[uuid.UUID] | None, since_ms: int
+) -> list[uuid.UUID]:
+    """Ask the workers to build again the trips of these people (everyone with points when None) from
+    ``since_ms`` on, as if their points had just arrived: after a transit network is published, or the
+    pipeline improved. Corrections the people made are kept, as on every run. Returns who was marked."""
+    query = sa.update(PipelineState).values(
+        dirty_from_ms=_least(PipelineState.dirty_from_ms, sa.literal(since_ms))
+    )
+    if user_ids is not None:
+        query = query.where(PipelineState.user_id.in_(list(user_ids)))
+    result = await session.execute(query.returning(PipelineState.user_id))
+    return list(result.scalars())
 
 
 #: first wait after a failed run (s), doubled on each further failure up to FAILURE_BACKOFF_MAX_S
