@@ -222,37 +222,19 @@ def _build_trip(
     )
 
 
-def _guess(
-    first: int,
-    last: int,
-    t: FloatArray,
-    x: FloatArray,
-    y: FloatArray,
-    v: FloatArray,
-    activities: ActivityArrays | None,
-    params: PipelineParams,
-    net: ProjectedNetwork | None = None,
-) -> ModeGuess:
-    """Mode of the part made of steps ``first..last`` of a trip.
+def _moving_core(x: FloatArray, y: FloatArray, params: PipelineParams) -> tuple[int, int]:
+    """The moving core of a trip, as fix indices: from the last fix near its start to the first fix
+    near its end (the whole trip when it never leaves either end).
 
-    The still fixes before departure and after arrival (the trip ends in the middle of the
-    dwell window) belong to the trip's time but say nothing about how it moved: features are
-    computed without them.
+    The still fixes before departure and after arrival (the trip ends in the middle of the dwell
+    window) belong to the trip's time but say nothing about how it moved.
     """
-    # the moving core of the trip: from the last fix near the start to the first fix near the end
     near = params.stay_radius_m / 4.0
     away_start = np.hypot(x - x[0], y - y[0]) > near
     away_end = np.hypot(x - x[-1], y - y[-1]) > near
-    a, b = first, last + 1
-    if away_start.any() and away_end.any():
-        ca = max(a, int(np.argmax(away_start)) - 1)
-        cb = min(b, int(away_end.size - np.argmax(away_end[::-1])))
-        if cb > ca:
-            a, b = ca, cb
-    sl = slice(a, b + 1)
-    f = motion_features(t[sl], x[sl], y[sl], v[sl], params)
-    evidence = leg_evidence(net, t[sl], x[sl], y[sl], v[sl])
-    return infer_mode(f, activity_shares(activities, float(t[first]), float(t[last + 1])), evidence)
+    if not (away_start.any() and away_end.any()):
+        return 0, x.size - 1
+    return max(int(np.argmax(away_start)) - 1, 0), int(away_end.size - np.argmax(away_end[::-1]))
 
 
 def _legs_of_trip(
@@ -265,10 +247,21 @@ def _legs_of_trip(
     net: ProjectedNetwork | None = None,
 ) -> list[_Part]:
     """Change points, a mode per part, then merging of same-mode and too-short legs."""
+    core_first, core_last = _moving_core(x, y, params)
+
+    def guess(first: int, last: int) -> ModeGuess:
+        """Mode of the part made of steps ``first..last``, from its fixes inside the moving core."""
+        a, b = first, last + 1
+        ca, cb = max(a, core_first), min(b, core_last)
+        if cb > ca:
+            a, b = ca, cb
+        sl = slice(a, b + 1)
+        f = motion_features(t[sl], x[sl], y[sl], v[sl], params)
+        evidence = leg_evidence(net, t[sl], x[sl], y[sl], v[sl])
+        return infer_mode(f, activity_shares(activities, float(t[first]), float(t[last + 1])), evidence)
+
     runs = change_points(t, x, y, v, params, activities)
-    parts = [
-        _Part(r.first, r.last, _guess(r.first, r.last, t, x, y, v, activities, params, net)) for r in runs
-    ]
+    parts = [_Part(r.first, r.last, guess(r.first, r.last)) for r in runs]
     changed = True
     while changed and len(parts) > 1:
         changed = False
@@ -293,7 +286,7 @@ def _legs_of_trip(
             else:
                 j = k - 1 if durs[k - 1] >= durs[k + 1] else k + 1
             a, b = min(parts[k].first, parts[j].first), max(parts[k].last, parts[j].last)
-            parts[min(k, j)] = _Part(a, b, _guess(a, b, t, x, y, v, activities, params, net))
+            parts[min(k, j)] = _Part(a, b, guess(a, b))
             del parts[max(k, j)]
             changed = True
     return _smooth_sandwiches(parts, t)
