@@ -10,10 +10,12 @@ import multiprocessing
 import signal
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import __version__
 from app.db import Database
@@ -22,11 +24,29 @@ from app.migrate import upgrade
 from app.schemas.common import rfc3339
 from app.settings import get_settings
 from app.store import accounts, transit
-from app.transit import FEED_NAME, GtfsError, GtfsNetwork, read_gtfs
+from app.transit import FEED_NAME, GtfsError, read_gtfs
+
+T = TypeVar("T")
 
 
 def _migrate() -> None:
     upgrade(get_settings().database_url)
+
+
+def _in_session(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in one session on the configured database and commit it (from synchronous code)."""
+
+    async def run() -> T:
+        db = Database(get_settings())
+        try:
+            async with db.session() as session:
+                result = await work(session)
+                await session.commit()
+                return result
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
 
 
 def cmd_migrate(_: argparse.Namespace) -> int:
@@ -54,17 +74,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _operator_create(name: str) -> str:
-    db = Database(get_settings())
-    try:
-        async with db.session() as session:
-            _, secret = await accounts.create_operator(session, name)
-            await session.commit()
-            return secret
-    finally:
-        await db.dispose()
-
-
 def cmd_operator_create(args: argparse.Namespace) -> int:
     name = args.name.strip()
     if not 1 <= len(name) <= 100:
@@ -72,7 +81,7 @@ def cmd_operator_create(args: argparse.Namespace) -> int:
         return 2
     _migrate()
     try:
-        secret = asyncio.run(_operator_create(name))
+        _, secret = _in_session(lambda session: accounts.create_operator(session, name))
     except IntegrityError:
         print(f"error: an operator named {name!r} already exists", file=sys.stderr)
         return 1
@@ -81,40 +90,21 @@ def cmd_operator_create(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _operator_list() -> list[tuple[str, str, str | None]]:
-    db = Database(get_settings())
-    try:
-        async with db.session() as session:
-            rows = await accounts.list_operators(session)
-            return [(op.name, rfc3339(op.created_at) or "", rfc3339(last)) for op, last in rows]
-    finally:
-        await db.dispose()
-
-
 def cmd_operator_list(_: argparse.Namespace) -> int:
     _migrate()
-    for name, created, last in asyncio.run(_operator_list()):
-        print(f"{name}\tcreated {created}\tlast used {last or 'never'}")
+    for op, last in _in_session(accounts.list_operators):
+        print(f"{op.name}\tcreated {rfc3339(op.created_at)}\tlast used {rfc3339(last) or 'never'}")
     return 0
 
 
-async def _operator_revoke(name: str) -> int | None:
-    db = Database(get_settings())
-    try:
-        async with db.session() as session:
-            operator = await accounts.find_operator(session, name)
-            if operator is None:
-                return None
-            count = await accounts.revoke_operator_tokens(session, operator.id)
-            await session.commit()
-            return count
-    finally:
-        await db.dispose()
+async def _operator_revoke(session: AsyncSession, name: str) -> int | None:
+    operator = await accounts.find_operator(session, name)
+    return None if operator is None else await accounts.revoke_operator_tokens(session, operator.id)
 
 
 def cmd_operator_revoke(args: argparse.Namespace) -> int:
     _migrate()
-    count = asyncio.run(_operator_revoke(args.name))
+    count = _in_session(lambda session: _operator_revoke(session, args.name))
     if count is None:
         print(f"error: no operator named {args.name!r}", file=sys.stderr)
         return 1
@@ -122,25 +112,19 @@ def cmd_operator_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _reprocess(user: str | None, since_ms: int) -> int:
+async def _reprocess(session: AsyncSession, user: str | None, since_ms: int) -> int:
     from app.store.pipeline import request_reprocess
     from app.store.selfdata import log_access
 
-    db = Database(get_settings())
-    try:
-        async with db.session() as session:
-            marked = await request_reprocess(session, [uuid.UUID(user)] if user else None, since_ms)
-            await log_access(
-                session,
-                marked,
-                actor="administrator",
-                action="reprocess",
-                reason="trips built again from the stored points (the modes you corrected are kept)",
-            )
-            await session.commit()
-            return len(marked)
-    finally:
-        await db.dispose()
+    marked = await request_reprocess(session, [uuid.UUID(user)] if user else None, since_ms)
+    await log_access(
+        session,
+        marked,
+        actor="administrator",
+        action="reprocess",
+        reason="trips built again from the stored points (the modes you corrected are kept)",
+    )
+    return len(marked)
 
 
 def cmd_reprocess(args: argparse.Namespace) -> int:
@@ -160,20 +144,9 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
             print("error: --user must be a user id (a UUID)", file=sys.stderr)
             return 2
     _migrate()
-    count = asyncio.run(_reprocess(args.user, since_ms))
+    count = _in_session(lambda session: _reprocess(session, args.user, since_ms))
     print(f"{count} people's trips will be built again by the workers")
     return 0
-
-
-async def _transit_publish(name: str, network: GtfsNetwork) -> bool:
-    db = Database(get_settings())
-    try:
-        async with db.session() as session:
-            _, replaced = await transit.replace_feed(session, name, network)
-            await session.commit()
-            return replaced
-    finally:
-        await db.dispose()
 
 
 def cmd_transit_publish(args: argparse.Namespace) -> int:
@@ -186,43 +159,22 @@ def cmd_transit_publish(args: argparse.Namespace) -> int:
         print(f"error: {args.file}: {exc}", file=sys.stderr)
         return 1
     _migrate()
-    replaced = asyncio.run(_transit_publish(args.name, network))
+    _, replaced = _in_session(lambda session: transit.replace_feed(session, args.name, network))
     verb = "replaced" if replaced else "published"
     print(f"{verb} transit feed {args.name!r}: {len(network.stops)} stops, {network.routes} lines")
     return 0
 
 
-async def _transit_list() -> list[tuple[str, int, int, str]]:
-    db = Database(get_settings())
-    try:
-        async with db.session() as session:
-            feeds = await transit.list_feeds(session)
-            return [(f.name, f.stops, f.routes, rfc3339(f.created_at) or "") for f in feeds]
-    finally:
-        await db.dispose()
-
-
 def cmd_transit_list(_: argparse.Namespace) -> int:
     _migrate()
-    for name, stops, routes, created in asyncio.run(_transit_list()):
-        print(f"{name}\t{stops} stops\t{routes} lines\tpublished {created}")
+    for feed in _in_session(transit.list_feeds):
+        print(f"{feed.name}\t{feed.stops} stops\t{feed.routes} lines\tpublished {rfc3339(feed.created_at)}")
     return 0
-
-
-async def _transit_withdraw(name: str) -> bool:
-    db = Database(get_settings())
-    try:
-        async with db.session() as session:
-            found = await transit.delete_feed(session, name)
-            await session.commit()
-            return found
-    finally:
-        await db.dispose()
 
 
 def cmd_transit_withdraw(args: argparse.Namespace) -> int:
     _migrate()
-    if not asyncio.run(_transit_withdraw(args.name)):
+    if not _in_session(lambda session: transit.delete_feed(session, args.name)):
         print(f"error: no transit feed named {args.name!r}", file=sys.stderr)
         return 1
     print(f"withdrew transit feed {args.name!r}")
@@ -234,13 +186,7 @@ async def _worker_loop() -> None:
 
     settings = get_settings()
     db = Database(settings)
-    worker = PipelineWorker(
-        db,
-        policy=settings.emission_policy,
-        timezone=settings.timezone,
-        lease_s=settings.worker_lease_s,
-        poll_s=settings.worker_poll_s,
-    )
+    worker = PipelineWorker.from_settings(db, settings)
     try:
         await worker.run_forever()
     finally:
@@ -459,7 +405,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     async def run() -> int:
         db = Database(settings)
         try:
-            result = await run_demo(db, args.users, args.days, settings.timezone, seed=args.seed)
+            result = await run_demo(db, settings, args.users, args.days, seed=args.seed)
         finally:
             await db.dispose()
         print(f"{result.people} simulated residents, {result.points} points, processed into trips")

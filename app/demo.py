@@ -22,6 +22,7 @@ import numpy as np
 
 from app.db import Database
 from app.ingest import store_columns
+from app.settings import Settings
 from app.store import accounts
 from app.store.models import ConsentEvent, PrivacyZone
 from app.store.points import ActivityColumns, PointColumns
@@ -234,12 +235,12 @@ class DemoResult:
     operator_token: str | None
 
 
-async def run_demo(db: Database, users: int, days: int, tz_name: str, seed: int = 2026) -> DemoResult:
+async def run_demo(db: Database, settings: Settings, users: int, days: int, seed: int = 2026) -> DemoResult:
     """Fill the store with simulated residents and process their points."""
     from app.worker import PipelineWorker
 
     rng = np.random.default_rng(seed)
-    tz = ZoneInfo(tz_name)
+    tz = ZoneInfo(settings.timezone)
     today = datetime.now(tz).replace(hour=0, minute=0, second=0, microsecond=0)
     first_day = today - timedelta(days=days)
     consent_at = first_day.astimezone(UTC) - timedelta(days=1)
@@ -266,7 +267,7 @@ async def run_demo(db: Database, users: int, days: int, tz_name: str, seed: int 
                 cols = _columns(track)
                 total += await store_columns(session, user.id, cols, ActivityColumns([], [], []))
             await session.commit()
-    worker = PipelineWorker(db, timezone=tz_name)
+    worker = PipelineWorker.from_settings(db, settings)
     await worker.run_until_idle(now_s=time.time())
     async with db.session() as session:
         operator = await accounts.find_operator(session, "demo-operator")

@@ -84,13 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     db = Database(settings)
 
-    worker = PipelineWorker(
-        db,
-        policy=settings.emission_policy,
-        timezone=settings.timezone,
-        lease_s=settings.worker_lease_s,
-        poll_s=settings.worker_poll_s,
-    )
+    worker = PipelineWorker.from_settings(db, settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -30,6 +30,7 @@ from app.mobility import DEFAULT_PARAMS, ActivityArrays, PipelineResult, PointAr
 from app.mobility import Trip as MobilityTrip
 from app.privacy import SharedEnds, Zone, shared_ends
 from app.retention import purge_all
+from app.settings import Settings
 from app.store import pipeline as store
 from app.store import transit as transit_store
 from app.store.models import Leg, Trip, utcnow
@@ -271,6 +272,17 @@ class PipelineWorker:
         self._wakeup = asyncio.Event()
         self._last_close = 0.0
         self._last_purge = 0.0
+
+    @classmethod
+    def from_settings(cls, db: Database, settings: Settings, **overrides: Any) -> PipelineWorker:
+        """A worker with the deployment's emission policy, time zone, lease and poll interval."""
+        options: dict[str, Any] = {
+            "policy": settings.emission_policy,
+            "timezone": settings.timezone,
+            "lease_s": settings.worker_lease_s,
+            "poll_s": settings.worker_poll_s,
+        }
+        return cls(db, **(options | overrides))
 
     def wake(self) -> None:
         """Ask for a run now (the ingest endpoint calls this after storing points)."""
