@@ -21,15 +21,19 @@ def ride() -> Simulation:
     return simulate(PLAN, seed=11, sampling_s=2.0)
 
 
+async def publish(
+    client: httpx.AsyncClient, headers: dict[str, str], feed: bytes, name: str = "yelo"
+) -> httpx.Response:
+    return await client.put(f"/v1/operator/transit-feeds/{name}", headers=headers | ZIP, content=feed)
+
+
 def _line_at_halts(sim: Simulation, offset_deg: float = 0.0) -> bytes:
+    """One bus line with stops where the ride set off, halted and arrived; moved north by
+    ``offset_deg`` (the ride then neither starts nor halts at any of them)."""
     lat, lon, ends = _places(sim)
-    stops = [("start", *ends[0])]
-    stops += [
-        (f"s{i}", float(a) + offset_deg, float(o)) for i, (a, o) in enumerate(zip(lat, lon, strict=True))
-    ]
-    stops += [("end", *ends[1])]
-    if offset_deg:  # stops of the line elsewhere: the ride neither starts nor halts at one
-        stops = [(sid, a + offset_deg if sid in ("start", "end") else a, o) for sid, a, o in stops]
+    halts = [(f"s{i}", float(a), float(o)) for i, (a, o) in enumerate(zip(lat, lon, strict=True))]
+    places = [("start", *ends[0]), *halts, ("end", *ends[1])]
+    stops = [(sid, a + offset_deg, o) for sid, a, o in places]
     return line_feed(stops, route_id="L1", route_type=3)
 
 
@@ -37,9 +41,7 @@ async def test_an_operator_publishes_replaces_lists_and_withdraws_a_network(
     client: httpx.AsyncClient, operator_headers: dict[str, str]
 ) -> None:
     feed = line_feed([("a", 46.15, -1.15), ("b", 46.16, -1.14), ("c", 46.17, -1.13)])
-    created = await client.put(
-        "/v1/operator/transit-feeds/yelo", headers=operator_headers | ZIP, content=feed
-    )
+    created = await publish(client, operator_headers, feed)
     assert created.status_code == 201, created.text
     body = created.json()
     assert body["name"] == "yelo" and body["stops"] == 3 and body["routes"] == 1
@@ -52,7 +54,7 @@ async def test_an_operator_publishes_replaces_lists_and_withdraws_a_network(
         files={"file": ("gtfs.zip", smaller, "application/zip")},
     )
     assert replaced.status_code == 200 and replaced.json()["stops"] == 2
-    await client.put("/v1/operator/transit-feeds/ter", headers=operator_headers | ZIP, content=feed)
+    await publish(client, operator_headers, feed, "ter")
     listed = (await client.get("/v1/operator/transit-feeds", headers=operator_headers)).json()["feeds"]
     assert [(f["name"], f["stops"]) for f in listed] == [("ter", 3), ("yelo", 2)]
     assert (
@@ -68,17 +70,13 @@ async def test_a_bad_feed_is_refused_and_the_published_one_stays(
     client: httpx.AsyncClient, operator_headers: dict[str, str]
 ) -> None:
     good = line_feed([("a", 46.15, -1.15), ("b", 46.16, -1.14)])
-    assert (
-        await client.put("/v1/operator/transit-feeds/yelo", headers=operator_headers | ZIP, content=good)
-    ).status_code == 201
+    assert (await publish(client, operator_headers, good)).status_code == 201
     broken = feed_zip({"stops.txt": table(["stop_id", "stop_lat", "stop_lon"], [("a", 46.1, -1.1)])})
     for content, detail in (
         (broken, "routes.txt: the feed has no such file"),
         (b"not a zip", "not a zip archive"),
     ):
-        answer = await client.put(
-            "/v1/operator/transit-feeds/yelo", headers=operator_headers | ZIP, content=content
-        )
+        answer = await publish(client, operator_headers, content)
         assert answer.status_code == 422
         problem = answer.json()
         assert problem["errors"][0]["field"] == "file" and detail in problem["errors"][0]["detail"]
@@ -89,9 +87,7 @@ async def test_a_bad_feed_is_refused_and_the_published_one_stays(
     )
     assert no_file.status_code == 422
     assert no_file.json()["errors"][0]["detail"] == "send the GTFS zip in a multipart field named `file`"
-    bad_name = await client.put(
-        "/v1/operator/transit-feeds/Yélo%20bus", headers=operator_headers | ZIP, content=good
-    )
+    bad_name = await publish(client, operator_headers, good, "Yélo%20bus")
     assert bad_name.status_code == 422 and bad_name.json()["errors"][0]["field"] == "name"
     (feed,) = (await client.get("/v1/operator/transit-feeds", headers=operator_headers)).json()["feeds"]
     assert feed["name"] == "yelo" and feed["stops"] == 2
@@ -99,9 +95,7 @@ async def test_a_bad_feed_is_refused_and_the_published_one_stays(
 
 async def test_people_cannot_publish_or_read_networks(client: httpx.AsyncClient, alice: Person) -> None:
     feed = line_feed([("a", 46.15, -1.15), ("b", 46.16, -1.14)])
-    assert (
-        await client.put("/v1/operator/transit-feeds/x", headers=alice.headers | ZIP, content=feed)
-    ).status_code == 403
+    assert (await publish(client, alice.headers, feed, "x")).status_code == 403
     assert (await client.get("/v1/operator/transit-feeds", headers=alice.headers)).status_code == 403
     assert (await client.get("/v1/operator/transit-feeds")).status_code == 401
 
@@ -115,9 +109,7 @@ async def test_the_pipeline_takes_the_published_network_into_account(
     ride: Simulation,
 ) -> None:
     points = payload(ride)
-    put = await client.put(
-        "/v1/operator/transit-feeds/yelo", headers=operator_headers | ZIP, content=_line_at_halts(ride)
-    )
+    put = await publish(client, operator_headers, _line_at_halts(ride))
     assert put.status_code == 201
     await upload(client, alice, points)
     await app.state.worker.run_until_idle()
@@ -125,10 +117,10 @@ async def test_the_pipeline_takes_the_published_network_into_account(
     vehicle = [leg for leg in trip["legs"] if leg["mode"] != "walk"]
     assert [(leg["mode"], leg["confidence"] >= 0.8) for leg in vehicle] == [("bus", True)]
     # the line runs elsewhere: the same motion, halting away from any stop, is a car
-    put = await client.put(
-        "/v1/operator/transit-feeds/yelo",
-        headers=operator_headers | ZIP,
-        content=_line_at_halts(ride, 0.0018),
+    put = await publish(
+        client,
+        operator_headers,
+        _line_at_halts(ride, 0.0018),
     )
     assert put.status_code == 200
     await upload(client, bob, points)
@@ -155,10 +147,10 @@ async def test_a_reprocess_takes_a_network_published_later_and_keeps_corrections
         f"/v1/me/trips/{bobs['id']}/legs/{vehicle['id']}", headers=bob.headers, json={"mode": "coach"}
     )
     assert patched.status_code == 200, patched.text
-    put = await client.put(
-        "/v1/operator/transit-feeds/yelo",
-        headers=operator_headers | ZIP,
-        content=_line_at_halts(ride, 0.0018),
+    put = await publish(
+        client,
+        operator_headers,
+        _line_at_halts(ride, 0.0018),
     )
     assert put.status_code == 201
     await app.state.worker.run_until_idle()
