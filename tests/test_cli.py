@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 COACHCO2 = str(Path(sys.executable).parent / "coachco2")
 
@@ -19,6 +20,21 @@ COACHCO2 = str(Path(sys.executable).parent / "coachco2")
 def run_cli(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": database_url}
     return subprocess.run([COACHCO2, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+async def migrated_app(database_url: str) -> FastAPI:
+    """The API on a freshly migrated database, with its in-process worker off (a command does the work)."""
+    from app.db import create_engine
+    from app.main import create_app
+    from app.migrate import upgrade_connection
+    from app.settings import Settings
+
+    engine = create_engine(Settings(database_url=database_url))
+    async with engine.connect() as conn:
+        await upgrade_connection(conn)
+        await conn.commit()
+    await engine.dispose()
+    return create_app(Settings(database_url=database_url, worker_in_process=False))
 
 
 def free_port() -> int:
@@ -96,18 +112,9 @@ async def test_serve_migrates_and_serves_the_api(empty_database_url: str) -> Non
 
 async def test_a_separate_worker_process_processes_pending_points(empty_database_url: str) -> None:
     """`coachco2 worker` alone turns what the API stored into trips, with the in-process worker off."""
-    from app.db import create_engine
-    from app.main import create_app
-    from app.migrate import upgrade_connection
     from app.mobility.simulate import LegPlan, StayPlan, TripPlan, simulate
-    from app.settings import Settings
 
-    engine = create_engine(Settings(database_url=empty_database_url))
-    async with engine.connect() as conn:
-        await upgrade_connection(conn)
-        await conn.commit()
-    await engine.dispose()
-    app = create_app(Settings(database_url=empty_database_url, worker_in_process=False))
+    app = await migrated_app(empty_database_url)
     sim = simulate([StayPlan(1200), TripPlan((LegPlan("bike", 3000),)), StayPlan(1200)], seed=1, sampling_s=5)
     points = [{"ts": float(t), "lat": float(a), "lon": float(o)} for t, a, o in
               zip(sim.points.ts_s, sim.points.lat, sim.points.lon, strict=True)]  # fmt: skip
@@ -142,18 +149,9 @@ async def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(empty_data
     """SIGKILL a worker process while it works; a second one finishes, and every trip exists once."""
     import signal
 
-    from app.db import create_engine
-    from app.main import create_app
-    from app.migrate import upgrade_connection
     from app.mobility.simulate import commute_plan, simulate
-    from app.settings import Settings
 
-    engine = create_engine(Settings(database_url=empty_database_url))
-    async with engine.connect() as conn:
-        await upgrade_connection(conn)
-        await conn.commit()
-    await engine.dispose()
-    app = create_app(Settings(database_url=empty_database_url, worker_in_process=False))
+    app = await migrated_app(empty_database_url)
     env = {**os.environ, "DATABASE_URL": empty_database_url, "COACHCO2_WORKER_LEASE_S": "1"}
 
     async def start_worker() -> asyncio.subprocess.Process:
