@@ -18,13 +18,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import __version__
-from app.db import Database
-from app.logs import configure as configure_logs
-from app.migrate import upgrade
-from app.schemas.common import rfc3339
+from app.accounts import repository as accounts
+from app.core.db import Database
+from app.core.logs import configure as configure_logs
+from app.core.migrate import upgrade
+from app.core.schemas import rfc3339
 from app.settings import get_settings
-from app.store import accounts, transit
 from app.transit import FEED_NAME, GtfsError, read_gtfs
+from app.transit import repository as transit
 
 T = TypeVar("T")
 
@@ -113,8 +114,8 @@ def cmd_operator_revoke(args: argparse.Namespace) -> int:
 
 
 async def _reprocess(session: AsyncSession, user: str | None, since_ms: int) -> int:
-    from app.store.pipeline import request_reprocess
-    from app.store.selfdata import log_access
+    from app.pipeline.repository import request_reprocess
+    from app.selfdata.repository import log_access
 
     marked = await request_reprocess(session, [uuid.UUID(user)] if user else None, since_ms)
     await log_access(
@@ -182,7 +183,7 @@ def cmd_transit_withdraw(args: argparse.Namespace) -> int:
 
 
 async def _worker_loop() -> None:
-    from app.worker import PipelineWorker
+    from app.pipeline.worker import PipelineWorker
 
     settings = get_settings()
     db = Database(settings)
@@ -234,10 +235,10 @@ async def _recompute(user: str | None) -> tuple[int, int]:
 
     from sqlalchemy import select
 
-    from app.footprint import recompute_user
-    from app.store.models import User
-    from app.store.selfdata import log_access
-    from app.store.statistics import rebuild_rollups
+    from app.footprint.service import recompute_user
+    from app.models import User
+    from app.selfdata.repository import log_access
+    from app.statistics.repository import rebuild_rollups
 
     settings = get_settings()
     db = Database(settings)
@@ -289,7 +290,7 @@ def cmd_purge(_: argparse.Namespace) -> int:
     """Delete raw points past each person's retention (the worker also does this about once an hour)."""
     import time
 
-    from app.retention import purge_all
+    from app.selfdata.retention import purge_all
 
     _migrate()
 
@@ -329,9 +330,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     """Import a history file for a person, as `POST /v1/me/imports` does, with a progress bar."""
     from pathlib import Path
 
-    from app.importer import Checked, check, store_file
-    from app.imports import ImportFormatError
-    from app.store.models import Import, User, utcnow
+    from app.imports.parsers import ImportFormatError
+    from app.imports.service import Checked, check, store_file
+    from app.models import Import, User, utcnow
 
     path = Path(args.file)
     if not path.is_file():

@@ -20,13 +20,13 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from app.db import Database
-from app.ingest import store_columns
+from app.accounts import repository as accounts
+from app.core.db import Database
+from app.ingest.repository import ActivityColumns, PointColumns
+from app.ingest.service import store_columns
+from app.models import ConsentEvent, PrivacyZone
+from app.selfdata.repository import set_consent
 from app.settings import Settings
-from app.store import accounts
-from app.store.models import ConsentEvent, PrivacyZone
-from app.store.points import ActivityColumns, PointColumns
-from app.store.selfdata import set_consent
 
 # Places of the agglomeration (approximate centres), by kind.
 HOMES = {
@@ -237,7 +237,7 @@ class DemoResult:
 
 async def run_demo(db: Database, settings: Settings, users: int, days: int, seed: int = 2026) -> DemoResult:
     """Fill the store with simulated residents and process their points."""
-    from app.worker import PipelineWorker
+    from app.pipeline.worker import PipelineWorker
 
     rng = np.random.default_rng(seed)
     tz = ZoneInfo(settings.timezone)

@@ -12,29 +12,28 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 
-from app import __version__, dashboard, problems
-from app.db import Database
-from app.importer import abandon_interrupted_imports
-from app.logs import AccessLogMiddleware, SecurityHeadersMiddleware
-from app.middleware import BodyGuardMiddleware
-from app.ratelimit import make_limiter
-from app.routers import (
-    auth,
-    emission,
-    imports,
-    ingest,
-    me,
-    modes,
-    operator,
-    selfdata,
-    service,
-    statistics,
-    transit,
-    trips,
-)
-from app.schemas.ingest import LocationBatchIn
+from app import __version__, dashboard
+from app.accounts import endpoints as auth
+from app.accounts import operator_endpoints as operator
+from app.core import endpoints as service
+from app.core import problems
+from app.core.db import Database
+from app.core.logs import AccessLogMiddleware, SecurityHeadersMiddleware
+from app.core.middleware import BodyGuardMiddleware
+from app.core.ratelimit import make_limiter
+from app.footprint import endpoints as me
+from app.footprint import modes_endpoints as modes
+from app.imports import endpoints as imports
+from app.imports.service import abandon_interrupted_imports
+from app.ingest import endpoints as ingest
+from app.ingest.schemas import LocationBatchIn
+from app.openpath import endpoints as emission
+from app.pipeline.worker import PipelineWorker
+from app.selfdata import endpoints as selfdata
 from app.settings import Settings, get_settings
-from app.worker import PipelineWorker
+from app.statistics import endpoints as statistics
+from app.transit import endpoints as transit
+from app.trips import endpoints as trips
 
 DESCRIPTION = """
 Coach CO2 turns the GPS traces of a phone into trips, transport modes and a carbon footprint, and gives

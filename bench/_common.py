@@ -127,7 +127,7 @@ def fresh_store(kind: str, tag: str) -> Iterator[Store]:
 
 
 def migrate(url: str) -> None:
-    from app.migrate import upgrade
+    from app.core.migrate import upgrade
 
     upgrade(url)
 

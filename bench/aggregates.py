@@ -2,7 +2,7 @@
 """The operator's modal-share query with 10,000 and with 1,000,000 trips stored.
 
 On a fresh database, `--people` people (default 2,000) who granted `territory_statistics` get rollup rows
-(the `rollups` table the worker maintains with `app.store.statistics.rebuild_rollups`, one row per person,
+(the `rollups` table the worker maintains with `app.statistics.repository.rebuild_rollups`, one row per person,
 local hour, mode and origin/destination 500 m grid cell, a trip counted under its main mode and its
 access/egress walk as a second row) for trips spread over the last year: each person has a home, a
 workplace and a few other places in the La Rochelle agglomeration, commutes at rush hours, and travels by
@@ -41,7 +41,7 @@ CENTRE = (46.16, -1.15)
 async def people(db, n: int, consent_at: datetime) -> list[uuid.UUID]:
     import sqlalchemy as sa
 
-    from app.store.models import Consent, ConsentEvent, PipelineState, User
+    from app.models import Consent, ConsentEvent, PipelineState, User
 
     ids = [uuid.uuid4() for _ in range(n)]
     async with db.session() as session:
@@ -68,7 +68,7 @@ async def people(db, n: int, consent_at: datetime) -> list[uuid.UUID]:
 
 def places(n: int, rng: np.random.Generator) -> list[list[str]]:
     """Five grid cells per person: home, work, three others."""
-    from app.territory import grid_codes
+    from app.statistics.zones import grid_codes
 
     lat = CENTRE[0] + rng.normal(0, 0.03, (n, 5))
     lon = CENTRE[1] + rng.normal(0, 0.04, (n, 5))
@@ -77,7 +77,7 @@ def places(n: int, rng: np.random.Generator) -> list[list[str]]:
 
 
 def rollup_rows(ids, cells, n_trips: int, first_day: date, rng: np.random.Generator) -> list[dict]:
-    from app.territory import GRID_ID
+    from app.statistics.zones import GRID_ID
 
     who = rng.integers(0, len(ids), n_trips)
     day_off = rng.integers(0, 365, n_trips)
@@ -107,7 +107,7 @@ def rollup_rows(ids, cells, n_trips: int, first_day: date, rng: np.random.Genera
 async def fill(db, ids, cells, n_trips: int, first_day: date, seed: int) -> int:
     import sqlalchemy as sa
 
-    from app.store.models import Rollup
+    from app.models import Rollup
 
     rng = np.random.default_rng(seed)
     total = 0
@@ -119,7 +119,7 @@ async def fill(db, ids, cells, n_trips: int, first_day: date, seed: int) -> int:
             await session.commit()
         total += len(rows)
     # The worker keeps the monthly rollups person by person; after a bulk load they are redone at once.
-    from app.store.statistics import rebuild_monthly_everyone
+    from app.statistics.repository import rebuild_monthly_everyone
 
     async with db.session() as session:
         await rebuild_monthly_everyone(session)
@@ -157,10 +157,10 @@ def summary(body: dict) -> dict:
 async def run(
     url: str, n_people: int, small: int, large: int, repeat: int, profile: str | None = None
 ) -> dict:
-    from app.db import Database
+    from app.accounts import repository as accounts
+    from app.core.db import Database
     from app.main import create_app
     from app.settings import Settings
-    from app.store import accounts
 
     settings = Settings(database_url=url, worker_in_process=False)
     db = Database(settings)

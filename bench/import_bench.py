@@ -22,11 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.db import Database
-from app.importer import check, store_file
-from app.migrate import upgrade
+from app.accounts import repository as accounts
+from app.core.db import Database
+from app.core.migrate import upgrade
+from app.imports.service import check, store_file
 from app.settings import Settings
-from app.store import accounts
 
 
 def write_gpx(path: Path, n: int) -> None:

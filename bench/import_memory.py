@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.imports import parse_google_records, parse_gpx
+from app.imports.parsers import parse_google_records, parse_gpx
 
 T0 = 1_700_000_000
 

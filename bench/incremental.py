@@ -33,7 +33,7 @@ DAY_S = 86400.0
 
 
 def columns(sim, lo_s: float = -np.inf, hi_s: float = np.inf):
-    from app.store.points import ActivityColumns, PointColumns
+    from app.ingest.repository import ActivityColumns, PointColumns
 
     p = sim.points
     keep = (p.ts_s >= lo_s) & (p.ts_s < hi_s)
@@ -68,9 +68,9 @@ def columns(sim, lo_s: float = -np.inf, hi_s: float = np.inf):
 
 
 async def person(db, retention_days: int, consent_at: datetime) -> uuid.UUID:
-    from app.store import accounts
-    from app.store.models import ConsentEvent, User
-    from app.store.selfdata import set_consent
+    from app.accounts import repository as accounts
+    from app.models import ConsentEvent, User
+    from app.selfdata.repository import set_consent
 
     async with db.session() as session:
         user, _, _ = await accounts.register_user(session, "bench")
@@ -85,7 +85,7 @@ async def person(db, retention_days: int, consent_at: datetime) -> uuid.UUID:
 
 
 async def feed(db, worker, user_id, sims, now_s: float, every_days: int = 7) -> None:
-    from app.ingest import store_columns
+    from app.ingest.service import store_columns
 
     for i, sim in enumerate(sims):
         pts, acts = columns(sim)
@@ -101,7 +101,7 @@ async def feed(db, worker, user_id, sims, now_s: float, every_days: int = 7) -> 
 async def counts(db, user_id) -> dict:
     import sqlalchemy as sa
 
-    from app.store.models import LocationPoint, Rollup, Trip
+    from app.models import LocationPoint, Rollup, Trip
 
     async with db.session() as session:
         out = {}
@@ -115,9 +115,9 @@ async def counts(db, user_id) -> dict:
 
 
 async def run(url: str, days: int, hours: int) -> dict:
-    from app.db import Database
+    from app.core.db import Database
+    from app.pipeline.worker import PipelineWorker
     from app.settings import Settings
-    from app.worker import PipelineWorker
 
     db = Database(Settings(database_url=url))
     worker = PipelineWorker(db, batch=8)
@@ -149,8 +149,8 @@ async def run(url: str, days: int, hours: int) -> dict:
     sizes = {"day": await counts(db, short), "year": await counts(db, long_)}
     log(f"history: {sizes}")
 
-    from app.ingest import store_columns
-    from app.store import pipeline as pstore
+    from app.ingest.service import store_columns
+    from app.pipeline import repository as pstore
 
     timings: dict[str, list[float]] = {"day": [], "year": []}
     points_per_hour = []

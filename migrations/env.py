@@ -1,6 +1,6 @@
 """Alembic environment: runs migrations on SQLite or PostgreSQL through the app's async drivers.
 
-A caller that already holds a connection (the test suite, `app.migrate`) passes it in
+A caller that already holds a connection (the test suite, `app.core.migrate`) passes it in
 `config.attributes["connection"]`; otherwise the URL comes from `sqlalchemy.url` or the app's settings.
 """
 
@@ -12,8 +12,8 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from app.models import Base
 from app.settings import get_settings
-from app.store.models import Base
 
 config = context.config
 target_metadata = Base.metadata

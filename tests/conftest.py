@@ -23,13 +23,13 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
-from app.db import create_engine
+from app.accounts import repository as accounts
+from app.core.db import create_engine
+from app.core.migrate import upgrade_connection
 from app.main import create_app
-from app.migrate import upgrade_connection
+from app.models import Base, ZoneSet
 from app.settings import Settings
-from app.store import accounts
-from app.store.models import Base, ZoneSet
-from app.territory import GRID_ID
+from app.statistics.zones import GRID_ID
 
 ADMIN_URL = os.environ.get("COACHCO2_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REQUIRE_POSTGRES = os.environ.get("COACHCO2_TEST_REQUIRE_POSTGRES") == "1"

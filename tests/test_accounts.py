@@ -9,7 +9,7 @@ import httpx
 import sqlalchemy as sa
 from fastapi import FastAPI
 
-from app.store.models import ApiToken
+from app.models import ApiToken
 from tests.conftest import Person, register
 
 

@@ -24,9 +24,9 @@ def run_cli(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
 
 async def migrated_app(database_url: str) -> FastAPI:
     """The API on a freshly migrated database, with its in-process worker off (a command does the work)."""
-    from app.db import create_engine
+    from app.core.db import create_engine
+    from app.core.migrate import upgrade_connection
     from app.main import create_app
-    from app.migrate import upgrade_connection
     from app.settings import Settings
 
     engine = create_engine(Settings(database_url=database_url))
@@ -206,9 +206,9 @@ def test_an_administrator_recompute_is_in_each_persons_access_log(tmp_path: Path
 
     import sqlalchemy as sa
 
-    from app.db import create_engine
+    from app.core.db import create_engine
+    from app.models import AccessLogEntry
     from app.settings import Settings
-    from app.store.models import AccessLogEntry
 
     url = f"sqlite+aiosqlite:///{tmp_path / 'admin.db'}"
     assert run_cli("migrate", database_url=url).returncode == 0
@@ -263,9 +263,9 @@ def test_an_administrator_reprocess_marks_people_and_is_in_their_access_log(tmp_
 
     import sqlalchemy as sa
 
-    from app.db import create_engine
+    from app.core.db import create_engine
+    from app.models import AccessLogEntry, PipelineState
     from app.settings import Settings
-    from app.store.models import AccessLogEntry, PipelineState
 
     url = f"sqlite+aiosqlite:///{tmp_path / 'reprocess.db'}"
     assert run_cli("migrate", database_url=url).returncode == 0

@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.attestation import CommuteLeg, CommuteTrip, qualifying_days, render_html, render_pdf
 from app.emissions import (
     DEFAULT_POLICY,
     FACTOR_SETS,
@@ -20,6 +19,7 @@ from app.emissions import (
 )
 from app.emissions.coaching import TRANSPORT_BUDGET_KG, TripEnds, alternatives, recurring, trajectory
 from app.emissions.summary import LegRecord, TripRecord, summarize
+from app.selfdata.attestation import CommuteLeg, CommuteTrip, qualifying_days, render_html, render_pdf
 
 ADEME = FACTOR_SETS["ademe-2026-07"]
 DESNZ = FACTOR_SETS["desnz-2025"]

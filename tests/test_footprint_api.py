@@ -10,9 +10,9 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 
-from app.footprint import recompute_user
+from app.footprint.service import recompute_user
 from app.mobility.simulate import LegPlan, StayPlan, TripPlan, simulate
-from app.store.models import Leg
+from app.models import Leg
 from tests.conftest import Person
 from tests.test_pipeline import payload, upload
 

@@ -16,10 +16,10 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 from sqlalchemy import event
 
-from app.logs import redact
+from app.core.logs import redact
 from app.main import create_app
+from app.models import LocationPoint
 from app.settings import Settings
-from app.store.models import LocationPoint
 from tests.conftest import ADMIN_URL, Person, register
 from tests.servers import running_server
 
@@ -173,7 +173,7 @@ def test_the_servers_logs_hold_no_token_id_or_coordinate(tmp_path: Any) -> None:
 
 
 async def test_a_full_disk_answers_503_and_stores_nothing(tmp_path: Any) -> None:
-    from app.migrate import upgrade_connection
+    from app.core.migrate import upgrade_connection
 
     url = f"sqlite+aiosqlite:///{tmp_path / 'full.db'}"
     app = create_app(Settings(database_url=url))

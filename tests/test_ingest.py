@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 
-from app.store.models import LocationPoint, MotionActivity
+from app.models import LocationPoint, MotionActivity
 from tests.conftest import Person
 
 T0 = 1_700_000_000.0

@@ -7,10 +7,10 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from app.db import create_engine
-from app.migrate import downgrade_connection, upgrade_connection
+from app.core.db import create_engine
+from app.core.migrate import downgrade_connection, upgrade_connection
+from app.models import Base
 from app.settings import Settings
-from app.store.models import Base
 
 
 def _tables(sync_conn: sa.Connection) -> set[str]:

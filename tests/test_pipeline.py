@@ -13,15 +13,15 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 
-from app import worker as worker_module
 from app.emissions import DEFAULT_FACTOR_SET
 from app.mobility import Leg as MobilityLeg
 from app.mobility import PipelineResult
 from app.mobility import Trip as MobilityTrip
 from app.mobility.simulate import LegPlan, Simulation, StayPlan, TripPlan, simulate
-from app.store import pipeline as pipeline_store
-from app.store.models import LocationPoint, PipelineState, Trip
-from app.worker import PipelineWorker, resume_point
+from app.models import LocationPoint, PipelineState, Trip
+from app.pipeline import repository as pipeline_store
+from app.pipeline import worker as worker_module
+from app.pipeline.worker import PipelineWorker, resume_point
 from tests.conftest import Person, register
 
 DAY = [

@@ -18,9 +18,9 @@ import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
 
-from app.export_schema import EXPORT_SCHEMA
 from app.mobility.simulate import LegPlan, Simulation, StayPlan, TripPlan, simulate
-from app.store.models import Base, Trip
+from app.models import Base, Trip
+from app.selfdata.export_schema import EXPORT_SCHEMA
 from tests.conftest import Person
 from tests.test_pipeline import payload, upload
 
@@ -304,7 +304,7 @@ async def test_new_trips_are_cut_by_existing_zones(
 async def test_retention_purges_old_points_and_keeps_every_trip(
     app: FastAPI, client: httpx.AsyncClient, alice: Person, held: list[dict[str, Any]], day: Simulation
 ) -> None:
-    from app.retention import purge_all
+    from app.selfdata.retention import purge_all
 
     bad = await client.put("/v1/me/retention", headers=alice.headers, json={"point_retention_days": 400})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "point_retention_days"

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from app.mobility.simulate import LegPlan, Simulation, StayPlan, TripPlan, simulate
-from app.store.models import ConsentEvent, Leg, Trip
+from app.models import ConsentEvent, Leg, Trip
 from tests.conftest import Person, register
 from tests.test_pipeline import payload, upload
 

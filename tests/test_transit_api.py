@@ -7,7 +7,7 @@ import pytest
 from fastapi import FastAPI
 
 from app.mobility.simulate import Simulation, simulate
-from app.store.pipeline import request_reprocess
+from app.pipeline.repository import request_reprocess
 from tests.conftest import Person
 from tests.mobility.test_transit_modes import PLAN, _places
 from tests.test_pipeline import payload, trips_of, upload

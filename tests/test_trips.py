@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from app.mobility.simulate import LegPlan, Simulation, StayPlan, TripPlan, simulate
-from app.store.models import LocationPoint
+from app.models import LocationPoint
 from tests.conftest import Person
 from tests.test_pipeline import payload, upload
 

@@ -1,6 +1,6 @@
-"""Coach CO2 transit library: a territory's public transport network, read from its GTFS feed.
+"""The territory's public transport network: operators publish GTFS feeds, the pipeline reads their stops.
 
-Pure Python (no web framework, no database, no other app module): :func:`read_gtfs` streams a
+:mod:`app.transit.gtfs` is pure Python (no web framework, no database, no other app module): :func:`read_gtfs` streams a
 feed's stops, lines and kinds of service; the pipeline uses them as evidence for bus and rail legs.
 """
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from alembic import op
 
-from app.store.models import UTCDateTime
+from app.models import UTCDateTime
 
 revision: str = "0006"
 down_revision: str | None = "0005"

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from app.store.models import UTCDateTime
+from app.models import UTCDateTime
 
 revision: str = "0008"
 down_revision: str | None = "0007"

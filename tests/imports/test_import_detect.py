@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from app.imports import ImportFormatError, detect_format, parse_file
+from app.imports.parsers import ImportFormatError, detect_format, parse_file
 
 GPX = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n'

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from app.imports import ImportedActivity, ImportedPoint, ImportFormatError, map_usercache
+from app.imports.parsers import ImportedActivity, ImportedPoint, ImportFormatError
+from app.openpath.envelope import map_usercache
 
 T = 1714557600.0
 

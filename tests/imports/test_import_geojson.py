@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from app.imports import ImportedPoint, ImportFormatError, parse_geojson
+from app.imports.parsers import ImportedPoint, ImportFormatError, parse_geojson
 
 T = 1714557600.0  # 2024-05-01T10:00:00Z
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from app.imports import ImportedActivity, ImportedPoint, ImportFormatError
-from app.imports.google import map_google_activity, parse_google_records, parse_google_timeline
+from app.imports.parsers import ImportedActivity, ImportedPoint, ImportFormatError
+from app.imports.parsers.google import map_google_activity, parse_google_records, parse_google_timeline
 
 T = 1714557600.0  # 2024-05-01T10:00:00Z
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from app.imports import ImportedPoint, ImportFormatError, parse_gpx
+from app.imports.parsers import ImportedPoint, ImportFormatError, parse_gpx
 
 T = 1714557600.0  # 2024-05-01T10:00:00Z
 

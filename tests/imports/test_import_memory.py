@@ -6,7 +6,7 @@ import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.imports import parse_file
+from app.imports.parsers import parse_file
 
 N = 200_000
 T0 = 1_700_000_000

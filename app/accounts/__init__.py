@@ -1,0 +1,1 @@
+"""Accounts: pseudonymous registration, tokens per device, operators."""

@@ -1,0 +1,1 @@
+"""What every domain shares: database sessions, request dependencies, problem details, middleware, rate limits, logs, migrations and uploads."""

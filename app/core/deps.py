@@ -1,0 +1,68 @@
+"""Request dependencies, as `Annotated` aliases so endpoint signatures read like prose."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.accounts import repository as accounts
+from app.accounts.repository import Principal
+from app.core.db import Database
+from app.core.problems import ProblemError, unauthorized
+from app.settings import Settings
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+async def get_session(db: Annotated[Database, Depends(get_db)]) -> AsyncIterator[AsyncSession]:
+    """One session per request; whatever an endpoint did not commit is rolled back."""
+    async with db.session() as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+DatabaseDep = Annotated[Database, Depends(get_db)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+_bearer = HTTPBearer(auto_error=False, description="A person's or an operator's token.")
+
+
+async def get_principal(
+    session: SessionDep,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise unauthorized("This endpoint needs `Authorization: Bearer <token>`.")
+    principal = await accounts.authenticate(session, credentials.credentials, settings.token_touch_interval_s)
+    if principal is None:
+        raise unauthorized("The token is unknown or has been revoked.")
+    return principal
+
+
+async def get_current_user(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    if principal.role != accounts.USER or principal.user_id is None:
+        raise ProblemError(403, "forbidden-role", "Operator tokens can call /v1/operator/* only.")
+    return principal
+
+
+async def get_current_operator(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    if principal.role != accounts.OPERATOR or principal.operator_id is None:
+        raise ProblemError(403, "forbidden-role", "Only operator tokens can call /v1/operator/*.")
+    return principal
+
+
+CurrentUser = Annotated[Principal, Depends(get_current_user)]
+CurrentOperator = Annotated[Principal, Depends(get_current_operator)]

@@ -1,0 +1,356 @@
+"""The person's own space beyond trips: profile, summaries and coaching."""
+
+from __future__ import annotations
+
+import calendar
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import HTMLResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.accounts.endpoints import AUTH_ERRORS
+from app.core.deps import CurrentUser, SessionDep, SettingsDep
+from app.core.lang import LangDep
+from app.emissions.coaching import TRANSPORT_SHARE, TripEnds, recurring, trajectory
+from app.emissions.summary import (
+    LegRecord,
+    Period,
+    Totals,
+    TripRecord,
+    period_start,
+    previous_start,
+    summarize,
+)
+from app.footprint.schemas import (
+    ModeTotalsOut,
+    PeriodOut,
+    ProfileIn,
+    ProfileOut,
+    PurposeTotalsOut,
+    RecurringList,
+    RecurringOut,
+    SummaryOut,
+    TotalsOut,
+    TrajectoryOut,
+)
+from app.footprint.service import emission_fn, load_context, recompute_user
+from app.models import UserProfile, utcnow
+from app.selfdata.attestation import CommuteLeg, CommuteTrip, qualifying_days, render_html, render_pdf
+from app.statistics.repository import rebuild_rollups
+from app.trips import repository as trip_store
+from app.trips.endpoints import query_time
+from app.trips.schemas import AlternativeOut, LatLon
+
+router = APIRouter(prefix="/v1/me", tags=["me"])
+
+BUDGET_BASIS = (
+    "About 2 t CO2e per person per year in 2050, all sectors (France's national low-carbon strategy, SNBC, "
+    "as ADEME presents it). Travel keeps today's share of the average footprint: 1.45 t of about 9 t "
+    f"(ADEME and SDES, figures of 2019), that is {TRANSPORT_SHARE * 100:.0f} %."
+)
+
+
+@router.get("/profile", response_model=ProfileOut, responses=AUTH_ERRORS)
+async def get_profile(session: SessionDep, user: CurrentUser) -> ProfileOut:
+    """What the person declared about their vehicles (all null until they say)."""
+    row = await session.get(UserProfile, user.user_id)
+    await session.commit()
+    if row is None:
+        return ProfileOut()
+    return ProfileOut(car_fuel=row.car_fuel, car_occupancy=row.car_occupancy, bike_kind=row.bike_kind)
+
+
+@router.put("/profile", response_model=ProfileOut, responses=AUTH_ERRORS)
+async def put_profile(
+    session: SessionDep, settings: SettingsDep, user: CurrentUser, body: ProfileIn
+) -> ProfileOut:
+    """Declare the car's fuel, its usual occupancy and the kind of bike. Inferred legs then take the right
+    factor (an electric car's, a shared car's, an electric bike's); the person's own figures are recomputed
+    at once. Legs the person corrected keep what they said."""
+    assert user.user_id is not None
+    row = await session.get(UserProfile, user.user_id)
+    if row is None:
+        row = UserProfile(user_id=user.user_id)
+        session.add(row)
+    row.car_fuel, row.car_occupancy, row.bike_kind = body.car_fuel, body.car_occupancy, body.bike_kind
+    row.updated_at = utcnow()
+    await session.flush()
+    count = await recompute_user(session, settings.emission_policy, user.user_id)
+    await rebuild_rollups(session, user.user_id, ZoneInfo(settings.timezone))
+    await session.commit()
+    return ProfileOut(**body.model_dump(), legs_recomputed=count)
+
+
+def _totals(t: Totals) -> TotalsOut:
+    return TotalsOut(trips=t.trips, distance_m=round(t.distance_m, 1), co2e_g=round(t.co2e_g, 3))
+
+
+def _by_mode(by_mode: dict[str, Totals]) -> list[ModeTotalsOut]:
+    return [
+        ModeTotalsOut(mode=m, trips=t.trips, distance_m=round(t.distance_m, 1), co2e_g=round(t.co2e_g, 3))
+        for m, t in sorted(by_mode.items(), key=lambda kv: -kv[1].co2e_g)
+    ]
+
+
+def _by_purpose(by_purpose: dict[str, Totals]) -> list[PurposeTotalsOut]:
+    return [
+        PurposeTotalsOut(
+            purpose=p, trips=t.trips, distance_m=round(t.distance_m, 1), co2e_g=round(t.co2e_g, 3)
+        )
+        for p, t in sorted(by_purpose.items(), key=lambda kv: -kv[1].co2e_g)
+    ]
+
+
+async def _records(session: AsyncSession, user_id: uuid.UUID, from_ms: int, to_ms: int) -> list[TripRecord]:
+    trips = await trip_store.between(session, user_id, from_ms, to_ms)
+    legs = await trip_store.legs_of(session, [t.id for t in trips], geometry=False)
+    return [
+        TripRecord(
+            t.start_ts_ms,
+            t.distance_m,
+            t.co2e_g,
+            t.purpose,
+            [LegRecord(leg.mode, leg.distance_m, leg.co2e_g) for leg in legs.get(t.id, [])],
+        )
+        for t in trips
+    ]
+
+
+@router.get("/summary", response_model=SummaryOut, response_model_by_alias=True, responses=AUTH_ERRORS)
+async def summary(
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    period: Period = "month",
+    from_: Annotated[str | None, Query(alias="from", description="RFC 3339 or epoch seconds")] = None,
+    to: Annotated[str | None, Query(description="RFC 3339 or epoch seconds; default now")] = None,
+) -> SummaryOut:
+    """Per period (day, week, month or year, in the territory's local time) and per mode: trips, distance
+    and CO2e, with totals, a split by purpose, and each period compared with the one before.
+
+    A trip counts in the period where it starts, under its main mode (its longest leg); per-mode CO2e adds
+    up the legs, so modes add up to the totals. The default range is the last twelve periods."""
+    assert user.user_id is not None
+    zone = ZoneInfo(settings.timezone)
+    to_ms = query_time("to", to)
+    end = datetime.fromtimestamp(to_ms / 1000, UTC) if to_ms is not None else utcnow()
+    end_local = end.astimezone(zone)
+    from_ms = query_time("from", from_)
+    if from_ms is not None:
+        start_local = datetime.fromtimestamp(from_ms / 1000, UTC).astimezone(zone)
+    else:
+        start_local = period_start(end_local, period)
+        for _ in range(11):
+            start_local = previous_start(start_local, period)
+    first = previous_start(period_start(start_local, period), period)
+    records = await _records(
+        session, user.user_id, int(first.timestamp() * 1000), int(end.timestamp() * 1000)
+    )
+    await session.commit()
+    periods = summarize(records, period, zone, first, end_local)
+    shown = [p for p in periods if p.end > start_local]
+    out: list[PeriodOut] = []
+    overall_mode: dict[str, Totals] = {}
+    overall_purpose: dict[str, Totals] = {}
+    overall = Totals()
+    for index, p in enumerate(periods):
+        if p not in shown:
+            continue
+        before = periods[index - 1].total if index > 0 else Totals()
+        change = (
+            None if before.co2e_g == 0 else round((p.total.co2e_g - before.co2e_g) / before.co2e_g * 100, 1)
+        )
+        out.append(
+            PeriodOut(
+                start=p.start.isoformat(),
+                end=p.end.isoformat(),
+                total=_totals(p.total),
+                by_mode=_by_mode(p.by_mode),
+                by_purpose=_by_purpose(p.by_purpose),
+                previous=_totals(before),
+                co2e_change_pct=change,
+            )
+        )
+        overall.add(p.total.trips, p.total.distance_m, p.total.co2e_g)
+        for mode, t in p.by_mode.items():
+            overall_mode.setdefault(mode, Totals()).add(t.trips, t.distance_m, t.co2e_g)
+        for purpose, t in p.by_purpose.items():
+            overall_purpose.setdefault(purpose, Totals()).add(t.trips, t.distance_m, t.co2e_g)
+    return SummaryOut(
+        period=period,
+        timezone=settings.timezone,
+        from_=(shown[0].start if shown else start_local).isoformat(),
+        to=end_local.isoformat(),
+        periods=out,
+        total=_totals(overall),
+        by_mode=_by_mode(overall_mode),
+        by_purpose=_by_purpose(overall_purpose),
+    )
+
+
+@router.get("/coaching/trajectory", response_model=TrajectoryOut, responses=AUTH_ERRORS)
+async def get_trajectory(
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    lang: LangDep,
+    year: Annotated[int | None, Query(ge=2000, le=2100, description="Default: this year")] = None,
+) -> TrajectoryOut:
+    """The year's travel emissions so far, projected over the year, against the yearly travel budget
+    compatible with the 2050 target. In French or English (`Accept-Language`)."""
+    assert user.user_id is not None
+    zone = ZoneInfo(settings.timezone)
+    now = utcnow().astimezone(zone)
+    year = year or now.year
+    start = datetime(year, 1, 1, tzinfo=zone)
+    end = datetime(year + 1, 1, 1, tzinfo=zone)
+    records = await _records(
+        session, user.user_id, int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+    )
+    await session.commit()
+    total = sum(r.co2e_g for r in records)
+    first = datetime.fromtimestamp(records[0].start_ts_ms / 1000, UTC).astimezone(zone) if records else start
+    last_day = min(now, end - timedelta(seconds=1))
+    days = max(1, (last_day.date() - first.date()).days + 1) if last_day >= first else 1
+    days_in_year = 366 if calendar.isleap(year) else 365
+    result = trajectory(year, total, days, days_in_year, lang)
+    months: dict[str, float] = {f"{year}-{m:02d}": 0.0 for m in range(1, 13)}
+    for r in records:
+        key = datetime.fromtimestamp(r.start_ts_ms / 1000, UTC).astimezone(zone).strftime("%Y-%m")
+        months[key] = months.get(key, 0.0) + r.co2e_g
+    return TrajectoryOut(
+        year=result.year,
+        co2e_kg=result.co2e_kg,
+        days_counted=result.days_counted,
+        days_in_year=result.days_in_year,
+        projected_kg=result.projected_kg,
+        budget_2050_kg=result.budget_2050_kg,
+        ratio_to_budget=result.ratio_to_budget,
+        message=result.message,
+        basis=BUDGET_BASIS,
+        months=[{"month": k, "co2e_kg": round(v / 1000, 3)} for k, v in sorted(months.items())],
+    )
+
+
+@router.get("/coaching/recurring", response_model=RecurringList, responses=AUTH_ERRORS)
+async def get_recurring(
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    lang: LangDep,
+    days: Annotated[int, Query(ge=7, le=366, description="How far back to look")] = 90,
+    limit: Annotated[int, Query(ge=1, le=20)] = 5,
+) -> RecurringList:
+    """The few trips made again and again (same origin and destination within a few hundred metres) that
+    weigh most, with the best realistic alternative for each and what it would save in a year."""
+    assert user.user_id is not None
+    end = utcnow()
+    start = end - timedelta(days=days)
+    trips = await trip_store.between(
+        session, user.user_id, int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+    )
+    ctx = await load_context(session, settings.emission_policy, user.user_id)
+    await session.commit()
+    ends = [
+        TripEnds(
+            str(t.id),
+            t.start_lat,
+            t.start_lon,
+            t.end_lat,
+            t.end_lon,
+            t.distance_m,
+            t.co2e_g,
+            t.start_ts_ms / 1000,
+        )
+        for t in trips
+    ]
+
+    emission = emission_fn(ctx, None)
+
+    found = recurring(ends, emission, days_covered=days, limit=limit, lang=lang)
+    return RecurringList(
+        days=days,
+        recurring=[
+            RecurringOut(
+                count=r.count,
+                co2e_g=r.co2e_g,
+                distance_m=round(r.distance_m, 1),
+                start=LatLon(lat=r.example.start_lat, lon=r.example.start_lon),
+                end=LatLon(lat=r.example.end_lat, lon=r.example.end_lon),
+                trip_ids=r.trip_ids,
+                best_alternative=AlternativeOut(
+                    mode=r.best.mode,
+                    co2e_g=r.best.co2e_g,
+                    saving_vs_car_g=r.best.saving_vs_car_g,
+                    duration_s=r.best.duration_s,
+                    message=r.best.message,
+                )
+                if r.best
+                else None,
+                yearly_saving_g=r.yearly_saving_g,
+                message=r.message,
+            )
+            for r in found
+        ],
+    )
+
+
+@router.get(
+    "/attestations/mobility-allowance",
+    responses={
+        **AUTH_ERRORS,
+        200: {
+            "content": {"text/html": {}, "application/pdf": {}},
+            "description": "The attestation, as a printable page or a PDF.",
+        },
+    },
+    response_class=Response,
+)
+async def mobility_allowance(
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    lang: LangDep,
+    year: Annotated[
+        int | None, Query(ge=2000, le=2100, description="Calendar year; default this year")
+    ] = None,
+    format: Annotated[Literal["html", "pdf"], Query(description="html (printable) or pdf")] = "html",
+) -> Response:
+    """The sustainable-mobility allowance (forfait mobilités durables) attestation for a calendar year: the
+    days with at least one commute (trips labelled, or inheriting, the purpose `commute`) made mostly by
+    bike, carpool, public transport or a light personal vehicle, with the modes used. Generated on the
+    person's request only; nothing is sent to anyone. The person's name is left blank to fill in."""
+    assert user.user_id is not None
+    zone = ZoneInfo(settings.timezone)
+    today = utcnow().astimezone(zone).date()
+    year = year or today.year
+    start = datetime(year, 1, 1, tzinfo=zone)
+    end = datetime(year + 1, 1, 1, tzinfo=zone)
+    trips = await trip_store.between(
+        session, user.user_id, int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+    )
+    legs = await trip_store.legs_of(session, [t.id for t in trips if t.purpose == "commute"], geometry=False)
+    await session.commit()
+    commutes = [
+        CommuteTrip(
+            t.start_ts_ms, t.purpose, [CommuteLeg(leg.mode, leg.distance_m) for leg in legs.get(t.id, [])]
+        )
+        for t in trips
+        if t.purpose == "commute"
+    ]
+    days = qualifying_days(commutes, year, zone)
+    filename = f"attestation-forfait-mobilites-durables-{year}"
+    if format == "pdf":
+        return Response(
+            render_pdf(days, year, str(user.user_id), today, lang),
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="{filename}.pdf"'},
+        )
+    return HTMLResponse(
+        render_html(days, year, str(user.user_id), today, lang),
+        headers={"Content-Disposition": f'inline; filename="{filename}.html"'},
+    )

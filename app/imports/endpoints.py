@@ -1,0 +1,148 @@
+"""A person brings the history other services kept about them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from pathlib import Path
+from typing import Annotated
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Query, Request, Response, status
+
+from app.accounts.endpoints import AUTH_ERRORS
+from app.core.deps import CurrentUser, SessionDep, SettingsDep
+from app.core.problems import Problem, not_found
+from app.core.ratelimit import ImportLimit
+from app.core.uploads import bad_file, save_upload
+from app.imports.parsers import ImportFormatError, detect_format
+from app.imports.schemas import ImportList, ImportOut
+from app.imports.service import run_import
+from app.models import Import
+
+router = APIRouter(prefix="/v1/me/imports", tags=["imports"])
+
+
+def import_out(row: Import) -> ImportOut:
+    return ImportOut(
+        id=row.id,
+        status=row.status,
+        filename=row.filename,
+        format=row.format,
+        size_bytes=row.size_bytes,
+        points_read=row.points_read,
+        points_accepted=row.points_accepted,
+        duplicates=row.duplicates,
+        activities=row.activities,
+        error=row.error,
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+    )
+
+
+def _head(path: Path) -> bytes:
+    with path.open("rb") as f:
+        return f.read(64 * 1024)
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ImportOut,
+    responses={
+        **AUTH_ERRORS,
+        413: {"model": Problem, "description": "The file is larger than the server accepts."},
+        422: {"model": Problem, "description": "Not a supported file, or no file."},
+    },
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "required": ["file"],
+                    }
+                },
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            }
+        }
+    },
+)
+async def upload(
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    _: ImportLimit,
+) -> ImportOut:
+    """Upload a history file: GPX 1.0/1.1, GeoJSON (points or lines with times), Google Takeout
+    `Records.json` or the on-device `Timeline.json`. Send it as multipart (`file` field) or as the raw body
+    (with `?filename=`). The answer is the import's id and state: it is checked, then stored in one go,
+    deduplicated against what is already held, and taken into trips by the normal pipeline. Follow it at
+    `GET /v1/me/imports/{id}`. A bad or foreign file fails with a message naming what is wrong, and nothing
+    of it is stored."""
+    assert user.user_id is not None
+    folder = Path(settings.import_dir)
+    await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+    import_id = uuid.uuid4()
+    target = folder / f"{import_id}.upload"
+    try:
+        filename, size = await save_upload(request, target, settings.max_import_bytes, "the history file")
+        head = await asyncio.to_thread(_head, target)
+        try:
+            fmt = detect_format(head)
+        except ImportFormatError as exc:
+            raise bad_file(exc.message) from None
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            await asyncio.to_thread(target.unlink)
+        raise
+    row = Import(
+        id=import_id,
+        user_id=user.user_id,
+        status="received",
+        filename=filename[:255],
+        format=fmt,
+        size_bytes=size,
+    )
+    session.add(row)
+    await session.flush()
+    out = import_out(row)
+    await session.commit()
+    app = request.app
+    task = asyncio.create_task(
+        run_import(app.state.db, import_id, user.user_id, target, wake=app.state.worker.wake)
+    )
+    app.state.import_tasks.add(task)
+    task.add_done_callback(app.state.import_tasks.discard)
+    response.headers["Location"] = f"/v1/me/imports/{import_id}"
+    return out
+
+
+@router.get("", response_model=ImportList, responses=AUTH_ERRORS)
+async def list_imports(
+    session: SessionDep, user: CurrentUser, limit: Annotated[int, Query(ge=1, le=500)] = 50
+) -> ImportList:
+    """The person's imports, newest first."""
+    rows = await session.scalars(
+        sa.select(Import)
+        .where(Import.user_id == user.user_id)
+        .order_by(Import.created_at.desc())
+        .limit(limit)
+    )
+    out = [import_out(r) for r in rows]
+    await session.commit()
+    return ImportList(imports=out)
+
+
+@router.get("/{import_id}", response_model=ImportOut, responses={**AUTH_ERRORS, 404: {"model": Problem}})
+async def get_import(session: SessionDep, user: CurrentUser, import_id: uuid.UUID) -> ImportOut:
+    """One import's progress and outcome."""
+    row = await session.get(Import, import_id)
+    await session.commit()
+    if row is None or row.user_id != user.user_id:
+        raise not_found("import")
+    return import_out(row)

@@ -1,0 +1,1 @@
+"""Ingest: a phone's batches of location points and motion hints, stored durably and deduplicated."""

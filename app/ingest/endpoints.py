@@ -1,0 +1,86 @@
+"""What the phone sends, and how far the pipeline has got with it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import TypeAdapter, ValidationError
+
+from app.accounts.endpoints import AUTH_ERRORS
+from app.core.deps import CurrentUser, SessionDep
+from app.core.problems import Problem
+from app.core.ratelimit import IngestLimit
+from app.core.schemas import rfc3339, rfc3339_ms
+from app.ingest import repository as store
+from app.ingest.schemas import IngestOut, LocationBatchIn, PipelineOut
+from app.ingest.service import ingest_batch
+
+router = APIRouter(prefix="/v1/me", tags=["ingest"])
+
+
+BATCH = TypeAdapter(LocationBatchIn)
+
+
+@router.post(
+    "/locations",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=IngestOut,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/LocationBatchIn"}},
+            },
+        }
+    },
+    responses={
+        **AUTH_ERRORS,
+        400: {"model": Problem, "description": "The body is not valid JSON or not valid gzip."},
+        413: {"model": Problem, "description": "The body is larger than the server accepts."},
+        429: {"model": Problem, "description": "Too many requests; see Retry-After."},
+        415: {"model": Problem, "description": "A Content-Encoding other than gzip."},
+        422: {"model": Problem, "description": "A field breaks the contract; nothing was stored."},
+        503: {"model": Problem, "description": "The database is out of reach; nothing was stored."},
+    },
+)
+async def post_locations(
+    request: Request, session: SessionDep, user: CurrentUser, _: IngestLimit
+) -> IngestOut:
+    """Store a batch of up to 10,000 location points (and optional motion-activity hints).
+
+    The whole request is checked before anything is stored: one invalid field refuses it all with 422.
+    Idempotent: a point with the same time as one already held is counted in `duplicates`, not stored
+    twice. The body may be sent with `Content-Encoding: gzip`. Processing into trips happens later, off the
+    request path; `GET /v1/me/pipeline` tells how far it has got.
+    """
+    assert user.user_id is not None
+    # The body is validated straight from its JSON bytes by pydantic-core: no intermediate Python objects.
+    try:
+        batch = BATCH.validate_json(await request.body())
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
+        ) from None
+    result = await ingest_batch(session, user.user_id, batch)
+    if result.accepted:
+        request.app.state.worker.wake()
+    return IngestOut(
+        accepted=result.accepted, duplicates=result.duplicates, activities_received=result.activities_received
+    )
+
+
+@router.get("/pipeline", response_model=PipelineOut, responses=AUTH_ERRORS)
+async def get_pipeline(session: SessionDep, user: CurrentUser) -> PipelineOut:
+    """How many accepted points still wait to be taken into trips, and up to when trips are built."""
+    assert user.user_id is not None
+    state = await store.pipeline_state(session, user.user_id)
+    await session.commit()
+    if state is None:
+        return PipelineOut(pending_points=0, processed_until=None)
+    failing = state.failures > 0
+    return PipelineOut(
+        pending_points=state.pending_points,
+        processed_until=rfc3339_ms(state.processed_until_ms),
+        failed_attempts=state.failures,
+        next_attempt=rfc3339(state.lease_expires_at) if failing else None,
+    )

@@ -1,0 +1,191 @@
+"""Bulk writes and reads of raw points and motion activities.
+
+One request is one statement per table, whatever its size: on PostgreSQL the columns travel as arrays and
+`unnest` turns them into rows; on SQLite the rows travel as one JSON array read by `json_each`. Both use
+`ON CONFLICT DO NOTHING` on the `(user_id, ts_ms)` key, so deduplication is an index probe per point, never
+a scan of the person's history, and `RETURNING` reports exactly which points were new.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import PipelineState, utcnow
+
+# On PostgreSQL the count and the earliest new time are computed in the statement: one row comes back,
+# not one per point.
+_PG_POINTS_SUMMARY = sa.text(
+    """
+    WITH ins AS (
+        INSERT INTO location_points (user_id, ts_ms, lat, lon, accuracy_m, altitude_m, speed_mps, heading_deg)
+        SELECT CAST(:user_id AS UUID), t.*
+        FROM unnest(CAST(:ts_ms AS BIGINT[]), CAST(:lat AS FLOAT8[]), CAST(:lon AS FLOAT8[]),
+                    CAST(:accuracy_m AS FLOAT4[]), CAST(:altitude_m AS FLOAT4[]),
+                    CAST(:speed_mps AS FLOAT4[]), CAST(:heading_deg AS FLOAT4[])) AS t
+        ON CONFLICT (user_id, ts_ms) DO NOTHING
+        RETURNING ts_ms
+    )
+    SELECT count(*), min(ts_ms) FROM ins
+    """
+)
+
+# `WHERE true` is SQLite's documented way to tell an upsert clause apart from a join in INSERT ... SELECT.
+_SQLITE_POINTS = sa.text(
+    """
+    INSERT INTO location_points (user_id, ts_ms, lat, lon, accuracy_m, altitude_m, speed_mps, heading_deg)
+    SELECT :user_id, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
+           json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
+           json_extract(value, '$[6]')
+    FROM json_each(:rows) WHERE true
+    ON CONFLICT (user_id, ts_ms) DO NOTHING
+    RETURNING ts_ms
+    """
+)
+
+_PG_ACTIVITIES = sa.text(
+    """
+    INSERT INTO motion_activities (user_id, ts_ms, activity_type, confidence)
+    SELECT CAST(:user_id AS UUID), t.*
+    FROM unnest(CAST(:ts_ms AS BIGINT[]), CAST(:activity_type AS VARCHAR[]), CAST(:confidence AS INT2[])) AS t
+    ON CONFLICT (user_id, ts_ms) DO NOTHING
+    """
+)
+
+_SQLITE_ACTIVITIES = sa.text(
+    """
+    INSERT INTO motion_activities (user_id, ts_ms, activity_type, confidence)
+    SELECT :user_id, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]')
+    FROM json_each(:rows) WHERE true
+    ON CONFLICT (user_id, ts_ms) DO NOTHING
+    """
+)
+
+
+# (ts_ms, lat, lon, accuracy_m, altitude_m, speed_mps, heading_deg)
+PointRow = tuple[int, float, float, float | None, float | None, float | None, float | None]
+
+
+@dataclass(frozen=True)
+class PointColumns:
+    """A batch of points as columns, sorted by time, one entry per distinct `ts_ms`."""
+
+    ts_ms: list[int]
+    lat: list[float]
+    lon: list[float]
+    accuracy_m: list[float | None]
+    altitude_m: list[float | None]
+    speed_mps: list[float | None]
+    heading_deg: list[float | None]
+
+    def __len__(self) -> int:
+        return len(self.ts_ms)
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[PointRow]) -> PointColumns:
+        """Columns of (ts_ms, lat, lon, accuracy, altitude, speed, heading) rows: one point per time (the
+        first wins, as a resent point is a duplicate), in time order."""
+        first: dict[int, PointRow] = {}
+        for row in rows:
+            first.setdefault(row[0], row)
+        chosen = [first[ts] for ts in sorted(first)]
+        if not chosen:
+            return cls([], [], [], [], [], [], [])
+        ts, lat, lon, acc, alt, speed, heading = (list(column) for column in zip(*chosen, strict=True))
+        return cls(ts, lat, lon, acc, alt, speed, heading)
+
+
+@dataclass(frozen=True)
+class ActivityColumns:
+    ts_ms: list[int]
+    activity_type: list[str]
+    confidence: list[int | None]
+
+    def __len__(self) -> int:
+        return len(self.ts_ms)
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[tuple[int, str, int | None]]) -> ActivityColumns:
+        """Columns of (ts_ms, type, confidence) rows: one hint per time (the first wins), in time order."""
+        first: dict[int, tuple[int, str, int | None]] = {}
+        for row in rows:
+            first.setdefault(row[0], row)
+        chosen = [first[ts] for ts in sorted(first)]
+        return cls([r[0] for r in chosen], [r[1] for r in chosen], [r[2] for r in chosen])
+
+
+def _uuid_param(session: AsyncSession, user_id: uuid.UUID) -> str:
+    # SQLAlchemy's Uuid type stores 32 hex digits on SQLite; PostgreSQL has a native uuid.
+    return user_id.hex if session.get_bind().dialect.name == "sqlite" else str(user_id)
+
+
+async def insert_points(
+    session: AsyncSession, user_id: uuid.UUID, cols: PointColumns
+) -> tuple[int, int | None]:
+    """Store the points that are new; return how many were and the earliest of their times."""
+    if not len(cols):
+        return 0, None
+    uid = _uuid_param(session, user_id)
+    if session.get_bind().dialect.name == "postgresql":
+        params = {"user_id": uid, **{name: getattr(cols, name) for name in cols.__dataclass_fields__}}
+        count, earliest = (await session.execute(_PG_POINTS_SUMMARY, params)).one()
+        return int(count), earliest
+    rows = list(
+        zip(
+            cols.ts_ms,
+            cols.lat,
+            cols.lon,
+            cols.accuracy_m,
+            cols.altitude_m,
+            cols.speed_mps,
+            cols.heading_deg,
+            strict=True,
+        )
+    )
+    result = await session.execute(_SQLITE_POINTS, {"user_id": uid, "rows": json.dumps(rows)})
+    new = [row[0] for row in result.all()]
+    return len(new), min(new) if new else None
+
+
+async def insert_activities(session: AsyncSession, user_id: uuid.UUID, cols: ActivityColumns) -> None:
+    if not len(cols):
+        return
+    uid = _uuid_param(session, user_id)
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            _PG_ACTIVITIES,
+            {
+                "user_id": uid,
+                "ts_ms": cols.ts_ms,
+                "activity_type": cols.activity_type,
+                "confidence": cols.confidence,
+            },
+        )
+    else:
+        rows = list(zip(cols.ts_ms, cols.activity_type, cols.confidence, strict=True))
+        await session.execute(_SQLITE_ACTIVITIES, {"user_id": uid, "rows": json.dumps(rows)})
+
+
+async def mark_pending(session: AsyncSession, user_id: uuid.UUID, accepted: int, earliest_ts_ms: int) -> None:
+    """Count newly stored points as waiting for the pipeline, from their earliest time on."""
+    dirty = PipelineState.dirty_from_ms
+    await session.execute(
+        sa.update(PipelineState)
+        .where(PipelineState.user_id == user_id)
+        .values(
+            pending_points=PipelineState.pending_points + accepted,
+            dirty_from_ms=sa.case(
+                (sa.or_(dirty.is_(None), dirty > earliest_ts_ms), earliest_ts_ms), else_=dirty
+            ),
+            updated_at=utcnow(),
+        )
+    )
+
+
+async def pipeline_state(session: AsyncSession, user_id: uuid.UUID) -> PipelineState | None:
+    return await session.get(PipelineState, user_id)

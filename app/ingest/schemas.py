@@ -1,0 +1,136 @@
+"""What the phone sends: location points and motion-activity hints."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.core.schemas import InputTimestamp
+
+MAX_POINTS = 10_000
+# Phones report activity changes at most every few seconds; twice the point cap is ample.
+MAX_ACTIVITIES = 20_000
+
+Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False, strict=True)]
+Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False, strict=True)]
+
+
+class ActivityType(StrEnum):
+    stationary = "stationary"
+    walking = "walking"
+    running = "running"
+    cycling = "cycling"
+    automotive = "automotive"
+    unknown = "unknown"
+
+
+class PointIn(BaseModel):
+    """One location fix. Extra fields a phone may add (provider, floor, …) are ignored."""
+
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "ts": 1466547704.08,
+                    "lat": 46.1591,
+                    "lon": -1.152,
+                    "accuracy": 12.0,
+                    "altitude": 3.0,
+                    "speed": 1.4,
+                    "heading": 271.0,
+                }
+            ]
+        },
+    )
+
+    ts: InputTimestamp
+    lat: Latitude
+    lon: Longitude
+    accuracy: float | None = Field(
+        default=None, ge=0, allow_inf_nan=False, strict=True, description="Horizontal accuracy, metres."
+    )
+    altitude: float | None = Field(default=None, allow_inf_nan=False, strict=True, description="Metres.")
+    speed: float | None = Field(
+        default=None,
+        allow_inf_nan=False,
+        strict=True,
+        description="Metres per second, as the phone measured.",
+    )
+    heading: float | None = Field(
+        default=None, allow_inf_nan=False, strict=True, description="Degrees clockwise from north."
+    )
+
+
+class ActivityIn(BaseModel):
+    """A motion-activity hint from the phone (Android Activity Recognition, iOS CoreMotion)."""
+
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={"examples": [{"ts": 1466547705.0, "type": "walking", "confidence": 90}]},
+    )
+
+    ts: InputTimestamp
+    type: ActivityType
+    confidence: int | None = Field(default=None, ge=0, le=100, strict=True)
+
+
+class LocationBatchIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "points": [
+                        {
+                            "ts": 1466547704.08,
+                            "lat": 46.1591,
+                            "lon": -1.1520,
+                            "accuracy": 12.0,
+                            "altitude": 3.0,
+                            "speed": 1.4,
+                            "heading": 271.0,
+                        },
+                        {"ts": "2016-06-21T22:21:49.000Z", "lat": 46.1592, "lon": -1.1523},
+                    ],
+                    "activities": [{"ts": 1466547705.0, "type": "walking", "confidence": 90}],
+                }
+            ]
+        },
+    )
+
+    points: list[PointIn] = Field(min_length=1, max_length=MAX_POINTS)
+    activities: list[ActivityIn] = Field(default_factory=list, max_length=MAX_ACTIVITIES)
+
+
+class IngestOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"accepted": 980, "duplicates": 20, "activities_received": 3}]}
+    )
+
+    accepted: int = Field(description="Points stored by this request.")
+    duplicates: int = Field(description="Points already held (same time), not stored twice.")
+    activities_received: int = Field(description="Distinct motion-activity hints in the request.")
+
+
+class PipelineOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"pending_points": 0, "processed_until": "2016-06-21T22:21:44.086Z"}]}
+    )
+
+    pending_points: int = Field(description="Accepted points not yet taken into trips.")
+    processed_until: str | None = Field(
+        description="RFC 3339 time up to which the pipeline has turned points into trips; null before any."
+    )
+    failed_attempts: int = Field(
+        default=0,
+        description=(
+            "Processing runs on these points that failed in a row (0 when all is well). The points stay "
+            "stored and pending; the service retries, waiting longer after each failure (at most an hour)."
+        ),
+    )
+    next_attempt: str | None = Field(
+        default=None, description="RFC 3339 time of the next attempt while runs are failing; null otherwise."
+    )

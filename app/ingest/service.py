@@ -1,0 +1,56 @@
+"""Ingest: turn a validated batch into columns and store it in one transaction.
+
+Points that repeat a time already held (or repeated within the batch) are duplicates: the first one wins,
+so a phone may resend a batch after a lost answer without creating anything twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.ingest import repository as store
+from app.ingest.repository import ActivityColumns, PointColumns
+from app.ingest.schemas import ActivityIn, LocationBatchIn, PointIn
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    accepted: int
+    duplicates: int
+    activities_received: int
+
+
+def point_columns(points: list[PointIn]) -> PointColumns:
+    return PointColumns.from_rows(
+        (p.ts, p.lat, p.lon, p.accuracy, p.altitude, p.speed, p.heading) for p in points
+    )
+
+
+def activity_columns(activities: list[ActivityIn]) -> ActivityColumns:
+    return ActivityColumns.from_rows((a.ts, a.type.value, a.confidence) for a in activities)
+
+
+async def store_columns(
+    session: AsyncSession, user_id: uuid.UUID, cols: PointColumns, acts: ActivityColumns
+) -> int:
+    """Store points and activities, and count the new points for the pipeline; returns how many were new.
+    Every way in (the phone's API, e-mission phones, imports) goes through here. The caller commits."""
+    accepted, earliest = await store.insert_points(session, user_id, cols)
+    await store.insert_activities(session, user_id, acts)
+    if accepted and earliest is not None:
+        await store.mark_pending(session, user_id, accepted, earliest)
+    return accepted
+
+
+async def ingest_batch(session: AsyncSession, user_id: uuid.UUID, batch: LocationBatchIn) -> IngestResult:
+    """Store a batch and count it for the pipeline; commits, so a 202 means it is on disk."""
+    cols = point_columns(batch.points)
+    acts = activity_columns(batch.activities)
+    accepted = await store_columns(session, user_id, cols, acts)
+    await session.commit()
+    return IngestResult(
+        accepted=accepted, duplicates=len(batch.points) - accepted, activities_received=len(acts)
+    )

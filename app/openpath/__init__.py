@@ -1,0 +1,1 @@
+"""The e-mission / OpenPATH phone protocol, so that the OpenPATH app can use this server."""

@@ -1,0 +1,323 @@
+"""Queries of the pipeline worker: claim people with pending points, read their window, write results.
+
+Claims are leases on the person's `pipeline_states` row. On PostgreSQL candidates are picked with
+`FOR UPDATE SKIP LOCKED`, so concurrent workers never wait on or take the same person; on SQLite writers
+are serialised anyway. A lease expires, so the work of a killed worker passes to another, and a worker
+commits its results only if its lease is still its own: no point is lost or processed twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from app.models import Leg, LocationPoint, MotionActivity, PipelineState, PrivacyZone, Trip, utcnow
+from app.selfdata.privacy_zones import Zone
+
+
+@dataclass(frozen=True)
+class Claim:
+    user_id: uuid.UUID
+    owner: str
+    points: int  # pending points this claim accounts for
+    from_ms: int | None  # earliest time touched by those points
+    resume_from_ms: int | None
+    processed_until_ms: int | None
+    purged_until_ms: int | None = None
+
+
+def _least(a: Any, b: Any) -> Any:
+    """SQL: the smaller of two nullable values (NULL only when both are)."""
+    return sa.case((a.is_(None), b), (b.is_(None), a), (b < a, b), else_=a)
+
+
+async def claim(session: AsyncSession, owner: str, lease_s: float, limit: int) -> list[Claim]:
+    """Take up to `limit` people with pending points whose state is not leased by a live worker."""
+    now = utcnow()
+    free = sa.or_(PipelineState.lease_owner.is_(None), PipelineState.lease_expires_at < now)
+    # new points, or a reprocessing an administrator asked for (see `request_reprocess`)
+    work = sa.or_(PipelineState.pending_points > 0, PipelineState.dirty_from_ms.is_not(None))
+    query = sa.select(PipelineState.user_id).where(work, free).order_by(PipelineState.updated_at).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    user_ids = list(await session.scalars(query))
+    claims = []
+    for user_id in user_ids:
+        row = (
+            await session.execute(
+                sa.update(PipelineState)
+                .where(PipelineState.user_id == user_id, free)
+                .values(
+                    lease_owner=owner,
+                    lease_expires_at=now + timedelta(seconds=lease_s),
+                    claimed_points=PipelineState.pending_points,
+                    # An earlier claim that never committed (its worker died) still needs its window.
+                    claimed_from_ms=_least(PipelineState.claimed_from_ms, PipelineState.dirty_from_ms),
+                    dirty_from_ms=None,
+                )
+                .returning(
+                    PipelineState.claimed_points,
+                    PipelineState.claimed_from_ms,
+                    PipelineState.resume_from_ms,
+                    PipelineState.processed_until_ms,
+                    PipelineState.purged_until_ms,
+                )
+            )
+        ).one_or_none()
+        if row is not None:
+            claims.append(Claim(user_id, owner, row[0], row[1], row[2], row[3], row[4]))
+    await session.commit()
+    return claims
+
+
+async def window_start(session: AsyncSession, claim: Claim) -> int:
+    """Where to start reading so that the window begins at a stay, never inside a trip.
+
+    Normally that is the start of the still-open tail. A late point from before it reopens the stretch
+    from the end of the last trip that ended before that point (or the start of the history).
+    """
+    floor = claim.purged_until_ms or 0
+    start = claim.from_ms
+    if claim.resume_from_ms is not None and (start is None or claim.resume_from_ms <= start):
+        return max(claim.resume_from_ms, floor)
+    if start is None:
+        return floor
+    # Trips do not overlap: among the last few that start before the point, one ended before it. Reading
+    # them through the (user_id, start_ts_ms) index keeps the cost independent of the history's length.
+    recent_ends = await session.scalars(
+        sa.select(Trip.end_ts_ms)
+        .where(Trip.user_id == claim.user_id, Trip.start_ts_ms < start)
+        .order_by(Trip.start_ts_ms.desc())
+        .limit(3)
+    )
+    before = [end for end in recent_ends if end < start]
+    # Points before the retention purge are gone: trips there are final, never rebuilt from what is left.
+    return max([*before, floor])
+
+
+@dataclass(frozen=True)
+class Window:
+    ts_ms: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    accuracy_m: np.ndarray
+    speed_mps: np.ndarray
+    altitude_m: np.ndarray
+    activity_ts_ms: np.ndarray
+    activity_kind: np.ndarray
+    activity_confidence: np.ndarray
+
+
+def _column(values: list[Any]) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+
+async def read_window(conn: AsyncConnection, user_id: uuid.UUID, start_ms: int) -> Window:
+    """The person's points and motion activities from `start_ms` on, as columns, in time order."""
+    rows = (
+        await conn.execute(
+            sa.select(
+                LocationPoint.ts_ms,
+                LocationPoint.lat,
+                LocationPoint.lon,
+                LocationPoint.accuracy_m,
+                LocationPoint.speed_mps,
+                LocationPoint.altitude_m,
+            )
+            .where(LocationPoint.user_id == user_id, LocationPoint.ts_ms >= start_ms)
+            .order_by(LocationPoint.ts_ms)
+        )
+    ).all()
+    acts = (
+        await conn.execute(
+            sa.select(MotionActivity.ts_ms, MotionActivity.activity_type, MotionActivity.confidence)
+            .where(MotionActivity.user_id == user_id, MotionActivity.ts_ms >= start_ms)
+            .order_by(MotionActivity.ts_ms)
+        )
+    ).all()
+    empty: tuple[Any, ...] = ()
+    cols = list(zip(*rows, strict=True)) if rows else [empty] * 6
+    acols = list(zip(*acts, strict=True)) if acts else [empty] * 3
+    return Window(
+        ts_ms=np.array(cols[0], dtype=np.int64),
+        lat=np.array(cols[1], dtype=np.float64),
+        lon=np.array(cols[2], dtype=np.float64),
+        accuracy_m=_column(list(cols[3])),
+        speed_mps=_column(list(cols[4])),
+        altitude_m=_column(list(cols[5])),
+        activity_ts_ms=np.array(acols[0], dtype=np.int64),
+        activity_kind=np.array(acols[1], dtype=object),
+        activity_confidence=_column(list(acols[2])),
+    )
+
+
+async def hold_lease(session: AsyncSession, claim: Claim) -> bool:
+    """Lock the state row and check the lease is still this worker's (call inside the commit transaction)."""
+    query = sa.select(PipelineState.lease_owner).where(PipelineState.user_id == claim.user_id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    owner = await session.scalar(query)
+    return owner == claim.owner
+
+
+# No trip lasts longer than this; it bounds the index range read when looking for trips that reach past a
+# time (a trip ends after twelve hours without a point at the latest, and no ride lasts two days).
+MAX_TRIP_MS = 48 * 3600 * 1000
+
+
+async def trips_from(
+    session: AsyncSession, user_id: uuid.UUID, start_ms: int
+) -> list[tuple[Trip, list[Leg]]]:
+    """The stored trips that reach past `start_ms`, with their legs."""
+    trips = list(
+        await session.scalars(
+            sa.select(Trip)
+            .where(
+                Trip.user_id == user_id,
+                Trip.start_ts_ms >= start_ms - MAX_TRIP_MS,
+                Trip.end_ts_ms > start_ms,
+            )
+            .order_by(Trip.start_ts_ms)
+        )
+    )
+    if not trips:
+        return []
+    legs = list(
+        await session.scalars(
+            sa.select(Leg).where(Leg.trip_id.in_([t.id for t in trips])).order_by(Leg.trip_id, Leg.seq)
+        )
+    )
+    by_trip: dict[uuid.UUID, list[Leg]] = {}
+    for leg in legs:
+        by_trip.setdefault(leg.trip_id, []).append(leg)
+    return [(t, by_trip.get(t.id, [])) for t in trips]
+
+
+async def labelled_trips(session: AsyncSession, user_id: uuid.UUID, limit: int = 200) -> list[Trip]:
+    """The person's most recent trips with a purpose they gave themselves, to inherit from."""
+    return list(
+        await session.scalars(
+            sa.select(Trip)
+            .where(Trip.user_id == user_id, Trip.purpose_source == "user")
+            .order_by(Trip.start_ts_ms.desc())
+            .limit(limit)
+        )
+    )
+
+
+async def privacy_zones(session: AsyncSession, user_id: uuid.UUID) -> list[Zone]:
+    rows = await session.scalars(sa.select(PrivacyZone).where(PrivacyZone.user_id == user_id))
+    return [Zone(z.lat, z.lon, z.radius_m) for z in rows]
+
+
+async def replace_trips(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    old_trip_ids: list[uuid.UUID],
+    trips: list[dict[str, Any]],
+    legs: list[dict[str, Any]],
+) -> None:
+    if old_trip_ids:
+        await session.execute(sa.delete(Leg).where(Leg.trip_id.in_(old_trip_ids)))
+        await session.execute(sa.delete(Trip).where(Trip.id.in_(old_trip_ids), Trip.user_id == user_id))
+    if trips:
+        await session.execute(sa.insert(Trip), trips)
+    if legs:
+        await session.execute(sa.insert(Leg), legs)
+
+
+async def release(
+    session: AsyncSession,
+    claim: Claim,
+    *,
+    resume_from_ms: int | None,
+    processed_until_ms: int | None,
+) -> None:
+    """Mark the claimed points as processed and give the lease back."""
+    await session.execute(
+        sa.update(PipelineState)
+        .where(PipelineState.user_id == claim.user_id, PipelineState.lease_owner == claim.owner)
+        .values(
+            pending_points=PipelineState.pending_points - PipelineState.claimed_points,
+            claimed_points=0,
+            claimed_from_ms=None,
+            resume_from_ms=resume_from_ms,
+            processed_until_ms=processed_until_ms,
+            lease_owner=None,
+            lease_expires_at=None,
+            failures=0,
+            last_error=None,
+            updated_at=utcnow(),
+        )
+    )
+
+
+async def request_reprocess(
+    session: AsyncSession, user_ids: Sequence[uuid.UUID] | None, since_ms: int
+) -> list[uuid.UUID]:
+    """Ask the workers to build again the trips of these people (everyone with points when None) from
+    ``since_ms`` on, as if their points had just arrived: after a transit network is published, or the
+    pipeline improved. Corrections the people made are kept, as on every run. Returns who was marked."""
+    query = sa.update(PipelineState).values(
+        dirty_from_ms=_least(PipelineState.dirty_from_ms, sa.literal(since_ms))
+    )
+    if user_ids is not None:
+        query = query.where(PipelineState.user_id.in_(list(user_ids)))
+    result = await session.execute(query.returning(PipelineState.user_id))
+    return list(result.scalars())
+
+
+#: first wait after a failed run (s), doubled on each further failure up to FAILURE_BACKOFF_MAX_S
+FAILURE_BACKOFF_S = 60.0
+#: the longest wait between attempts (s): a failing person is still retried every hour, so a fix
+#: deployed without any other action takes effect
+FAILURE_BACKOFF_MAX_S = 3600.0
+
+
+def failure_backoff_s(failures: int) -> float:
+    """Wait before the next attempt after ``failures`` consecutive failed runs (1, 2, ...)."""
+    return float(min(FAILURE_BACKOFF_S * 2 ** max(failures - 1, 0), FAILURE_BACKOFF_MAX_S))
+
+
+async def record_failure(session: AsyncSession, claim: Claim, error: str) -> int:
+    """Count a failed run and hold the lease until the next attempt; returns the failure count.
+
+    The claimed points stay pending and the claimed window stays recorded (the next claim merges
+    it), so nothing is lost: the next attempt redoes the whole run.
+    """
+    failures = await session.scalar(
+        sa.select(PipelineState.failures).where(
+            PipelineState.user_id == claim.user_id, PipelineState.lease_owner == claim.owner
+        )
+    )
+    if failures is None:
+        return 0  # the lease passed to another worker meanwhile
+    failures += 1
+    now = utcnow()
+    await session.execute(
+        sa.update(PipelineState)
+        .where(PipelineState.user_id == claim.user_id, PipelineState.lease_owner == claim.owner)
+        .values(
+            failures=failures,
+            last_failure_at=now,
+            last_error=error[:120],
+            lease_expires_at=now + timedelta(seconds=failure_backoff_s(failures)),
+        )
+    )
+    return int(failures)
+
+
+async def close_timed_out_trips(session: AsyncSession, before_ms: int) -> int:
+    """Close open trips whose last point is older than the trip time-out."""
+    result = await session.execute(
+        sa.update(Trip).where(Trip.status == "open", Trip.end_ts_ms < before_ms).values(status="closed")
+    )
+    await session.commit()
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,1 +1,0 @@
-"""HTTP endpoints: parse, authorize, call the store or a service, shape the answer."""

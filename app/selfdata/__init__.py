@@ -1,0 +1,1 @@
+"""Self data: consents per purpose, access log, export, erasure, retention, privacy zones, attestations."""

@@ -1,0 +1,191 @@
+"""Queries behind a person's rights: what is held, export, erasure, consents, zones, access log, retention."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import (
+    AccessLogEntry,
+    ApiToken,
+    Base,
+    Consent,
+    ConsentEvent,
+    Import,
+    Leg,
+    LocationPoint,
+    MotionActivity,
+    PipelineState,
+    PrivacyZone,
+    Rollup,
+    RollupMonthly,
+    Trip,
+    User,
+    UserProfile,
+    utcnow,
+)
+
+AnySelect = sa.Select[*tuple[Any, ...]]
+
+# Rows read from the store per round trip while streaming an export.
+STREAM_ROWS = 5000
+
+
+async def point_stats(session: AsyncSession, user_id: uuid.UUID) -> tuple[int, int | None, int | None]:
+    row = (
+        await session.execute(
+            sa.select(
+                sa.func.count(), sa.func.min(LocationPoint.ts_ms), sa.func.max(LocationPoint.ts_ms)
+            ).where(LocationPoint.user_id == user_id)
+        )
+    ).one()
+    return int(row[0]), row[1], row[2]
+
+
+async def count(session: AsyncSession, model: type[Base], user_id: uuid.UUID) -> int:
+    column = model.__table__.c.user_id
+    return int(await session.scalar(sa.select(sa.func.count()).where(column == user_id)) or 0)
+
+
+async def tokens(session: AsyncSession, user_id: uuid.UUID) -> list[ApiToken]:
+    return list(
+        await session.scalars(
+            sa.select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.created_at)
+        )
+    )
+
+
+async def consents(session: AsyncSession, user_id: uuid.UUID) -> dict[str, Consent]:
+    rows = await session.scalars(sa.select(Consent).where(Consent.user_id == user_id))
+    return {c.purpose: c for c in rows}
+
+
+async def consent_events(
+    session: AsyncSession, user_id: uuid.UUID, purpose: str | None = None
+) -> list[ConsentEvent]:
+    query = sa.select(ConsentEvent).where(ConsentEvent.user_id == user_id)
+    if purpose is not None:
+        query = query.where(ConsentEvent.purpose == purpose)
+    return list(await session.scalars(query.order_by(ConsentEvent.at, ConsentEvent.id)))
+
+
+async def set_consent(
+    session: AsyncSession, user_id: uuid.UUID, purpose: str, granted: bool, event: ConsentEvent
+) -> None:
+    current = await session.get(Consent, (user_id, purpose))
+    if current is None:
+        session.add(Consent(user_id=user_id, purpose=purpose, granted=granted, updated_at=event.at))
+    else:
+        current.granted = granted
+        current.updated_at = event.at
+    session.add(event)
+    await session.flush()
+
+
+async def zones(session: AsyncSession, user_id: uuid.UUID) -> list[PrivacyZone]:
+    return list(
+        await session.scalars(
+            sa.select(PrivacyZone).where(PrivacyZone.user_id == user_id).order_by(PrivacyZone.created_at)
+        )
+    )
+
+
+async def access_log(
+    session: AsyncSession, user_id: uuid.UUID, limit: int, before: Any = None
+) -> list[AccessLogEntry]:
+    query = sa.select(AccessLogEntry).where(AccessLogEntry.user_id == user_id)
+    return list(
+        await session.scalars(query.order_by(AccessLogEntry.at.desc(), AccessLogEntry.id).limit(limit))
+    )
+
+
+async def log_access(
+    session: AsyncSession, user_ids: Sequence[uuid.UUID], actor: str, action: str, reason: str
+) -> None:
+    """Record that something other than the person read their data (one row per person, one statement)."""
+    if not user_ids:
+        return
+    now = utcnow()
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "user_id": u,
+            "at": now,
+            "actor": actor[:120],
+            "action": action[:60],
+            "reason": reason[:300],
+        }
+        for u in user_ids
+    ]
+    await session.execute(sa.insert(AccessLogEntry), rows)
+
+
+async def erase(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Delete the person and every row derived from them, child tables first, in the caller's transaction.
+
+    The foreign keys cascade as well; deleting explicitly keeps erasure complete even where a store runs
+    without foreign-key enforcement."""
+    for model in (Leg, Trip, LocationPoint, MotionActivity, PipelineState, UserProfile, ConsentEvent, Consent,
+                  PrivacyZone, AccessLogEntry, Import, Rollup, RollupMonthly, ApiToken):  # fmt: skip
+        column = model.__table__.c.user_id
+        await session.execute(sa.delete(model).where(column == user_id))
+    await session.execute(sa.delete(User).where(User.id == user_id))
+
+
+async def stream_rows(conn: AsyncSession, query: AnySelect) -> AsyncIterator[Sequence[Any]]:
+    """A query's rows in chunks, through a server-side cursor: memory stays bounded however many there are."""
+    result = await conn.stream(query.execution_options(yield_per=STREAM_ROWS))
+    async for chunk in result.partitions(STREAM_ROWS):
+        yield chunk
+
+
+def points_query(user_id: uuid.UUID) -> AnySelect:
+    return (
+        sa.select(
+            LocationPoint.ts_ms,
+            LocationPoint.lat,
+            LocationPoint.lon,
+            LocationPoint.accuracy_m,
+            LocationPoint.altitude_m,
+            LocationPoint.speed_mps,
+            LocationPoint.heading_deg,
+        )
+        .where(LocationPoint.user_id == user_id)
+        .order_by(LocationPoint.ts_ms)
+    )
+
+
+def activities_query(user_id: uuid.UUID) -> AnySelect:
+    return (
+        sa.select(MotionActivity.ts_ms, MotionActivity.activity_type, MotionActivity.confidence)
+        .where(MotionActivity.user_id == user_id)
+        .order_by(MotionActivity.ts_ms)
+    )
+
+
+def trips_query(user_id: uuid.UUID) -> AnySelect:
+    return sa.select(Trip).where(Trip.user_id == user_id).order_by(Trip.start_ts_ms)
+
+
+async def legs_for(conn: AsyncSession, trip_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Leg]]:
+    if not trip_ids:
+        return {}
+    rows = await conn.scalars(sa.select(Leg).where(Leg.trip_id.in_(trip_ids)).order_by(Leg.trip_id, Leg.seq))
+    result: dict[uuid.UUID, list[Leg]] = {}
+    for leg in rows:
+        result.setdefault(leg.trip_id, []).append(leg)
+    return result
+
+
+async def purge_points(session: AsyncSession, user_id: uuid.UUID, before_ms: int) -> int:
+    result = await session.execute(
+        sa.delete(LocationPoint).where(LocationPoint.user_id == user_id, LocationPoint.ts_ms < before_ms)
+    )
+    await session.execute(
+        sa.delete(MotionActivity).where(MotionActivity.user_id == user_id, MotionActivity.ts_ms < before_ms)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

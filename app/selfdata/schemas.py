@@ -1,0 +1,241 @@
+"""What is held, consents, privacy zones, retention and the access log."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.core.schemas import OutputTime
+
+_RECEIPT_EXAMPLE: dict[str, Any] = {
+    "version": "KI-CR-v1.1.0",
+    "jurisdiction": "FR",
+    "consentTimestamp": 1764320400,
+    "collectionMethod": "API: PUT /v1/me/consents/territory_statistics",
+    "consentReceiptID": "9a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+    "language": "en",
+    "piiPrincipalId": "3f2c9a8e-5b1d-4c7e-9f0a-2b6d8e1c4a57",
+    "piiControllers": [{"piiController": "Communauté d'Agglomération de La Rochelle", "contact": "DPO"}],
+    "policyUrl": "/privacy",
+    "services": [
+        {"service": "Coach CO2", "purposes": [{"purpose": "Your trips count, with everyone else's, ..."}]}
+    ],
+    "sensitive": False,
+    "spiCat": [],
+    "x-coachco2": {"purpose_id": "territory_statistics", "granted": True},
+}
+
+
+class ConsentOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "purpose": "territory_statistics",
+                    "title": "Territory statistics",
+                    "description": "Your trips count, with everyone else's, in the anonymous statistics ...",
+                    "granted": False,
+                    "updated_at": None,
+                }
+            ]
+        }
+    )
+
+    purpose: str
+    title: str
+    description: str
+    granted: bool = Field(description="Off until the person grants it.")
+    updated_at: OutputTime | None
+
+
+class ConsentList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"consents": []}]})
+
+    consents: list[ConsentOut]
+
+
+class ConsentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"granted": True}]})
+
+    granted: bool = Field(strict=True)
+
+
+class ConsentChangeOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "consent": {
+                        "purpose": "territory_statistics",
+                        "title": "Territory statistics",
+                        "description": "...",
+                        "granted": True,
+                        "updated_at": "2026-11-28T09:00:00.000Z",
+                    },
+                    "receipt": _RECEIPT_EXAMPLE,
+                }
+            ]
+        }
+    )
+
+    consent: ConsentOut
+    receipt: dict[str, Any] = Field(description="Kantara Initiative Consent Receipt 1.1.")
+
+
+class ReceiptOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "9a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+                    "purpose": "territory_statistics",
+                    "granted": True,
+                    "at": "2026-11-28T09:00:00.000Z",
+                    "receipt": _RECEIPT_EXAMPLE,
+                }
+            ]
+        }
+    )
+
+    id: uuid.UUID
+    purpose: str
+    granted: bool
+    at: OutputTime
+    receipt: dict[str, Any]
+
+
+class ReceiptList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"receipts": []}]})
+
+    receipts: list[ReceiptOut]
+
+
+class ZoneIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"label": "home", "lat": 46.1591, "lon": -1.152, "radius_m": 300}]},
+    )
+
+    label: str = Field(min_length=1, max_length=60)
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    # Under 100 m a zone hides little more than the phone's own error; over 2 km it hides whole districts.
+    radius_m: float = Field(default=300, ge=100, le=2000, allow_inf_nan=False)
+
+
+class ZoneOut(ZoneIn):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+                    "label": "home",
+                    "lat": 46.1591,
+                    "lon": -1.152,
+                    "radius_m": 300,
+                    "created_at": "2026-11-28T09:00:00.000Z",
+                }
+            ]
+        }
+    )
+
+    id: uuid.UUID
+    created_at: OutputTime
+
+
+class ZoneList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"zones": []}]})
+
+    zones: list[ZoneOut]
+
+
+class RetentionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"point_retention_days": 30}]})
+
+    point_retention_days: int = Field(
+        ge=0, le=365, strict=True, description="Days raw points are kept once taken into trips (0 to 365)."
+    )
+
+
+class AccessOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "at": "2026-11-28T09:00:00.000Z",
+                    "actor": "device: tablet",
+                    "action": "export",
+                    "reason": "export in gpx format requested with this device's token",
+                }
+            ]
+        }
+    )
+
+    at: OutputTime
+    actor: str
+    action: str
+    reason: str
+
+
+class AccessList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"entries": []}]})
+
+    entries: list[AccessOut]
+
+
+class DeviceOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "a1b2c3d4-0000-4000-8000-000000000001",
+                    "device_label": "Pixel 8",
+                    "created_at": "2026-11-28T09:00:00.000Z",
+                    "last_used_at": "2026-11-28T10:15:00.000Z",
+                    "revoked_at": None,
+                }
+            ]
+        }
+    )
+
+    id: uuid.UUID
+    device_label: str | None
+    created_at: OutputTime
+    last_used_at: OutputTime | None
+    revoked_at: OutputTime | None
+
+
+class HeldOut(BaseModel):
+    """Everything the service holds about the person, in counts, and what each kind of data is for."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "user_id": "3f2c9a8e-5b1d-4c7e-9f0a-2b6d8e1c4a57",
+                    "created_at": "2026-11-01T08:00:00.000Z",
+                    "devices": [],
+                    "counts": {"points": 120431, "activities": 2210, "trips": 412, "legs": 690},
+                    "oldest_point": "2026-10-29T06:12:00.000Z",
+                    "newest_point": "2026-11-28T08:59:41.000Z",
+                    "retention": {"point_retention_days": 30, "points_purged_until": None},
+                    "consents": [],
+                    "privacy_zones": 2,
+                    "uses": {"points": "Turned into your trips ..."},
+                }
+            ]
+        }
+    )
+
+    user_id: uuid.UUID
+    created_at: OutputTime
+    devices: list[DeviceOut]
+    counts: dict[str, int]
+    oldest_point: str | None
+    newest_point: str | None
+    retention: dict[str, Any]
+    consents: list[ConsentOut]
+    privacy_zones: int
+    uses: dict[str, str] = Field(description="What each kind of data serves.")

@@ -1,0 +1,1 @@
+"""The territory's statistics for operators: privacy-protected aggregates of consenting people."""

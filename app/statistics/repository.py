@@ -1,0 +1,345 @@
+"""Queries behind the territory's statistics: zone sets, rollup maintenance, grouped reads, the budget."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.models import (
+    Consent,
+    ConsentEvent,
+    Leg,
+    PrivacyBudget,
+    Rollup,
+    RollupMonthly,
+    Trip,
+    Zone,
+    ZoneSet,
+)
+from app.statistics.zones import SharedTrip, ZoneIndex, ZoneShape, rollup_rows
+
+PURPOSE = "territory_statistics"
+_indexes: dict[tuple[uuid.UUID, datetime], ZoneIndex] = {}
+
+
+async def zone_sets(session: AsyncSession) -> list[ZoneSet]:
+    return list(await session.scalars(sa.select(ZoneSet).order_by(ZoneSet.created_at, ZoneSet.name)))
+
+
+async def zone_shapes(session: AsyncSession, zone_set_id: uuid.UUID) -> list[ZoneShape]:
+    rows = await session.scalars(sa.select(Zone).where(Zone.zone_set_id == zone_set_id).order_by(Zone.code))
+    return [ZoneShape(z.code, z.name, z.geometry) for z in rows]
+
+
+async def indexes(
+    session: AsyncSession, only: set[uuid.UUID] | None = None
+) -> list[tuple[uuid.UUID, ZoneIndex | None]]:
+    """Every zone set with its point locator (None for the grid), built once per process and set."""
+    result: list[tuple[uuid.UUID, ZoneIndex | None]] = []
+    for zs in await zone_sets(session):
+        if only is not None and zs.id not in only:
+            continue
+        if zs.kind == "grid":
+            result.append((zs.id, None))
+            continue
+        key = (zs.id, zs.created_at)
+        if key not in _indexes:
+            _indexes[key] = ZoneIndex(await zone_shapes(session, zs.id))
+        result.append((zs.id, _indexes[key]))
+    return result
+
+
+async def consent_history(session: AsyncSession, user_id: uuid.UUID) -> list[tuple[int, bool]]:
+    rows = await session.execute(
+        sa.select(ConsentEvent.at, ConsentEvent.granted)
+        .where(ConsentEvent.user_id == user_id, ConsentEvent.purpose == PURPOSE)
+        .order_by(ConsentEvent.at)
+    )
+    return [(int(at.timestamp() * 1000), granted) for at, granted in rows.all()]
+
+
+def _day_bounds(days: set[int], tz: ZoneInfo) -> tuple[int, int]:
+    first, last = min(days), max(days)
+    start = datetime(first // 10000, first // 100 % 100, first % 100, tzinfo=tz)
+    end = datetime(last // 10000, last // 100 % 100, last % 100, tzinfo=tz) + timedelta(days=1)
+    return int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+
+
+async def rebuild_rollups(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    tz: ZoneInfo,
+    days: set[int] | None = None,
+    only_zone_sets: set[uuid.UUID] | None = None,
+) -> int:
+    """Redo a person's rollup rows for some local days (all when None); the caller commits."""
+    from app.statistics.zones import local_day
+
+    if days is not None and not days:
+        return 0
+    history = await consent_history(session, user_id)
+    query = sa.select(Trip).where(Trip.user_id == user_id)
+    if days is not None:
+        lo, hi = _day_bounds(days, tz)
+        query = query.where(Trip.start_ts_ms >= lo, Trip.start_ts_ms < hi)
+    trips = [t for t in await session.scalars(query) if days is None or local_day(t.start_ts_ms, tz) in days]
+    legs: dict[uuid.UUID, list[tuple[str, float, float]]] = {}
+    if trips and history:
+        rows = await session.execute(
+            sa.select(Leg.trip_id, Leg.mode, Leg.distance_m, Leg.co2e_g).where(
+                Leg.trip_id.in_([t.id for t in trips])
+            )
+        )
+        for trip_id, mode, distance, co2e in rows.all():
+            legs.setdefault(trip_id, []).append((mode, distance, co2e))
+    shared = [
+        SharedTrip(
+            user_id=user_id,
+            start_ts_ms=t.start_ts_ms,
+            start_lat=t.shared_start_lat,
+            start_lon=t.shared_start_lon,
+            end_lat=t.shared_end_lat if t.shared_end_lat is not None else t.shared_start_lat,
+            end_lon=t.shared_end_lon if t.shared_end_lon is not None else t.shared_start_lon,
+            share=min(1.0, (t.shared_distance_m or 0.0) / t.distance_m) if t.distance_m > 0 else 0.0,
+            legs=legs.get(t.id, []),
+        )
+        for t in trips
+        if t.shared_start_lat is not None and t.shared_start_lon is not None
+    ]
+    sets = await indexes(session, only_zone_sets)
+    delete = sa.delete(Rollup).where(Rollup.user_id == user_id)
+    if days is not None:
+        delete = delete.where(Rollup.day.in_(sorted(days)))
+    if only_zone_sets is not None:
+        delete = delete.where(Rollup.zone_set_id.in_(only_zone_sets))
+    await session.execute(delete)
+    new_rows = rollup_rows(shared, history, sets, tz) if history else []
+    if new_rows:
+        await session.execute(sa.insert(Rollup), new_rows)
+    await _rebuild_monthly(
+        session, user_id, None if days is None else {d // 100 for d in days}, only_zone_sets
+    )
+    return len(new_rows)
+
+
+async def _rebuild_monthly(
+    session: AsyncSession, user_id: uuid.UUID, months: set[int] | None, only_zone_sets: set[uuid.UUID] | None
+) -> None:
+    """Sum a person's daily rollups of some months (all when None) into the monthly table."""
+    month = Rollup.day // 100
+    source = sa.select(
+        Rollup.user_id, Rollup.zone_set_id, month, Rollup.mode,
+        sa.func.sum(Rollup.trips), sa.func.sum(Rollup.distance_m), sa.func.sum(Rollup.co2e_g),
+    ).where(Rollup.user_id == user_id)  # fmt: skip
+    delete = sa.delete(RollupMonthly).where(RollupMonthly.user_id == user_id)
+    if months is not None:
+        source = source.where(month.in_(sorted(months)))
+        delete = delete.where(RollupMonthly.month.in_(sorted(months)))
+    if only_zone_sets is not None:
+        source = source.where(Rollup.zone_set_id.in_(only_zone_sets))
+        delete = delete.where(RollupMonthly.zone_set_id.in_(only_zone_sets))
+    await session.execute(delete)
+    columns = ["user_id", "zone_set_id", "month", "mode", "trips", "distance_m", "co2e_g"]
+    await session.execute(
+        sa.insert(RollupMonthly).from_select(
+            columns, source.group_by(Rollup.user_id, Rollup.zone_set_id, month, Rollup.mode)
+        )
+    )
+
+
+async def rebuild_monthly_everyone(session: AsyncSession) -> None:
+    """Redo the whole monthly table from the daily rollups (after a bulk load; the worker keeps it per person)."""
+    month = Rollup.day // 100
+    await session.execute(sa.delete(RollupMonthly))
+    source = sa.select(
+        Rollup.user_id, Rollup.zone_set_id, month, Rollup.mode,
+        sa.func.sum(Rollup.trips), sa.func.sum(Rollup.distance_m), sa.func.sum(Rollup.co2e_g),
+    ).group_by(Rollup.user_id, Rollup.zone_set_id, month, Rollup.mode)  # fmt: skip
+    columns = ["user_id", "zone_set_id", "month", "mode", "trips", "distance_m", "co2e_g"]
+    await session.execute(sa.insert(RollupMonthly).from_select(columns, source))
+
+
+def _month_bounds(day_from: int, day_to: int) -> tuple[int, int] | None:
+    """The whole months inside [day_from, day_to], as (first YYYYMM, last YYYYMM), if any."""
+    first = day_from // 100 if day_from % 100 == 1 else _next_month(day_from // 100)
+    last = day_to // 100 if day_to == _last_day(day_to // 100) else _prev_month(day_to // 100)
+    return (first, last) if first <= last else None
+
+
+def _next_month(month: int) -> int:
+    return month + 1 if month % 100 < 12 else (month // 100 + 1) * 100 + 1
+
+
+def _prev_month(month: int) -> int:
+    return month - 1 if month % 100 > 1 else (month // 100 - 1) * 100 + 12
+
+
+def _last_day(month: int) -> int:
+    import calendar
+
+    return month * 100 + calendar.monthrange(month // 100, month % 100)[1]
+
+
+async def contributions(
+    session: AsyncSession,
+    zone_set_id: uuid.UUID,
+    day_from: int,
+    day_to: int,
+    dims: Sequence[str],
+    zone: str | None = None,
+    monthly: bool = False,
+) -> list[tuple[Any, ...]]:
+    """(dims..., person, trips, distance_m, co2e_g) per person and cell, for people whose consent stands.
+
+    With `monthly` (a release by month, over `day` and `mode` only, all zones), whole months are read from
+    the monthly table, `day` standing for the first of the month; only the partial months at the ends of
+    the range are read day by day."""
+    whole = (
+        _month_bounds(day_from, day_to) if monthly and zone is None and set(dims) <= {"day", "mode"} else None
+    )
+    if whole is None:
+        return await _daily(session, zone_set_id, day_from, day_to, dims, zone)
+    first, last = whole
+    rows = []
+    if day_from < first * 100 + 1:
+        rows += await _daily(session, zone_set_id, day_from, _last_day(_prev_month(first)), dims, None)
+    if day_to > _last_day(last):
+        rows += await _daily(session, zone_set_id, _next_month(last) * 100 + 1, day_to, dims, None)
+    columns = [(RollupMonthly.month * 100 + 1) if d == "day" else RollupMonthly.mode for d in dims]
+    query = (
+        sa.select(*columns, RollupMonthly.user_id, sa.func.sum(RollupMonthly.trips),
+                  sa.func.sum(RollupMonthly.distance_m), sa.func.sum(RollupMonthly.co2e_g))
+        .join(Consent, sa.and_(Consent.user_id == RollupMonthly.user_id, Consent.purpose == PURPOSE))
+        .where(Consent.granted.is_(True), RollupMonthly.zone_set_id == zone_set_id, RollupMonthly.month >= first,
+               RollupMonthly.month <= last)
+        .group_by(*columns, RollupMonthly.user_id)
+    )  # fmt: skip
+    rows += [tuple(row) for row in (await session.execute(query)).all()]
+    return rows
+
+
+async def _daily(
+    session: AsyncSession,
+    zone_set_id: uuid.UUID,
+    day_from: int,
+    day_to: int,
+    dims: Sequence[str],
+    zone: str | None,
+) -> list[tuple[Any, ...]]:
+    columns = [getattr(Rollup, d) for d in dims]
+    query = (
+        sa.select(*columns, Rollup.user_id, sa.func.sum(Rollup.trips), sa.func.sum(Rollup.distance_m),
+                  sa.func.sum(Rollup.co2e_g))
+        .join(Consent, sa.and_(Consent.user_id == Rollup.user_id, Consent.purpose == PURPOSE))
+        .where(Consent.granted.is_(True), Rollup.zone_set_id == zone_set_id, Rollup.day >= day_from,
+               Rollup.day <= day_to)
+        .group_by(*columns, Rollup.user_id)
+    )  # fmt: skip
+    if zone is not None:
+        query = query.where(Rollup.origin_zone == zone)
+    return [tuple(row) for row in (await session.execute(query)).all()]
+
+
+async def spend_budget(
+    session: AsyncSession, operator_id: uuid.UUID, epsilon: float, budget: float
+) -> float | None:
+    """Charge ε to the operator's budget of this month; None (and nothing charged) when it would exceed."""
+    period = datetime.now(UTC).strftime("%Y-%m")
+    query = sa.select(PrivacyBudget).where(
+        PrivacyBudget.operator_id == operator_id, PrivacyBudget.period == period
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = await session.scalar(query)
+    spent = row.epsilon_spent if row else 0.0
+    if spent + epsilon > budget + 1e-9:
+        return None
+    if row is None:
+        session.add(PrivacyBudget(operator_id=operator_id, period=period, epsilon_spent=epsilon))
+    else:
+        row.epsilon_spent = spent + epsilon
+    await session.flush()
+    return budget - spent - epsilon
+
+
+def _cap_scale(total: Any, cap: float) -> Any:
+    return sa.case((total > cap, cap / total), else_=1.0)
+
+
+async def monthly_release(
+    session: AsyncSession,
+    zone_set_id: uuid.UUID,
+    day_from: int,
+    day_to: int,
+    by_mode: bool,
+    caps: tuple[float, float, float],
+) -> tuple[list[tuple[Any, ...]], dict[int, list[uuid.UUID]]]:
+    """A release by month computed in SQL, for people whose consent stands: per (month[, mode]) cell the
+    number of people and the sums of their capped contributions, and per month the people behind it.
+
+    Whole months come from the monthly table, the partial months at the ends of the range from the daily
+    one. Contributions are capped per person over the whole release, as `app.disclosure.combine` does."""
+    consent = sa.and_(Consent.purpose == PURPOSE, Consent.granted.is_(True))
+    parts = []
+    whole = _month_bounds(day_from, day_to)
+    daily_ranges = [(day_from, day_to)] if whole is None else []
+    if whole is not None:
+        first, last = whole
+        parts.append(
+            sa.select(
+                RollupMonthly.month.label("m"), RollupMonthly.mode.label("mode"), RollupMonthly.user_id.label("u"),
+                RollupMonthly.trips.label("t"), RollupMonthly.distance_m.label("d"), RollupMonthly.co2e_g.label("c"),
+            )
+            .join(Consent, sa.and_(Consent.user_id == RollupMonthly.user_id, consent))
+            .where(RollupMonthly.zone_set_id == zone_set_id, RollupMonthly.month >= first, RollupMonthly.month <= last)
+        )  # fmt: skip
+        if day_from < first * 100 + 1:
+            daily_ranges.append((day_from, _last_day(_prev_month(first))))
+        if day_to > _last_day(last):
+            daily_ranges.append((_next_month(last) * 100 + 1, day_to))
+    for lo, hi in daily_ranges:
+        parts.append(
+            sa.select(
+                (Rollup.day // 100).label("m"), Rollup.mode.label("mode"), Rollup.user_id.label("u"),
+                Rollup.trips.label("t"), Rollup.distance_m.label("d"), Rollup.co2e_g.label("c"),
+            )
+            .join(Consent, sa.and_(Consent.user_id == Rollup.user_id, consent))
+            .where(Rollup.zone_set_id == zone_set_id, Rollup.day >= lo, Rollup.day <= hi)
+        )  # fmt: skip
+    rows = sa.union_all(*parts).subquery("rows")
+    keys = [rows.c.m, rows.c.mode] if by_mode else [rows.c.m]
+    per = (
+        sa.select(*keys, rows.c.u, sa.func.sum(rows.c.t).label("t"), sa.func.sum(rows.c.d).label("d"),
+                  sa.func.sum(rows.c.c).label("c"))
+        .group_by(*keys, rows.c.u)
+        .cte("per")
+    )  # fmt: skip
+    totals = (
+        sa.select(per.c.u, sa.func.sum(per.c.t).label("tt"), sa.func.sum(per.c.d).label("td"),
+                  sa.func.sum(per.c.c).label("tc"))
+        .group_by(per.c.u)
+        .cte("totals")
+    )  # fmt: skip
+    cell_keys = [per.c.m, per.c.mode] if by_mode else [per.c.m]
+    cells = (
+        sa.select(
+            *cell_keys,
+            sa.func.count(),
+            sa.func.sum(per.c.t * _cap_scale(totals.c.tt, caps[0])),
+            sa.func.sum(per.c.d * _cap_scale(totals.c.td, caps[1])),
+            sa.func.sum(per.c.c * _cap_scale(totals.c.tc, caps[2])),
+        )
+        .join(totals, totals.c.u == per.c.u)
+        .group_by(*cell_keys)
+    )
+    result = [tuple(r) for r in (await session.execute(cells)).all()]
+    members: dict[int, list[uuid.UUID]] = {}
+    for m, u in (await session.execute(sa.select(rows.c.m, rows.c.u).distinct())).all():
+        members.setdefault(int(m), []).append(u)
+    return result, members

@@ -1,1 +1,0 @@
-"""The one place that talks SQL: table models and the queries the services run."""

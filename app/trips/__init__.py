@@ -1,0 +1,1 @@
+"""The person's trips: listing, detail, corrections, deletion, purposes."""
