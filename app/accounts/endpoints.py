@@ -39,7 +39,6 @@ async def create_token(
     session: SessionDep, user: CurrentUser, body: TokenIn | None = Body(default=None)
 ) -> RegisterOut:
     """A new token for the same person, for another device."""
-    assert user.user_id is not None
     token, secret = await accounts.issue_user_token(
         session, user.user_id, body.device_label if body else None
     )
@@ -50,7 +49,6 @@ async def create_token(
 @router.get("/tokens", response_model=TokenList, responses=AUTH_ERRORS)
 async def list_tokens(session: SessionDep, user: CurrentUser) -> TokenList:
     """The person's live tokens (devices), with when each was created and last used."""
-    assert user.user_id is not None
     tokens = await accounts.list_user_tokens(session, user.user_id)
     await session.commit()
     return TokenList(
@@ -70,7 +68,6 @@ async def list_tokens(session: SessionDep, user: CurrentUser) -> TokenList:
 @router.delete("/tokens/current", status_code=status.HTTP_204_NO_CONTENT, responses=AUTH_ERRORS)
 async def revoke_current_token(session: SessionDep, user: CurrentUser) -> Response:
     """Revoke the token that makes this request; it stops working at once."""
-    assert user.user_id is not None
     await accounts.revoke_user_token(session, user.user_id, user.token_id)
     await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -86,7 +83,6 @@ async def revoke_current_token(session: SessionDep, user: CurrentUser) -> Respon
 )
 async def revoke_token(session: SessionDep, user: CurrentUser, token_id: uuid.UUID) -> Response:
     """Revoke another of the person's tokens, for a lost or sold phone."""
-    assert user.user_id is not None
     if not await accounts.revoke_user_token(session, user.user_id, token_id):
         raise not_found("token")
     await session.commit()

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from app.accounts import repository as accounts
 from app.accounts.schemas import OperatorOut, TerritoryFactorIn, TerritoryFactorList, TerritoryFactorOut
 from app.core.deps import CurrentOperator, SessionDep
-from app.core.problems import Problem, ProblemError, not_found
+from app.core.problems import Problem, ProblemError, invalid_field, not_found
 from app.core.schemas import rfc3339_ms
 from app.emissions import MODES
 from app.models import TerritoryFactor
@@ -25,7 +25,6 @@ OPERATOR_ERRORS: dict[int | str, dict[str, object]] = {
 @router.get("/me", response_model=OperatorOut, responses=OPERATOR_ERRORS)
 async def whoami(session: SessionDep, operator: CurrentOperator) -> OperatorOut:
     """The operator account behind this token."""
-    assert operator.operator_id is not None
     found = await accounts.get_operator(session, operator.operator_id)
     await session.commit()
     if found is None:
@@ -74,8 +73,7 @@ async def add_factor(
 
 
 def _invalid(field: str, detail: str) -> ProblemError:
-    error = {"field": field, "pointer": "#/" + field, "location": "body", "detail": detail}
-    return ProblemError(422, "validation-error", f"1 field is not valid: {field}", errors=[error])
+    return invalid_field(field, detail)
 
 
 def _factor_out(row: TerritoryFactor) -> TerritoryFactorOut:

@@ -38,6 +38,22 @@ class Principal:
     operator_id: uuid.UUID | None
 
 
+@dataclass(frozen=True)
+class UserPrincipal:
+    """A person calling with one of their tokens."""
+
+    token_id: uuid.UUID
+    user_id: uuid.UUID
+
+
+@dataclass(frozen=True)
+class OperatorPrincipal:
+    """An operator calling with one of their tokens."""
+
+    token_id: uuid.UUID
+    operator_id: uuid.UUID
+
+
 async def _issue(
     session: AsyncSession,
     role: str,

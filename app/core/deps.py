@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import repository as accounts
-from app.accounts.repository import Principal
+from app.accounts.repository import OperatorPrincipal, Principal, UserPrincipal
 from app.core.db import Database
 from app.core.problems import ProblemError, unauthorized
 from app.settings import Settings
@@ -52,17 +52,17 @@ async def get_principal(
     return principal
 
 
-async def get_current_user(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+async def get_current_user(principal: Annotated[Principal, Depends(get_principal)]) -> UserPrincipal:
     if principal.role != accounts.USER or principal.user_id is None:
         raise ProblemError(403, "forbidden-role", "Operator tokens can call /v1/operator/* only.")
-    return principal
+    return UserPrincipal(token_id=principal.token_id, user_id=principal.user_id)
 
 
-async def get_current_operator(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+async def get_current_operator(principal: Annotated[Principal, Depends(get_principal)]) -> OperatorPrincipal:
     if principal.role != accounts.OPERATOR or principal.operator_id is None:
         raise ProblemError(403, "forbidden-role", "Only operator tokens can call /v1/operator/*.")
-    return principal
+    return OperatorPrincipal(token_id=principal.token_id, operator_id=principal.operator_id)
 
 
-CurrentUser = Annotated[Principal, Depends(get_current_user)]
-CurrentOperator = Annotated[Principal, Depends(get_current_operator)]
+CurrentUser = Annotated[UserPrincipal, Depends(get_current_user)]
+CurrentOperator = Annotated[OperatorPrincipal, Depends(get_current_operator)]

@@ -7,6 +7,7 @@ JSON Pointer into the request body (`#/points/17/lat`).
 
 from __future__ import annotations
 
+import importlib
 from http import HTTPStatus
 from typing import Any
 
@@ -177,6 +178,34 @@ def not_found(what: str) -> ProblemError:
     return ProblemError(404, "not-found", f"No {what} with this id among yours.")
 
 
+def invalid_field(
+    field: str, detail: str, location: str = "body", *, in_summary: bool = False
+) -> ProblemError:
+    """A 422 naming one field, shaped like the validation errors of the request schemas. With
+    `in_summary`, the problem's own `detail` repeats why (for a client that shows only that line)."""
+    error = {"field": field, "pointer": "#/" + field, "location": location, "detail": detail}
+    summary = f"1 field is not valid: {field}" + (f". {detail}" if in_summary else "")
+    return ProblemError(422, "validation-error", summary, errors=[error])
+
+
+#: Domain exceptions that reach an endpoint, and the field each one is about: (module, class name) ->
+#: (field, location, repeat the reason in the problem's `detail`). Subclasses are matched first.
+DOMAIN_PROBLEMS: dict[tuple[str, str], tuple[str, str, bool]] = {
+    ("app.imports.parsers.types", "ImportFormatError"): ("file", "body", True),
+    ("app.openpath.envelope", "EnvelopeFormatError"): ("phone_to_server", "body", False),
+    ("app.transit.gtfs", "GtfsError"): ("file", "body", True),
+    ("app.statistics.zones", "ZoneFormatError"): ("body", "body", False),
+}
+
+
+def _domain_handler(field: str, location: str, in_summary: bool) -> Any:
+    async def handle(_: Request, exc: Exception) -> JSONResponse:
+        problem = invalid_field(field, getattr(exc, "message", str(exc)), location, in_summary=in_summary)
+        return problem_response(problem.status, problem.slug, problem.detail, errors=problem.errors)
+
+    return handle
+
+
 def _field_error(error: dict[str, Any]) -> dict[str, str]:
     loc = [str(part) for part in error.get("loc", ())]
     location = loc[0] if loc and loc[0] in ("body", "query", "path", "header", "cookie") else "body"
@@ -239,3 +268,7 @@ def install(app: FastAPI) -> None:
     # Registered per class so that they are answered here, not logged as crashes by the server.
     for exc_class in (OperationalError, DBAPIError, OSError):
         app.add_exception_handler(exc_class, _database)
+
+    for (module, name), (field, location, in_summary) in DOMAIN_PROBLEMS.items():
+        exc_type = getattr(importlib.import_module(module), name)
+        app.add_exception_handler(exc_type, _domain_handler(field, location, in_summary))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fastapi import Request
 
-from app.core.problems import ProblemError
+from app.core.problems import ProblemError, invalid_field
 
 #: bytes read at a time from a multipart part
 CHUNK = 1024 * 1024
@@ -17,8 +17,7 @@ CHUNK = 1024 * 1024
 
 def bad_file(detail: str) -> ProblemError:
     """A 422 naming the `file` field."""
-    error = {"field": "file", "pointer": "#/file", "location": "body", "detail": detail}
-    return ProblemError(422, "validation-error", f"1 field is not valid: file. {detail}", errors=[error])
+    return invalid_field("file", detail, in_summary=True)
 
 
 async def _copy(chunks: AsyncIterator[bytes], target: Path, cap: int) -> int:

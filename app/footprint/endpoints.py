@@ -71,7 +71,6 @@ async def put_profile(
     """Declare the car's fuel, its usual occupancy and the kind of bike. Inferred legs then take the right
     factor (an electric car's, a shared car's, an electric bike's); the person's own figures are recomputed
     at once. Legs the person corrected keep what they said."""
-    assert user.user_id is not None
     row = await session.get(UserProfile, user.user_id)
     if row is None:
         row = UserProfile(user_id=user.user_id)
@@ -134,7 +133,6 @@ async def summary(
 
     A trip counts in the period where it starts, under its main mode (its longest leg); per-mode CO2e adds
     up the legs, so modes add up to the totals. The default range is the last twelve periods."""
-    assert user.user_id is not None
     zone = ZoneInfo(settings.timezone)
     to_ms = query_time("to", to)
     end = datetime.fromtimestamp(to_ms / 1000, UTC) if to_ms is not None else utcnow()
@@ -202,7 +200,6 @@ async def get_trajectory(
 ) -> TrajectoryOut:
     """The year's travel emissions so far, projected over the year, against the yearly travel budget
     compatible with the 2050 target. In French or English (`Accept-Language`)."""
-    assert user.user_id is not None
     zone = ZoneInfo(settings.timezone)
     now = utcnow().astimezone(zone)
     year = year or now.year
@@ -247,7 +244,6 @@ async def get_recurring(
 ) -> RecurringList:
     """The few trips made again and again (same origin and destination within a few hundred metres) that
     weigh most, with the best realistic alternative for each and what it would save in a year."""
-    assert user.user_id is not None
     end = utcnow()
     start = end - timedelta(days=days)
     trips = await trip_store.between(
@@ -324,7 +320,6 @@ async def mobility_allowance(
     days with at least one commute (trips labelled, or inheriting, the purpose `commute`) made mostly by
     bike, carpool, public transport or a light personal vehicle, with the modes used. Generated on the
     person's request only; nothing is sent to anyone. The person's name is left blank to fill in."""
-    assert user.user_id is not None
     zone = ZoneInfo(settings.timezone)
     today = utcnow().astimezone(zone).date()
     year = year or today.year

@@ -53,7 +53,6 @@ async def post_locations(
     twice. The body may be sent with `Content-Encoding: gzip`. Processing into trips happens later, off the
     request path; `GET /v1/me/pipeline` tells how far it has got.
     """
-    assert user.user_id is not None
     # The body is validated straight from its JSON bytes by pydantic-core: no intermediate Python objects.
     try:
         batch = BATCH.validate_json(await request.body())
@@ -72,7 +71,6 @@ async def post_locations(
 @router.get("/pipeline", response_model=PipelineOut, responses=AUTH_ERRORS)
 async def get_pipeline(session: SessionDep, user: CurrentUser) -> PipelineOut:
     """How many accepted points still wait to be taken into trips, and up to when trips are built."""
-    assert user.user_id is not None
     state = await store.pipeline_state(session, user.user_id)
     await session.commit()
     if state is None:

@@ -22,7 +22,6 @@ from app.accounts import repository as accounts
 from app.core.deps import SessionDep, SettingsDep
 from app.core.problems import ProblemError, unauthorized
 from app.core.schemas import MAX_FUTURE_S, MIN_TS_S
-from app.imports.parsers import ImportFormatError
 from app.imports.service import activity_columns, point_columns
 from app.ingest.service import store_columns
 from app.models import PipelineState
@@ -64,18 +63,7 @@ async def usercache_put(
     `background/motion_activity` becomes motion hints (Android `type`/`confidence` or iOS booleans and
     `confidence_level`). Other keys are counted in `ignored`; malformed entries are listed in `errors`."""
     user_id = await _person(request, session, body, settings)
-    try:
-        batch = map_usercache(body)
-    except ImportFormatError as exc:
-        error = {
-            "field": "phone_to_server",
-            "pointer": "#/phone_to_server",
-            "location": "body",
-            "detail": exc.message,
-        }
-        raise ProblemError(
-            422, "validation-error", "1 field is not valid: phone_to_server", errors=[error]
-        ) from None
+    batch = map_usercache(body)  # a body that is no envelope answers 422 (see core/problems)
     horizon = time.time() + MAX_FUTURE_S
     points = [p for p in batch.points if MIN_TS_S <= p.ts_s <= horizon]
     errors = list(batch.errors)

@@ -84,6 +84,10 @@ IOS_FLAG_ORDER = ("automotive", "cycling", "running", "walking", "stationary", "
 _MS_THRESHOLD = 1e11
 
 
+class EnvelopeFormatError(ImportFormatError):
+    """The request is not a usercache envelope at all (a problem with its `phone_to_server` field)."""
+
+
 @dataclass(frozen=True)
 class UsercacheBatch:
     """Result of :func:`map_usercache`: what was mapped, what was kept out and what was broken."""
@@ -209,10 +213,10 @@ def map_usercache(body: dict[str, Any]) -> UsercacheBatch:
     Raises :class:`ImportFormatError` only when ``body`` is not an envelope at all.
     """
     if not isinstance(body, dict):
-        raise ImportFormatError("usercache: the body is not a JSON object")
+        raise EnvelopeFormatError("usercache: the body is not a JSON object")
     entries = body.get("phone_to_server")
     if not isinstance(entries, list):
-        raise ImportFormatError("usercache: the body has no 'phone_to_server' list")
+        raise EnvelopeFormatError("usercache: the body has no 'phone_to_server' list")
 
     by_ts: dict[float, tuple[bool, ImportedPoint]] = {}
     activities: dict[tuple[float, str, int | None], ImportedActivity] = {}

@@ -97,7 +97,6 @@ def _consent_out(purpose: Purpose, current: Consent | None, lang: Lang) -> Conse
 async def what_is_held(session: SessionDep, user: CurrentUser, lang: LangDep) -> HeldOut:
     """Everything held about the person: account, devices with their last use, counts of points, trips
     and legs, the oldest and newest point, retention, consents, and what each kind of data serves."""
-    assert user.user_id is not None
     account = await session.get(User, user.user_id)
     assert account is not None
     points, oldest, newest = await store.point_stats(session, user.user_id)
@@ -142,7 +141,6 @@ async def what_is_held(session: SessionDep, user: CurrentUser, lang: LangDep) ->
 async def erase_me(session: SessionDep, user: CurrentUser) -> Response:
     """Erase the account and everything derived from it, in every table, in one transaction. Every token
     stops working at once. Anonymous aggregates already published stay: no one can be told apart in them."""
-    assert user.user_id is not None
     await store.erase(session, user.user_id)
     await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -184,7 +182,6 @@ async def export(
     trip with its points) or `csv` (a zip, one file per table). The export is recorded in the access log
     with the device that asked for it. The stream reads through its own connection: the request's session
     is closed by the time the body is sent."""
-    assert user.user_id is not None
     tokens = {t.id: t for t in await store.tokens(session, user.user_id)}
     label = tokens[user.token_id].device_label if user.token_id in tokens else None
     await store.log_access(
@@ -222,7 +219,6 @@ async def export_schema(user: CurrentUser) -> SchemaResponse:
 @router.get("/consents", response_model=ConsentList, responses=AUTH_ERRORS)
 async def list_consents(session: SessionDep, user: CurrentUser, lang: LangDep) -> ConsentList:
     """Each purpose of use with a plain-language description and the person's answer (off until granted)."""
-    assert user.user_id is not None
     current = await store.consents(session, user.user_id)
     await session.commit()
     return ConsentList(consents=[_consent_out(p, current.get(p.id), lang) for p in PURPOSES.values()])
@@ -240,7 +236,6 @@ async def change_consent(
     """Grant or revoke one purpose. The change is kept in an append-only history and answered with a
     receipt (Kantara Consent Receipt 1.1) that can be listed and downloaded again. Revoking excludes the
     person from every later aggregate at once; anonymous figures already published stay as they are."""
-    assert user.user_id is not None
     found = PURPOSES.get(purpose)
     if found is None:
         raise not_found("purpose")
@@ -267,7 +262,6 @@ async def change_consent(
 @router.get("/consents/receipts", response_model=ReceiptList, responses=AUTH_ERRORS)
 async def list_receipts(session: SessionDep, user: CurrentUser) -> ReceiptList:
     """Every consent change, oldest first, with its receipt."""
-    assert user.user_id is not None
     events = await store.consent_events(session, user.user_id)
     await session.commit()
     return ReceiptList(
@@ -318,7 +312,6 @@ async def _refresh_shared(session: SessionDep, user_id: uuid.UUID, tz: ZoneInfo)
 @router.get("/privacy-zones", response_model=ZoneList, responses=AUTH_ERRORS)
 async def list_zones(session: SessionDep, user: CurrentUser) -> ZoneList:
     """The places whose trip ends the person keeps to themselves."""
-    assert user.user_id is not None
     zones = await store.zones(session, user.user_id)
     await session.commit()
     return ZoneList(zones=[_zone_out(z) for z in zones])
@@ -329,7 +322,6 @@ async def add_zone(session: SessionDep, settings: SettingsDep, user: CurrentUser
     """Declare a place (a circle of 100 m to 2 km). The first and last metres of trips inside it are cut
     from anything an operator can derive, for past and future trips alike; the person still sees their
     trips whole."""
-    assert user.user_id is not None
     zone = PrivacyZone(
         user_id=user.user_id, label=body.label, lat=body.lat, lon=body.lon, radius_m=body.radius_m
     )
@@ -350,7 +342,6 @@ async def delete_zone(
     zone = await session.get(PrivacyZone, zone_id)
     if zone is None or zone.user_id != user.user_id:
         raise not_found("privacy zone")
-    assert user.user_id is not None
     await session.delete(zone)
     await session.flush()
     await _refresh_shared(session, user.user_id, ZoneInfo(settings.timezone))
@@ -364,7 +355,6 @@ async def access_log(
 ) -> AccessList:
     """Each time something other than the person read their data (an export, an aggregate that counted
     them, an administrator's action), newest first, with when and why."""
-    assert user.user_id is not None
     entries = await store.access_log(session, user.user_id, limit=limit)
     await session.commit()
     return AccessList(

@@ -23,7 +23,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from app.accounts import repository as accounts
 from app.accounts.operator_endpoints import OPERATOR_ERRORS
 from app.core.deps import CurrentOperator, SessionDep, SettingsDep
-from app.core.problems import Problem, ProblemError, not_found
+from app.core.problems import Problem, ProblemError, invalid_field, not_found
 from app.models import Zone, ZoneSet
 from app.selfdata.repository import log_access
 from app.settings import Settings
@@ -38,7 +38,7 @@ from app.statistics.disclosure import (
     rounded,
     suppress,
 )
-from app.statistics.zones import GRID_ID, ZoneFormatError, grid_cell_polygon, parse_zones
+from app.statistics.zones import GRID_ID, grid_cell_polygon, parse_zones
 
 router = APIRouter(prefix="/v1/operator", tags=["operator statistics"])
 Period = Literal["day", "week", "month"]
@@ -51,8 +51,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def _invalid(field: str, detail: str, location: str = "query") -> ProblemError:
-    error = {"field": field, "pointer": "#/" + field, "location": location, "detail": detail}
-    return ProblemError(422, "validation-error", f"1 field is not valid: {field}", errors=[error])
+    return invalid_field(field, detail, location)
 
 
 @dataclass(frozen=True)
@@ -117,7 +116,7 @@ async def _release(
     request: Request,
     session: SessionDep,
     settings: Settings,
-    operator: accounts.Principal,
+    operator: accounts.OperatorPrincipal,
     sc: Scope,
     dims: Sequence[str],
     key: Callable[[tuple[Any, ...]], Any],
@@ -156,7 +155,6 @@ async def _release(
     }
     dp: dict[str, Any] | None = None
     if sc.epsilon is not None:
-        assert operator.operator_id is not None
         remaining = await store.spend_budget(
             session, operator.operator_id, sc.epsilon, settings.dp_monthly_budget
         )
@@ -219,8 +217,7 @@ async def _release(
     return cells, totals, protection
 
 
-async def _operator_name(session: SessionDep, operator: accounts.Principal) -> str:
-    assert operator.operator_id is not None
+async def _operator_name(session: SessionDep, operator: accounts.OperatorPrincipal) -> str:
     found = await accounts.get_operator(session, operator.operator_id)
     return found.name if found else str(operator.operator_id)
 
@@ -484,10 +481,7 @@ async def upload_zone_set(
     """Upload zones (communes, neighbourhoods) as GeoJSON. Polygons are checked (valid rings, WGS 84,
     at most 5,000 zones). Trips already processed are assigned to the new zones in the background; new
     trips are assigned as they are processed."""
-    try:
-        shapes = parse_zones(body)
-    except ZoneFormatError as exc:
-        raise _invalid("body", str(exc), "body") from None
+    shapes = parse_zones(body)  # a bad zone file answers 422 (core/problems)
     if await session.scalar(sa.select(ZoneSet.id).where(ZoneSet.name == name)) is not None:
         raise ProblemError(409, "conflict", f"A zone set named {name!r} exists already.")
     zs = ZoneSet(name=name, kind="polygons", operator_id=operator.operator_id)

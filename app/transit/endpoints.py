@@ -12,10 +12,10 @@ from fastapi import APIRouter, Request, Response, status
 
 from app.accounts.operator_endpoints import OPERATOR_ERRORS
 from app.core.deps import CurrentOperator, SessionDep, SettingsDep
-from app.core.problems import Problem, ProblemError, not_found
-from app.core.uploads import bad_file, save_upload
+from app.core.problems import Problem, invalid_field, not_found
+from app.core.uploads import save_upload
 from app.models import TransitFeed
-from app.transit import FEED_NAME, GtfsError, read_gtfs
+from app.transit import FEED_NAME, read_gtfs
 from app.transit import repository as store
 from app.transit.schemas import TransitFeedList, TransitFeedOut
 
@@ -34,13 +34,9 @@ def feed_out(row: TransitFeed) -> TransitFeedOut:
 
 def _check_name(name: str) -> None:
     if not FEED_NAME.match(name):
-        error = {
-            "field": "name",
-            "pointer": "#/name",
-            "location": "path",
-            "detail": "1 to 40 lower-case letters, digits and dashes, starting with a letter or digit",
-        }
-        raise ProblemError(422, "validation-error", "1 field is not valid: name", errors=[error])
+        raise invalid_field(
+            "name", "1 to 40 lower-case letters, digits and dashes, starting with a letter or digit", "path"
+        )
 
 
 @router.get("", response_model=TransitFeedList, responses=OPERATOR_ERRORS)
@@ -100,10 +96,7 @@ async def put_feed(
     target = folder / f"transit-{uuid.uuid4()}.zip"
     try:
         await save_upload(request, target, settings.max_import_bytes, "the GTFS zip")
-        try:
-            network = await asyncio.to_thread(read_gtfs, target)
-        except GtfsError as exc:
-            raise bad_file(str(exc)) from None
+        network = await asyncio.to_thread(read_gtfs, target)  # a bad feed answers 422 (core/problems)
     finally:
         with contextlib.suppress(FileNotFoundError):
             await asyncio.to_thread(target.unlink)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response, status
 from app.accounts.endpoints import AUTH_ERRORS
 from app.core.deps import CurrentUser, SessionDep, SettingsDep
 from app.core.lang import LangDep
-from app.core.problems import Problem, ProblemError, not_found
+from app.core.problems import Problem, ProblemError, invalid_field, not_found
 from app.core.schemas import rfc3339_ms
 from app.emissions import great_circle_m
 from app.emissions.coaching import alternatives
@@ -46,8 +46,7 @@ VEHICLE_MODES = {"car", "ecar", "carpool"}
 
 
 def _field_problem(field: str, detail: str) -> ProblemError:
-    error = {"field": field, "pointer": "#/" + field, "location": "query", "detail": detail}
-    return ProblemError(422, "validation-error", f"1 field is not valid: {field}", errors=[error])
+    return invalid_field(field, detail, "query")
 
 
 def query_time(field: str, value: str | None) -> int | None:
@@ -131,7 +130,6 @@ def trip_out(
 
 async def valid_trip(session: SessionDep, user: CurrentUser, trip_id: Annotated[uuid.UUID, Path()]) -> Trip:
     """The person's trip with this id, or 404 (also for another person's trip)."""
-    assert user.user_id is not None
     trip = await store.get_trip(session, user.user_id, trip_id)
     if trip is None:
         raise not_found("trip")
@@ -154,7 +152,6 @@ async def list_trips(
 
     `from` and `to` keep the trips that overlap that time range.
     """
-    assert user.user_id is not None
     trips = await store.page(
         session,
         user.user_id,
@@ -196,14 +193,11 @@ async def correct_leg(
     body: LegPatchIn,
 ) -> LegOut:
     """Correct a leg's mode. Its CO2e follows, and later reprocessing never overwrites the correction."""
-    assert user.user_id is not None
     leg = await store.get_leg(session, user.user_id, trip.id, leg_id)
     if leg is None:
         raise not_found("leg")
     if body.occupants is not None and body.mode not in VEHICLE_MODES:
-        error = {"field": "occupants", "pointer": "#/occupants", "location": "body",
-                 "detail": "occupants apply to car, ecar and carpool legs only"}  # fmt: skip
-        raise ProblemError(422, "validation-error", "1 field is not valid: occupants", errors=[error])
+        raise invalid_field("occupants", "occupants apply to car, ecar and carpool legs only")
     ctx = await load_context(session, settings.emission_policy, user.user_id)
     figures = leg_figures(
         ctx,
@@ -252,7 +246,6 @@ async def trip_alternatives(
 ) -> AlternativesOut:
     """What the same trip would have emitted by the realistic alternatives for its length, with the saving
     each brings compared with driving alone. In French or English (`Accept-Language`)."""
-    assert user.user_id is not None
     ctx = await load_context(session, settings.emission_policy, user.user_id)
     await session.commit()
     great_circle = great_circle_m(trip.start_lat, trip.start_lon, trip.end_lat, trip.end_lon)
