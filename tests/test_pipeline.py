@@ -17,11 +17,12 @@ from app.emissions import DEFAULT_FACTOR_SET
 from app.mobility import Leg as MobilityLeg
 from app.mobility import PipelineResult
 from app.mobility import Trip as MobilityTrip
+from app.mobility.pipeline import resume_point
 from app.mobility.simulate import LegPlan, Simulation, StayPlan, TripPlan, simulate
 from app.models import LocationPoint, PipelineState, Trip
 from app.pipeline import repository as pipeline_store
 from app.pipeline import worker as worker_module
-from app.pipeline.worker import PipelineWorker, resume_point
+from app.pipeline.worker import PipelineWorker
 from tests.conftest import Person, register
 
 DAY = [
@@ -132,12 +133,12 @@ def test_a_rebuilt_trip_is_read_from_the_fix_before_its_silent_departure() -> No
     trip = MobilityTrip(1_000.0, 1_900.0, 0, 0, 0.1, 0.1, 5_000.0, True, [leg], read_from_ts_s=400.0)
     # the dwell after the trip starts inside it: the run must start again with the trip
     inside = PipelineResult([], [trip], resume_from_ts_s=1_800.0)
-    assert resume_point(inside) == 400.0
+    assert resume_point(inside.stays, inside.trips, inside.resume_from_ts_s) == 400.0
     # the last trip, closed by the time-out only, may go on: rebuilt from the same fix
-    assert resume_point(PipelineResult([], [trip], resume_from_ts_s=None)) == 400.0
+    assert resume_point([], [trip], None) == 400.0
     # a trip seen from its first fix reads from there
     plain = MobilityTrip(1_000.0, 1_900.0, 0, 0, 0.1, 0.1, 5_000.0, True, [leg])
-    assert resume_point(PipelineResult([], [plain], resume_from_ts_s=1_800.0)) == 1_000.0
+    assert resume_point([], [plain], 1_800.0) == 1_000.0
 
 
 async def test_late_and_out_of_order_batches_reprocess_their_window(

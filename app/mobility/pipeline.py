@@ -103,7 +103,35 @@ def process(
             resume = evidence  # the user may still be there: the next run must see the whole dwell
     elif resume is None and now_s is not None and seg.stays:
         resume = float(t[max(seg.stays[-1].evidence_first, 0)])
+    if now_s is not None:
+        resume = resume_point(stays, trips, resume)
     return PipelineResult(stays, trips, resume)
+
+
+def resume_point(stays: list[Stay], trips: list[Trip], resume: float | None) -> float | None:
+    """Where the next run must start reading: never inside a trip.
+
+    This is the one place that decides it (the worker stores what :func:`process` returns). The answer
+    of the segmentation (``resume``) is moved back to the start of the last trip when no stay was seen
+    after it: a trip closed only by the time-out (old points uploaded late, or a phone that went quiet)
+    may still be continued by the next batch, which must then extend it rather than start a new trip. If the
+    answer falls before the end of a trip (a stay whose start overlaps the trip's last points), the window
+    starts with that trip, so that the trip is rebuilt whole rather than cut. A trip's start, here, is
+    where reading must begin to rebuild it (:attr:`Trip.read_from_ts_s`): after a silent gap, the fix
+    before the gap, which tells how far the person went unseen.
+    """
+    if trips:
+        last = trips[-1]
+        stayed_after = any(stay.end_ts_s > last.end_ts_s for stay in stays)
+        if not stayed_after and (resume is None or last.read_from < resume):
+            resume = last.read_from
+    if resume is not None:
+        for trip in trips:
+            if trip.read_from < resume < trip.end_ts_s or (
+                trip.read_from < resume and trip.end_ts_s == resume
+            ):
+                resume = trip.read_from
+    return resume
 
 
 def _make_stay(pts: PointArrays, s: Span, next_trip_start: float | None, params: PipelineParams) -> Stay:

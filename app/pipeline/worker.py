@@ -15,28 +15,23 @@ import os
 import secrets
 import socket
 import time
-import uuid
-from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from app.core.db import Database
-from app.emissions import DEFAULT_POLICY, EmissionPolicy, great_circle_m
-from app.emissions.coaching import TripEnds, same_places
-from app.footprint.service import FootprintContext, leg_figures, load_context
+from app.emissions import DEFAULT_POLICY, EmissionPolicy
+from app.footprint.service import load_context
 from app.mobility import DEFAULT_PARAMS, ActivityArrays, PipelineResult, PointArrays, TransitStops, process
-from app.mobility import Trip as MobilityTrip
-from app.models import Leg, Trip, utcnow
 from app.pipeline import repository as store
+from app.pipeline.reconcile import result_rows
 from app.pipeline.repository import Claim, Window
-from app.selfdata.privacy_zones import SharedEnds, Zone, shared_ends
 from app.selfdata.retention import purge_all
 from app.settings import Settings
-from app.statistics.repository import rebuild_rollups
 from app.statistics.zones import local_day
 from app.transit import repository as transit_store
+from app.trips.service import trips_changed
 
 log = logging.getLogger("coachco2.worker")
 
@@ -64,188 +59,6 @@ def run_pipeline(window: Window, now_s: float | None, transit: TransitStops | No
             confidence=window.activity_confidence,
         )
     return process(points, activities, now_s=now_s, transit=transit)
-
-
-def resume_point(result: PipelineResult) -> float | None:
-    """Where the next run must start reading: never inside a trip.
-
-    The pipeline's own answer, moved back to the start of the last trip when no stay was seen after it:
-    a trip closed only by the time-out (old points uploaded late, or a phone that went quiet) may still
-    be continued by the next batch, which must then extend it rather than start a new trip. And if the
-    answer falls before the end of a trip (a stay whose start overlaps the trip's last points), the window
-    starts with that trip, so that the trip is rebuilt whole rather than cut. A trip's start, here, is
-    where reading must begin to rebuild it (:attr:`Trip.read_from_ts_s`): after a silent gap, the fix
-    before the gap, which tells how far the person went unseen.
-    """
-    resume = result.resume_from_ts_s
-    if result.trips:
-        last = result.trips[-1]
-        stayed_after = any(stay.end_ts_s > last.end_ts_s for stay in result.stays)
-        if not stayed_after and (resume is None or last.read_from < resume):
-            resume = last.read_from
-    if resume is not None:
-        for trip in result.trips:
-            if trip.read_from < resume < trip.end_ts_s or (
-                trip.read_from < resume and trip.end_ts_s == resume
-            ):
-                resume = trip.read_from
-    return resume
-
-
-def _overlap(a0: int, a1: int, b0: int, b1: int) -> int:
-    return max(0, min(a1, b1) - max(a0, b0))
-
-
-def _best(span: tuple[int, int], candidates: Sequence[Any], used: set[uuid.UUID]) -> Any | None:
-    """The candidate (a Trip or Leg row) that overlaps the span most in time, if any does."""
-    best, best_overlap = None, 0
-    for candidate in candidates:
-        if candidate.id in used:
-            continue
-        overlap = _overlap(span[0], span[1], candidate.start_ts_ms, candidate.end_ts_ms)
-        if overlap > best_overlap:
-            best, best_overlap = candidate, overlap
-    return best
-
-
-def _correction(span: tuple[int, int], corrected: Sequence[Leg]) -> Leg | None:
-    """A leg the person corrected that covers most of this new leg: its mode carries over."""
-    length = max(1, span[1] - span[0])
-    for leg in corrected:
-        if _overlap(span[0], span[1], leg.start_ts_ms, leg.end_ts_ms) * 2 > length:
-            return leg
-    return None
-
-
-def result_rows(
-    user_id: uuid.UUID,
-    result: PipelineResult,
-    old: Sequence[tuple[Trip, Sequence[Leg]]],
-    ctx: FootprintContext,
-    labelled: Sequence[Trip] = (),
-    zones: Sequence[Zone] = (),
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Rows for the trips and legs found, keeping ids and the person's corrections from what they replace.
-
-    A new trip takes the id of the old trip it overlaps most, and a new leg that of the old leg of that
-    trip it overlaps most, so links held by a phone survive reprocessing. A new leg covered for more than
-    half its time by a leg the person corrected takes that correction: it is never overwritten. A trip's
-    purpose is kept from the trip it replaces, or inherited from an earlier trip the person labelled
-    between the same places.
-    """
-    now = utcnow()
-    old_trips = [t for t, _ in old]
-    legs_of = {t.id: list(legs) for t, legs in old}
-    corrected = [leg for _, legs in old for leg in legs if leg.mode_source == "user"]
-    labelled_ends = [_ends(t) for t in labelled]
-    used: set[uuid.UUID] = set()
-    trip_rows: list[dict[str, Any]] = []
-    leg_rows: list[dict[str, Any]] = []
-    for trip in result.trips:
-        span = (_ms(trip.start_ts_s), _ms(trip.end_ts_s))
-        previous = _best(span, old_trips, used)
-        trip_id = previous.id if previous is not None else uuid.uuid4()
-        used.add(trip_id)
-        trip_co2 = 0.0
-        for seq, leg in enumerate(trip.legs):
-            leg_span = (_ms(leg.start_ts_s), _ms(leg.end_ts_s))
-            earlier = _best(leg_span, legs_of.get(trip_id, []), used)
-            leg_id = earlier.id if earlier is not None else uuid.uuid4()
-            used.add(leg_id)
-            fix = _correction(leg_span, corrected)
-            (lon0, lat0), (lon1, lat1) = leg.coordinates[0], leg.coordinates[-1]
-            great_circle = great_circle_m(lat0, lon0, lat1, lon1)
-            figures = leg_figures(
-                ctx,
-                mode=fix.mode if fix is not None else leg.mode,
-                mode_source="user" if fix is not None else leg.mode_source,
-                distance_m=float(leg.distance_m),
-                great_circle_m=great_circle,
-                occupants=fix.occupants if fix is not None else None,
-                start_ts_ms=leg_span[0],
-            )
-            trip_co2 += figures["co2e_g"]
-            leg_rows.append(
-                {
-                    "id": leg_id,
-                    "trip_id": trip_id,
-                    "user_id": user_id,
-                    "seq": seq,
-                    "start_ts_ms": leg_span[0],
-                    "end_ts_ms": leg_span[1],
-                    "mode_source": "user" if fix is not None else leg.mode_source,
-                    "inferred_mode": leg.mode,
-                    "confidence": 1.0 if fix is not None else float(leg.confidence),
-                    "distance_m": float(leg.distance_m),
-                    "great_circle_m": great_circle,
-                    "point_count": int(leg.point_count),
-                    "geometry": [[float(x), float(y)] for x, y in leg.coordinates],
-                    **figures,
-                }
-            )
-        purpose, purpose_source = _purpose(trip, previous, labelled, labelled_ends)
-        path = [point for leg in trip.legs for point in leg.coordinates]
-        shared = shared_ends(path, zones) if zones else _unzoned(trip)
-        trip_rows.append(
-            {
-                "id": trip_id,
-                "user_id": user_id,
-                "status": "closed" if trip.closed else "open",
-                "start_ts_ms": span[0],
-                "end_ts_ms": span[1],
-                "start_lat": float(trip.start_lat),
-                "start_lon": float(trip.start_lon),
-                "end_lat": float(trip.end_lat),
-                "end_lon": float(trip.end_lon),
-                "distance_m": float(trip.distance_m),
-                "co2e_g": round(trip_co2, 3),
-                "updated_at": now,
-                "purpose": purpose,
-                "purpose_source": purpose_source,
-                **shared_columns(shared),
-            }
-        )
-    return trip_rows, leg_rows
-
-
-def _unzoned(trip: MobilityTrip) -> SharedEnds:
-    return SharedEnds(trip.start_lat, trip.start_lon, trip.end_lat, trip.end_lon, trip.distance_m)
-
-
-def shared_columns(shared: SharedEnds | None) -> dict[str, float | None]:
-    """The trip columns an operator's aggregates may read (all null when nothing is shared)."""
-    return {
-        "shared_start_lat": shared.start_lat if shared else None,
-        "shared_start_lon": shared.start_lon if shared else None,
-        "shared_end_lat": shared.end_lat if shared else None,
-        "shared_end_lon": shared.end_lon if shared else None,
-        "shared_distance_m": shared.distance_m if shared else None,
-    }
-
-
-def _ends(trip: Trip) -> TripEnds:
-    return TripEnds(
-        str(trip.id),
-        trip.start_lat,
-        trip.start_lon,
-        trip.end_lat,
-        trip.end_lon,
-        trip.distance_m,
-        trip.co2e_g,
-        trip.start_ts_ms / 1000,
-    )
-
-
-def _purpose(
-    trip: MobilityTrip, previous: Trip | None, labelled: Sequence[Trip], labelled_ends: Sequence[TripEnds]
-) -> tuple[str | None, str | None]:
-    if previous is not None and previous.purpose_source == "user":
-        return previous.purpose, "user"
-    ends = TripEnds("", trip.start_lat, trip.start_lon, trip.end_lat, trip.end_lon, trip.distance_m, 0.0, 0.0)
-    matches = same_places(ends, labelled_ends)
-    if matches:
-        return labelled[matches[0]].purpose, "inherited"
-    return None, None
 
 
 class PipelineWorker:
@@ -340,10 +153,10 @@ class PipelineWorker:
             touched = {local_day(t.start_ts_ms, self.tz) for t, _ in old} | {
                 local_day(row["start_ts_ms"], self.tz) for row in trips
             }
-            await rebuild_rollups(session, claim.user_id, self.tz, touched)
+            await trips_changed(session, claim.user_id, self.tz, touched)
             newest = int(window.ts_ms[-1]) if len(window.ts_ms) else None
             candidates = [v for v in (claim.processed_until_ms, newest) if v is not None]
-            resume = resume_point(result)
+            resume = result.resume_from_ts_s
             await store.release(
                 session,
                 claim,

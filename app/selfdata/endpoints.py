@@ -28,7 +28,7 @@ from app.models import (
     User,
     utcnow,
 )
-from app.pipeline.worker import shared_columns
+from app.pipeline.reconcile import shared_columns
 from app.selfdata import repository as store
 from app.selfdata.consents import PURPOSES, Purpose, receipt
 from app.selfdata.export import FORMATS, export_stream

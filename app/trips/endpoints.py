@@ -19,12 +19,10 @@ from app.core.problems import Problem, ProblemError, invalid_field, not_found
 from app.core.schemas import rfc3339_ms
 from app.emissions import great_circle_m
 from app.emissions.coaching import alternatives
-from app.footprint.service import emission_fn, factor_sources, leg_figures, load_context
+from app.footprint.service import emission_fn, factor_sources, load_context
 from app.models import Leg, Trip
-from app.settings import Settings
-from app.statistics.repository import rebuild_rollups
-from app.statistics.zones import local_day
 from app.trips import repository as store
+from app.trips import service
 from app.trips.schemas import (
     AlternativeOut,
     AlternativesOut,
@@ -64,10 +62,6 @@ def query_time(field: str, value: str | None) -> int | None:
     if parsed.tzinfo is None:
         raise _field_problem(field, "RFC 3339 date-times need an offset, such as Z or +02:00")
     return round(parsed.timestamp() * 1000)
-
-
-def _day(trip: Trip, settings: Settings) -> int:
-    return local_day(trip.start_ts_ms, ZoneInfo(settings.timezone))
 
 
 def encode_cursor(trip: Trip) -> str:
@@ -198,23 +192,9 @@ async def correct_leg(
         raise not_found("leg")
     if body.occupants is not None and body.mode not in VEHICLE_MODES:
         raise invalid_field("occupants", "occupants apply to car, ecar and carpool legs only")
-    ctx = await load_context(session, settings.emission_policy, user.user_id)
-    figures = leg_figures(
-        ctx,
-        mode=body.mode,
-        mode_source="user",
-        distance_m=leg.distance_m,
-        great_circle_m=leg.great_circle_m,
-        occupants=body.occupants,
-        start_ts_ms=leg.start_ts_ms,
+    await service.correct_leg(
+        session, settings.emission_policy, ZoneInfo(settings.timezone), trip, leg, body.mode, body.occupants
     )
-    for name, value in figures.items():
-        setattr(leg, name, value)
-    leg.mode_source = "user"
-    leg.confidence = 1.0
-    await session.flush()
-    await store.refresh_trip_co2(session, trip)
-    await rebuild_rollups(session, user.user_id, ZoneInfo(settings.timezone), {_day(trip, settings)})
     sources = await factor_sources(session, {(leg.factor_set, leg.factor_key)})
     await session.commit()
     return leg_out(leg, geometry=False, sources=sources)
@@ -223,8 +203,7 @@ async def correct_leg(
 @router.delete("/{trip_id}", status_code=status.HTTP_204_NO_CONTENT, responses={**AUTH_ERRORS, **NOT_FOUND})
 async def delete_trip(session: SessionDep, settings: SettingsDep, trip: ValidTrip) -> Response:
     """Delete the trip, its legs, and the points recorded during it (and its part of any statistics)."""
-    await store.delete_trip(session, trip)
-    await rebuild_rollups(session, trip.user_id, ZoneInfo(settings.timezone), {_day(trip, settings)})
+    await service.delete_trip(session, ZoneInfo(settings.timezone), trip)
     await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -233,8 +212,7 @@ async def delete_trip(session: SessionDep, settings: SettingsDep, trip: ValidTri
 async def set_purpose(session: SessionDep, trip: ValidTrip, body: PurposeIn) -> TripOut:
     """Label why the trip was made. Later trips between the same places (origin and destination within a
     few hundred metres) inherit the label unless the person labels them otherwise; `null` clears it."""
-    trip.purpose = body.purpose
-    trip.purpose_source = "user" if body.purpose is not None else None
+    service.set_purpose(trip, body.purpose)
     legs = (await store.legs_of(session, [trip.id], geometry=False)).get(trip.id, [])
     await session.commit()
     return trip_out(trip, legs, geometry=False)

@@ -62,6 +62,8 @@ async def get_leg(
 
 
 async def refresh_trip_co2(session: AsyncSession, trip: Trip) -> None:
+    """The trip's CO2e as the sum of its legs' (pending changes to the legs are written first)."""
+    await session.flush()
     total = await session.scalar(
         sa.select(sa.func.coalesce(sa.func.sum(Leg.co2e_g), 0.0)).where(Leg.trip_id == trip.id)
     )
