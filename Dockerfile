@@ -8,10 +8,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /build
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY app ./app
 COPY migrations ./migrations
-RUN pip install . \
+RUN pip install -c constraints.txt . \
     && rm -rf /build \
     && useradd --system --home-dir /var/lib/coachco2 --create-home --shell /usr/sbin/nologin coachco2
 
