@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from app.mobility.simulate import LegPlan, StayPlan, TripPlan, simulate
 from tests.conftest import Person, register
-from tests.test_pipeline import payload, upload
+from tests.support.traces import payload, upload
 
 PUBLIC = {
     ("GET", "/health"), ("GET", "/problems/{slug}"), ("GET", "/v1/modes"), ("POST", "/v1/auth/register"),

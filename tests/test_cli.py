@@ -5,16 +5,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-COACHCO2 = str(Path(sys.executable).parent / "coachco2")
+from tests.support.servers import COACHCO2, free_port
 
 
 def run_cli(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
@@ -35,12 +33,6 @@ async def migrated_app(database_url: str) -> FastAPI:
         await conn.commit()
     await engine.dispose()
     return create_app(Settings(database_url=database_url, worker_in_process=False))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_operator_create_prints_a_token_once_and_refuses_a_duplicate(tmp_path: Path) -> None:
@@ -236,7 +228,7 @@ def test_an_administrator_recompute_is_in_each_persons_access_log(tmp_path: Path
 
 
 def test_an_administrator_publishes_lists_and_withdraws_a_transit_feed(tmp_path: Path) -> None:
-    from tests.transit.gtfs_files import line_feed
+    from tests.support.gtfs import line_feed
 
     url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
     feed = tmp_path / "gtfs.zip"

@@ -17,8 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
-from tests.servers import running_server
-from tests.test_cli import COACHCO2
+from tests.support.servers import COACHCO2, running_server
 
 # Endpoints left out, with why: the dashboard and docs are pages, not API; /problems answer documents.
 EXCLUDED = ("/dashboard", "/docs", "/redoc")

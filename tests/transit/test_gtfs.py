@@ -7,7 +7,7 @@ import io
 import pytest
 
 from app.transit import BUS, METRO, TRAIN, TRAM, GtfsError, read_gtfs, route_kind
-from tests.transit.gtfs_files import feed_zip, line_feed, table
+from tests.support.gtfs import feed_zip, line_feed, table
 
 
 def test_a_line_gives_its_stops_their_kind_and_line() -> None:

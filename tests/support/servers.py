@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 
-from tests.test_cli import COACHCO2, free_port
+COACHCO2 = str(Path(sys.executable).parent / "coachco2")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from app.mobility.simulate import LegPlan, Simulation, StayPlan, TripPlan, simulate
 from app.models import ConsentEvent, Leg, Trip
 from tests.conftest import Person, register
-from tests.test_pipeline import payload, upload
+from tests.support.traces import payload, upload
 
 PLAN = [StayPlan(1800), TripPlan((LegPlan("car", 5000),)), StayPlan(3600), TripPlan((LegPlan("car", 5000),)),
         StayPlan(1800)]  # fmt: skip

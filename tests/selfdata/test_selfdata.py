@@ -22,7 +22,7 @@ from app.mobility.simulate import LegPlan, Simulation, StayPlan, TripPlan, simul
 from app.models import Base, Trip
 from app.selfdata.export_schema import EXPORT_SCHEMA
 from tests.conftest import Person
-from tests.test_pipeline import payload, upload
+from tests.support.traces import payload, upload
 
 PLAN = [
     StayPlan(1800),

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from app.mobility.simulate import LegPlan, Simulation, StayPlan, TripPlan, simulate
 from app.models import LocationPoint
 from tests.conftest import Person
-from tests.test_pipeline import payload, upload
+from tests.support.traces import payload, upload
 
 PLAN = [StayPlan(1200)]
 for _ in range(6):

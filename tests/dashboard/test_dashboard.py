@@ -17,8 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.servers import running_server
-from tests.test_cli import COACHCO2
+from tests.support.servers import COACHCO2, running_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"

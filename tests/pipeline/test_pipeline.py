@@ -24,6 +24,7 @@ from app.pipeline import repository as pipeline_store
 from app.pipeline import worker as worker_module
 from app.pipeline.worker import PipelineWorker
 from tests.conftest import Person, register
+from tests.support.traces import payload, spans, trips_of, upload
 
 DAY = [
     StayPlan(1800),
@@ -39,34 +40,6 @@ DAY = [
 @pytest.fixture(scope="module")
 def day() -> Simulation:
     return simulate(DAY, seed=7, sampling_s=5.0)
-
-
-def payload(sim: Simulation, lo: int = 0, hi: int | None = None) -> list[dict[str, Any]]:
-    p = sim.points
-    hi = len(p) if hi is None else hi
-    return [
-        {"ts": float(p.ts_s[i]), "lat": float(p.lat[i]), "lon": float(p.lon[i])}
-        | ({} if p.accuracy_m[i] != p.accuracy_m[i] else {"accuracy": float(p.accuracy_m[i])})
-        for i in range(lo, hi)
-    ]
-
-
-async def upload(client: httpx.AsyncClient, person: Person, points: list[dict[str, Any]]) -> None:
-    for i in range(0, len(points), 5000):
-        response = await client.post(
-            "/v1/me/locations", headers=person.headers, json={"points": points[i : i + 5000]}
-        )
-        assert response.status_code == 202, response.text
-
-
-async def trips_of(client: httpx.AsyncClient, person: Person) -> list[dict[str, Any]]:
-    response = await client.get("/v1/me/trips?limit=500", headers=person.headers)
-    assert response.status_code == 200
-    return list(reversed(response.json()["trips"]))
-
-
-def spans(trips: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    return [(t["start_time"], t["end_time"]) for t in trips]
 
 
 async def test_a_day_of_points_becomes_closed_trips_with_legs(

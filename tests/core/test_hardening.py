@@ -21,7 +21,7 @@ from app.main import create_app
 from app.models import LocationPoint
 from app.settings import Settings
 from tests.conftest import ADMIN_URL, Person, register
-from tests.servers import running_server
+from tests.support.servers import running_server
 
 REDIS_URL = os.environ.get("COACHCO2_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 POINTS = [{"ts": 1_700_000_000 + i, "lat": 46.1591 + i * 1e-5, "lon": -1.152} for i in range(50)]

@@ -9,9 +9,8 @@ from fastapi import FastAPI
 from app.mobility.simulate import Simulation, simulate
 from app.pipeline.repository import request_reprocess
 from tests.conftest import Person
-from tests.mobility.test_transit_modes import PLAN, _places
-from tests.test_pipeline import payload, trips_of, upload
-from tests.transit.gtfs_files import feed_zip, line_feed, table
+from tests.support.gtfs import feed_zip, line_feed, table
+from tests.support.traces import PLAN, bus_halts, payload, trips_of, upload
 
 ZIP = {"Content-Type": "application/zip"}
 
@@ -30,7 +29,7 @@ async def publish(
 def _line_at_halts(sim: Simulation, offset_deg: float = 0.0) -> bytes:
     """One bus line with stops where the ride set off, halted and arrived; moved north by
     ``offset_deg`` (the ride then neither starts nor halts at any of them)."""
-    lat, lon, ends = _places(sim)
+    lat, lon, ends = bus_halts(sim)
     halts = [(f"s{i}", float(a), float(o)) for i, (a, o) in enumerate(zip(lat, lon, strict=True))]
     places = [("start", *ends[0]), *halts, ("end", *ends[1])]
     stops = [(sid, a + offset_deg, o) for sid, a, o in places]

@@ -14,7 +14,7 @@ from app.footprint.service import recompute_user
 from app.mobility.simulate import LegPlan, StayPlan, TripPlan, simulate
 from app.models import Leg
 from tests.conftest import Person
-from tests.test_pipeline import payload, upload
+from tests.support.traces import payload, upload
 
 DRIVE = [StayPlan(1800), TripPlan((LegPlan("car", 10_000),)), StayPlan(1800)]
 DAY_S = 86_400.0
