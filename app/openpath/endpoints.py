@@ -26,6 +26,7 @@ from app.imports.service import activity_columns, point_columns
 from app.ingest.service import store_columns
 from app.models import PipelineState
 from app.openpath.envelope import map_usercache
+from app.openpath.schemas import CompleteTsOut, TimelineOut, UsercacheGetOut, UsercachePutOut
 from app.trips import repository as trip_store
 
 router = APIRouter(tags=["e-mission compatibility"])
@@ -54,7 +55,7 @@ async def _person(
     return principal.user_id
 
 
-@router.post("/usercache/put")
+@router.post("/usercache/put", response_model=UsercachePutOut)
 async def usercache_put(
     request: Request, session: SessionDep, settings: SettingsDep, body: dict[str, Any] = Body(...)
 ) -> dict[str, Any]:
@@ -85,7 +86,7 @@ async def usercache_put(
     }
 
 
-@router.post("/usercache/get")
+@router.post("/usercache/get", response_model=UsercacheGetOut)
 async def usercache_get(
     request: Request, session: SessionDep, settings: SettingsDep, body: dict[str, Any] = Body(...)
 ) -> dict[str, Any]:
@@ -95,7 +96,7 @@ async def usercache_get(
     return {"server_to_phone": []}
 
 
-@router.post("/pipeline/get_complete_ts")
+@router.post("/pipeline/get_complete_ts", response_model=CompleteTsOut)
 async def complete_ts(
     request: Request, session: SessionDep, settings: SettingsDep, body: dict[str, Any] = Body(...)
 ) -> dict[str, Any]:
@@ -111,7 +112,7 @@ def _fmt(ts_ms: int, zone: ZoneInfo) -> str:
     return datetime.fromtimestamp(ts_ms / 1000, zone).isoformat()
 
 
-@router.post("/timeline/getTrips/{day}")
+@router.post("/timeline/getTrips/{day}", response_model=TimelineOut)
 async def get_trips(
     day: date, request: Request, session: SessionDep, settings: SettingsDep, body: dict[str, Any] = Body(...)
 ) -> dict[str, Any]:
