@@ -32,7 +32,13 @@ from app.pipeline.reconcile import shared_columns
 from app.selfdata import repository as store
 from app.selfdata.consents import PURPOSES, Purpose, receipt
 from app.selfdata.export import FORMATS, export_stream
-from app.selfdata.export_schema import EXPORT_SCHEMA
+from app.selfdata.export_schema import (
+    EXPORT_OPENAPI_SCHEMA,
+    EXPORT_SCHEMA,
+    GEOJSON_EXPORT_SCHEMA,
+    JSON_SCHEMA_DOCUMENT,
+    RECEIPT_SCHEMA,
+)
 from app.selfdata.privacy_zones import SharedEnds, Zone, shared_ends
 from app.selfdata.schemas import (
     AccessList,
@@ -81,6 +87,9 @@ USES: dict[Lang, dict[str, str]] = {
         "access_log": "Vous montre chaque fois que quelque chose d'autre que vous a lu vos données.",
     },
 }
+
+# The JSON exports as OpenAPI describes them (gpx and zip are files, described by their media type).
+EXPORT_CONTENT = {"application/json": EXPORT_OPENAPI_SCHEMA, "application/geo+json": GEOJSON_EXPORT_SCHEMA}
 
 
 def _consent_out(purpose: Purpose, current: Consent | None, lang: Lang) -> ConsentOut:
@@ -163,7 +172,7 @@ async def set_retention(session: SessionDep, user: CurrentUser, body: RetentionI
         **AUTH_ERRORS,
         200: {
             "description": "Everything held, streamed.",
-            "content": {media: {} for media, _ in FORMATS.values()},
+            "content": {media: {"schema": EXPORT_CONTENT.get(media, {})} for media, _ in FORMATS.values()},
         },
     },
     response_class=StreamingResponse,
@@ -209,7 +218,7 @@ class SchemaResponse(JSONResponse):
     "/export/schema",
     response_class=SchemaResponse,
     responses={**AUTH_ERRORS, 200: {"description": "A JSON Schema (draft 2020-12).", "content": {
-        "application/schema+json": {"schema": {"type": "object"}}}}},
+        "application/schema+json": {"schema": JSON_SCHEMA_DOCUMENT}}}},
 )  # fmt: skip
 async def export_schema(user: CurrentUser) -> SchemaResponse:
     """The JSON Schema of the `json` export."""
@@ -272,7 +281,15 @@ async def list_receipts(session: SessionDep, user: CurrentUser) -> ReceiptList:
     )
 
 
-@router.get("/consents/receipts/{receipt_id}", responses={**AUTH_ERRORS, **NOT_FOUND})
+@router.get(
+    "/consents/receipts/{receipt_id}",
+    response_class=JSONResponse,
+    responses={
+        **AUTH_ERRORS,
+        **NOT_FOUND,
+        200: {"description": "The receipt.", "content": {"application/json": {"schema": RECEIPT_SCHEMA}}},
+    },
+)
 async def get_receipt(session: SessionDep, user: CurrentUser, receipt_id: uuid.UUID) -> JSONResponse:
     """One receipt, as a JSON file to keep."""
     event = await session.get(ConsentEvent, receipt_id)

@@ -178,3 +178,55 @@ EXPORT_SCHEMA: dict[str, Any] = {
         "The export document.",
     ),
 }
+
+
+#: The export and the schema document as OpenAPI describes them (OpenAPI 3.1 schemas are JSON Schema).
+EXPORT_OPENAPI_SCHEMA: dict[str, Any] = {
+    k: v for k, v in EXPORT_SCHEMA.items() if k not in ("$schema", "$id")
+}
+GEOJSON_EXPORT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "The person's trips as a GeoJSON FeatureCollection (RFC 7946): one LineString feature per leg.",
+    "properties": {
+        "type": {"const": "FeatureCollection"},
+        "features": {"type": "array", "items": {"type": "object"}},
+    },
+    "required": ["type", "features"],
+}
+JSON_SCHEMA_DOCUMENT: dict[str, Any] = {
+    "type": "object",
+    "description": "A JSON Schema (draft 2020-12).",
+    "properties": {
+        "$schema": _STR,
+        "$id": _STR,
+        "title": _STR,
+        "type": _STR,
+        "properties": {"type": "object"},
+    },
+    "required": ["$schema", "type", "properties"],
+}
+#: A consent receipt (Kantara Initiative Consent Receipt Specification 1.1), see app.selfdata.consents.receipt.
+RECEIPT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "A consent receipt (Kantara Initiative Consent Receipt Specification 1.1).",
+    "properties": {
+        "version": _STR,
+        "jurisdiction": _STR,
+        "consentTimestamp": {"type": "integer", "description": "epoch seconds"},
+        "collectionMethod": _STR,
+        "consentReceiptID": _STR,
+        "language": _STR,
+        "piiPrincipalId": _STR,
+        "piiControllers": {"type": "array", "items": {"type": "object"}},
+        "policyUrl": _STR,
+        "services": {"type": "array", "items": {"type": "object"}},
+        "sensitive": {"type": "boolean"},
+        "spiCat": {"type": "array", "items": _STR},
+        "x-coachco2": {
+            "type": "object",
+            "properties": {"purpose_id": _STR, "granted": {"type": "boolean"}},
+            "required": ["purpose_id", "granted"],
+        },
+    },
+    "required": ["version", "consentReceiptID", "consentTimestamp", "piiPrincipalId", "services"],
+}
