@@ -23,6 +23,7 @@ from app.core.middleware import BodyGuardMiddleware
 from app.core.ratelimit import make_limiter
 from app.footprint import endpoints as me
 from app.footprint import modes_endpoints as modes
+from app.footprint import operator_endpoints as territory_factors
 from app.imports import endpoints as imports
 from app.imports.service import abandon_interrupted_imports
 from app.ingest import endpoints as ingest
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         imports,
         modes,
         operator,
+        territory_factors,
         statistics,
         transit,
         emission,

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-import sqlalchemy as sa
 from fastapi import APIRouter
 
 from app.accounts import repository as accounts
-from app.accounts.schemas import OperatorOut, TerritoryFactorIn, TerritoryFactorList, TerritoryFactorOut
+from app.accounts.schemas import OperatorOut
 from app.core.deps import CurrentOperator, SessionDep
-from app.core.problems import Problem, ProblemError, invalid_field, not_found
-from app.core.schemas import rfc3339_ms
-from app.emissions import MODES
-from app.models import TerritoryFactor
+from app.core.problems import Problem, not_found
 
 router = APIRouter(prefix="/v1/operator", tags=["operator"])
 OPERATOR_ERRORS: dict[int | str, dict[str, object]] = {
@@ -30,60 +24,3 @@ async def whoami(session: SessionDep, operator: CurrentOperator) -> OperatorOut:
     if found is None:
         raise not_found("operator")
     return OperatorOut(operator_id=found.id, name=found.name, created_at=found.created_at)
-
-
-@router.get("/factors", response_model=TerritoryFactorList, responses=OPERATOR_ERRORS)
-async def list_factors(session: SessionDep, operator: CurrentOperator) -> TerritoryFactorList:
-    """The territory's own emission factors, oldest first. They are never deleted, only superseded."""
-    rows = await session.scalars(sa.select(TerritoryFactor).order_by(TerritoryFactor.valid_from_ms))
-    factors = [_factor_out(r) for r in rows]
-    await session.commit()
-    return TerritoryFactorList(factors=factors)
-
-
-@router.post("/factors", status_code=201, response_model=TerritoryFactorOut, responses=OPERATOR_ERRORS)
-async def add_factor(
-    session: SessionDep, operator: CurrentOperator, body: TerritoryFactorIn
-) -> TerritoryFactorOut:
-    """Set a local factor for a mode (for example the bus fleet's mix of electric and gas buses), with its
-    source, in force for legs from `valid_from` on. It applies to new processing at once; figures already
-    computed change only when an administrator runs `coachco2 emissions recompute`, never silently."""
-    if body.mode not in MODES or body.mode == "unknown":
-        raise _invalid("mode", f"not a mode id; one of {', '.join(m for m in MODES if m != 'unknown')}")
-    try:
-        valid_from = datetime.fromisoformat(body.valid_from)
-    except ValueError:
-        raise _invalid("valid_from", "must be an RFC 3339 date-time") from None
-    if valid_from.tzinfo is None:
-        raise _invalid("valid_from", "RFC 3339 date-times need an offset, such as Z or +01:00")
-    row = TerritoryFactor(
-        mode=body.mode,
-        variant=body.variant,
-        g_per_km=body.g_per_km,
-        unit=body.unit,
-        source=body.source,
-        valid_from_ms=round(valid_from.timestamp() * 1000),
-        operator_id=operator.operator_id,
-    )
-    session.add(row)
-    await session.flush()
-    out = _factor_out(row)
-    await session.commit()
-    return out
-
-
-def _invalid(field: str, detail: str) -> ProblemError:
-    return invalid_field(field, detail)
-
-
-def _factor_out(row: TerritoryFactor) -> TerritoryFactorOut:
-    return TerritoryFactorOut(
-        id=row.id,
-        mode=row.mode,
-        variant=row.variant,
-        g_per_km=row.g_per_km,
-        unit=row.unit,
-        source=row.source,
-        valid_from=rfc3339_ms(row.valid_from_ms) or "",
-        created_at=row.created_at,
-    )

@@ -25,6 +25,7 @@ from app.emissions.summary import (
     previous_start,
     summarize,
 )
+from app.footprint import repository
 from app.footprint.schemas import (
     ModeTotalsOut,
     PeriodOut,
@@ -40,10 +41,10 @@ from app.footprint.schemas import (
 from app.footprint.service import emission_fn, load_context, recompute_user
 from app.models import UserProfile, utcnow
 from app.selfdata.attestation import CommuteLeg, CommuteTrip, qualifying_days, render_html, render_pdf
-from app.statistics.repository import rebuild_rollups
 from app.trips import repository as trip_store
 from app.trips.endpoints import query_time
 from app.trips.schemas import AlternativeOut, LatLon
+from app.trips.service import trips_changed
 
 router = APIRouter(prefix="/v1/me", tags=["me"])
 
@@ -57,7 +58,7 @@ BUDGET_BASIS = (
 @router.get("/profile", response_model=ProfileOut, responses=AUTH_ERRORS)
 async def get_profile(session: SessionDep, user: CurrentUser) -> ProfileOut:
     """What the person declared about their vehicles (all null until they say)."""
-    row = await session.get(UserProfile, user.user_id)
+    row = await repository.profile(session, user.user_id)
     await session.commit()
     if row is None:
         return ProfileOut()
@@ -71,15 +72,12 @@ async def put_profile(
     """Declare the car's fuel, its usual occupancy and the kind of bike. Inferred legs then take the right
     factor (an electric car's, a shared car's, an electric bike's); the person's own figures are recomputed
     at once. Legs the person corrected keep what they said."""
-    row = await session.get(UserProfile, user.user_id)
-    if row is None:
-        row = UserProfile(user_id=user.user_id)
-        session.add(row)
+    row = await repository.profile(session, user.user_id) or UserProfile(user_id=user.user_id)
     row.car_fuel, row.car_occupancy, row.bike_kind = body.car_fuel, body.car_occupancy, body.bike_kind
     row.updated_at = utcnow()
-    await session.flush()
+    await repository.save_profile(session, row)
     count = await recompute_user(session, settings.emission_policy, user.user_id)
-    await rebuild_rollups(session, user.user_id, ZoneInfo(settings.timezone))
+    await trips_changed(session, user.user_id, ZoneInfo(settings.timezone))
     await session.commit()
     return ProfileOut(**body.model_dump(), legs_recomputed=count)
 

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.schemas import OutputTime
 from app.trips.schemas import AlternativeOut, LatLon, ModeId
 
 
@@ -255,3 +256,61 @@ class ModesOut(BaseModel):
     factor_set: str
     components: list[str]
     modes: list[ModeFactorOut]
+
+
+class TerritoryFactorIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "mode": "bus",
+                    "g_per_km": 71.5,
+                    "unit": "passenger-km",
+                    "source": "Yélo network 2026 fleet: 40 % electric, 60 % natural gas buses; operator data",
+                    "valid_from": "2026-01-01T00:00:00+01:00",
+                }
+            ]
+        },
+    )
+
+    mode: str = Field(description="A mode id (see GET /v1/modes).")
+    variant: str = Field(default="", max_length=16, description="Optional: e.g. `electric` for buses.")
+    g_per_km: float = Field(ge=0, le=2000, allow_inf_nan=False, description="Grams CO2e per km.")
+    unit: Literal["passenger-km", "vehicle-km"] = "passenger-km"
+    source: str = Field(min_length=3, max_length=300, description="Where the figure comes from.")
+    valid_from: str = Field(description="RFC 3339: legs from this time on use the factor.")
+
+
+class TerritoryFactorOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "6f1c2d3e-4b5a-4978-8c6d-5e4f3a2b1c0d",
+                    "mode": "bus",
+                    "variant": "",
+                    "g_per_km": 71.5,
+                    "unit": "passenger-km",
+                    "source": "Yélo network 2026 fleet: 40 % electric, 60 % natural gas buses; operator data",
+                    "valid_from": "2025-12-31T23:00:00.000Z",
+                    "created_at": "2026-11-28T09:00:00.000Z",
+                }
+            ]
+        }
+    )
+
+    id: uuid.UUID
+    mode: str
+    variant: str
+    g_per_km: float
+    unit: str
+    source: str
+    valid_from: str
+    created_at: OutputTime
+
+
+class TerritoryFactorList(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"factors": []}]})
+
+    factors: list[TerritoryFactorOut]

@@ -11,7 +11,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, cast
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.emissions import (
@@ -24,7 +23,8 @@ from app.emissions import (
 )
 from app.emissions.coaching import EmissionFn
 from app.emissions.profile import BikeKind, CarFuel
-from app.models import Leg, TerritoryFactor, Trip, UserProfile
+from app.footprint import repository
+from app.models import UserProfile
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class FootprintContext:
 
 
 async def load_overrides(session: AsyncSession) -> tuple[FactorOverride, ...]:
-    rows = await session.scalars(sa.select(TerritoryFactor).order_by(TerritoryFactor.valid_from_ms))
+    rows = await repository.territory_factors(session)
     return tuple(
         FactorOverride(
             id=str(r.id),
@@ -62,7 +62,7 @@ def profile_of(row: UserProfile | None) -> Profile | None:
 
 async def load_context(session: AsyncSession, policy: EmissionPolicy, user_id: uuid.UUID) -> FootprintContext:
     """Everything that decides a person's figures: one small query each."""
-    profile = profile_of(await session.get(UserProfile, user_id))
+    profile = profile_of(await repository.profile(session, user_id))
     return FootprintContext(policy, await load_overrides(session), profile)
 
 
@@ -123,10 +123,8 @@ async def factor_sources(session: AsyncSession, pairs: set[tuple[str, str]]) -> 
             continue
         result[(factor_set, key)] = _SOURCES.get((factor_set.split(":", 1)[0], key), "")
     if override_ids:
-        rows = await session.execute(
-            sa.select(TerritoryFactor.id, TerritoryFactor.source).where(TerritoryFactor.id.in_(override_ids))
-        )
-        for factor_id, source in rows.all():
+        sources = await repository.factor_source_lines(session, list(override_ids))
+        for factor_id, source in sources.items():
             result[override_ids[factor_id]] = f"Territory factor: {source}"
     return result
 
@@ -136,20 +134,7 @@ async def recompute_user(session: AsyncSession, policy: EmissionPolicy, user_id:
     now. Corrections are kept as the person made them; inferred legs pass through the profile again.
     Returns how many legs were recomputed. The caller commits."""
     ctx = await load_context(session, policy, user_id)
-    rows = (
-        await session.execute(
-            sa.select(
-                Leg.id,
-                Leg.mode,
-                Leg.mode_source,
-                Leg.inferred_mode,
-                Leg.distance_m,
-                Leg.great_circle_m,
-                Leg.occupants,
-                Leg.start_ts_ms,
-            ).where(Leg.user_id == user_id)
-        )
-    ).all()
+    rows = await repository.legs_to_recompute(session, user_id)
     updates = []
     for row in rows:
         by_person = row.mode_source == "user"
@@ -164,13 +149,7 @@ async def recompute_user(session: AsyncSession, policy: EmissionPolicy, user_id:
         )
         updates.append({"id": row.id, **figures})
     if updates:
-        await session.execute(sa.update(Leg), updates)
-        leg_sum = (
-            sa.select(sa.func.coalesce(sa.func.sum(Leg.co2e_g), 0.0))
-            .where(Leg.trip_id == Trip.id)
-            .scalar_subquery()
-        )
-        await session.execute(sa.update(Trip).where(Trip.user_id == user_id).values(co2e_g=leg_sum))
+        await repository.write_leg_figures(session, user_id, updates)
     return len(updates)
 
 
