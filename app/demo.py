@@ -25,7 +25,7 @@ from app.core.db import Database
 from app.ingest.repository import ActivityColumns, PointColumns
 from app.ingest.service import store_columns
 from app.models import ConsentEvent, PrivacyZone
-from app.selfdata.repository import set_consent
+from app.selfdata.repository import add_privacy_zone, set_consent
 from app.settings import Settings
 
 # Places of the agglomeration (approximate centres), by kind.
@@ -256,8 +256,9 @@ async def run_demo(db: Database, settings: Settings, users: int, days: int, seed
                 )  # fmt: skip
                 await set_consent(session, user.id, "territory_statistics", True, event)
             if rng.random() < 0.3:
-                session.add(
-                    PrivacyZone(user_id=user.id, label="home", lat=r.home[0], lon=r.home[1], radius_m=300)
+                await add_privacy_zone(
+                    session,
+                    PrivacyZone(user_id=user.id, label="home", lat=r.home[0], lon=r.home[1], radius_m=300),
                 )
             for d in range(days):
                 day = first_day + timedelta(days=d)

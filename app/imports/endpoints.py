@@ -8,7 +8,6 @@ import uuid
 from pathlib import Path
 from typing import Annotated
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request, Response, status
 
 from app.accounts.endpoints import AUTH_ERRORS
@@ -16,6 +15,7 @@ from app.core.deps import CurrentUser, SessionDep, SettingsDep
 from app.core.problems import Problem, not_found
 from app.core.ratelimit import ImportLimit
 from app.core.uploads import save_upload
+from app.imports import repository
 from app.imports.parsers import detect_format
 from app.imports.schemas import ImportList, ImportOut
 from app.imports.service import run_import
@@ -104,8 +104,7 @@ async def upload(
         format=fmt,
         size_bytes=size,
     )
-    session.add(row)
-    await session.flush()
+    await repository.add(session, row)
     out = import_out(row)
     await session.commit()
     app = request.app
@@ -123,13 +122,7 @@ async def list_imports(
     session: SessionDep, user: CurrentUser, limit: Annotated[int, Query(ge=1, le=500)] = 50
 ) -> ImportList:
     """The person's imports, newest first."""
-    rows = await session.scalars(
-        sa.select(Import)
-        .where(Import.user_id == user.user_id)
-        .order_by(Import.created_at.desc())
-        .limit(limit)
-    )
-    out = [import_out(r) for r in rows]
+    out = [import_out(r) for r in await repository.of_user(session, user.user_id, limit)]
     await session.commit()
     return ImportList(imports=out)
 
@@ -137,7 +130,7 @@ async def list_imports(
 @router.get("/{import_id}", response_model=ImportOut, responses={**AUTH_ERRORS, 404: {"model": Problem}})
 async def get_import(session: SessionDep, user: CurrentUser, import_id: uuid.UUID) -> ImportOut:
     """One import's progress and outcome."""
-    row = await session.get(Import, import_id)
+    row = await repository.get(session, import_id)
     await session.commit()
     if row is None or row.user_id != user.user_id:
         raise not_found("import")

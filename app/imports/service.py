@@ -22,6 +22,7 @@ from typing import BinaryIO
 
 from app.core.db import Database
 from app.core.schemas import MAX_FUTURE_S, MIN_TS_S
+from app.imports import repository
 from app.imports.parsers import (
     ImportBatch,
     ImportedActivity,
@@ -32,7 +33,7 @@ from app.imports.parsers import (
 )
 from app.ingest.repository import ActivityColumns, PointColumns
 from app.ingest.service import store_columns
-from app.models import Import, utcnow
+from app.models import utcnow
 
 log = logging.getLogger("coachco2.imports")
 
@@ -124,7 +125,7 @@ async def store_file(
 
 async def _update(db: Database, import_id: uuid.UUID, **values: object) -> None:
     async with db.session() as session:
-        row = await session.get(Import, import_id)
+        row = await repository.get(session, import_id)
         if row is not None:
             for name, value in values.items():
                 setattr(row, name, value)
@@ -178,18 +179,10 @@ async def abandon_interrupted_imports(db: Database, older_than_s: float = 3600) 
     """Imports still under way long after they began were cut short by a stop: they stored nothing (one
     transaction), and say so. An hour is far beyond any real import (a million points take under a
     minute), so an import another process is running is never touched."""
-    import sqlalchemy as sa
-
     cutoff = utcnow() - timedelta(seconds=older_than_s)
     async with db.session() as session:
-        result = await session.execute(
-            sa.update(Import)
-            .where(Import.status.in_(("received", "checking", "storing")), Import.created_at < cutoff)
-            .values(
-                status="failed",
-                error="interrupted by a server stop; nothing was stored",
-                finished_at=utcnow(),
-            )
+        count = await repository.fail_unfinished(
+            session, cutoff, "interrupted by a server stop; nothing was stored"
         )
         await session.commit()
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return count

@@ -23,8 +23,8 @@ from app.core.deps import SessionDep, SettingsDep
 from app.core.problems import ProblemError, unauthorized
 from app.core.schemas import MAX_FUTURE_S, MIN_TS_S
 from app.imports.service import activity_columns, point_columns
+from app.ingest import repository as ingest_store
 from app.ingest.service import store_columns
-from app.models import PipelineState
 from app.openpath.envelope import map_usercache
 from app.openpath.schemas import CompleteTsOut, TimelineOut, UsercacheGetOut, UsercachePutOut
 from app.trips import repository as trip_store
@@ -102,7 +102,7 @@ async def complete_ts(
 ) -> dict[str, Any]:
     """Up to when the phone's data has been turned into trips (epoch seconds, or null)."""
     user_id = await _person(request, session, body, settings)
-    state = await session.get(PipelineState, user_id)
+    state = await ingest_store.pipeline_state(session, user_id)
     await session.commit()
     ts = state.processed_until_ms / 1000 if state and state.processed_until_ms is not None else None
     return {"complete_ts": ts}

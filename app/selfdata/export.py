@@ -27,7 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import __version__
 from app.core.db import Database
 from app.core.schemas import rfc3339, rfc3339_ms
-from app.models import Leg, Trip, UserProfile, utcnow
+from app.footprint import repository as footprint_store
+from app.ingest import repository as ingest_store
+from app.models import Leg, Trip, utcnow
 from app.selfdata import repository as store
 
 FORMATS = {
@@ -53,12 +55,10 @@ class Held:
 
 
 async def held(session: AsyncSession, user_id: uuid.UUID) -> Held:
-    from app.models import PipelineState, User
-
-    user = await session.get(User, user_id)
+    user = await store.user(session, user_id)
     assert user is not None
-    profile = await session.get(UserProfile, user_id)
-    state = await session.get(PipelineState, user_id)
+    profile = await footprint_store.profile(session, user_id)
+    state = await ingest_store.pipeline_state(session, user_id)
     return Held(
         account={
             "user_id": str(user.id),

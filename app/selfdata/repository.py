@@ -189,3 +189,13 @@ async def purge_points(session: AsyncSession, user_id: uuid.UUID, before_ms: int
         sa.delete(MotionActivity).where(MotionActivity.user_id == user_id, MotionActivity.ts_ms < before_ms)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def user(session: AsyncSession, user_id: uuid.UUID) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def add_privacy_zone(session: AsyncSession, zone: PrivacyZone) -> PrivacyZone:
+    session.add(zone)
+    await session.flush()
+    return zone
