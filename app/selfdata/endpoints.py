@@ -6,7 +6,6 @@ import uuid
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import JSONResponse, StreamingResponse
 
@@ -22,10 +21,8 @@ from app.models import (
     ConsentEvent,
     Leg,
     MotionActivity,
-    PipelineState,
     PrivacyZone,
     Trip,
-    User,
     utcnow,
 )
 from app.pipeline.reconcile import shared_columns
@@ -56,8 +53,8 @@ from app.selfdata.schemas import (
     ZoneList,
     ZoneOut,
 )
-from app.statistics.repository import rebuild_rollups
 from app.trips import repository as trip_store
+from app.trips import service as trip_service
 
 router = APIRouter(prefix="/v1/me", tags=["self data"])
 NOT_FOUND: dict[int | str, dict[str, object]] = {404: {"model": Problem, "description": "Not among yours."}}
@@ -106,7 +103,7 @@ def _consent_out(purpose: Purpose, current: Consent | None, lang: Lang) -> Conse
 async def what_is_held(session: SessionDep, user: CurrentUser, lang: LangDep) -> HeldOut:
     """Everything held about the person: account, devices with their last use, counts of points, trips
     and legs, the oldest and newest point, retention, consents, and what each kind of data serves."""
-    account = await session.get(User, user.user_id)
+    account = await store.user(session, user.user_id)
     assert account is not None
     points, oldest, newest = await store.point_stats(session, user.user_id)
     counts = {
@@ -118,7 +115,7 @@ async def what_is_held(session: SessionDep, user: CurrentUser, lang: LangDep) ->
     consents = await store.consents(session, user.user_id)
     zones = await store.zones(session, user.user_id)
     devices = await store.tokens(session, user.user_id)
-    state = await session.get(PipelineState, user.user_id)
+    state = await store.pipeline_state(session, user.user_id)
     await session.commit()
     return HeldOut(
         user_id=account.id,
@@ -159,10 +156,7 @@ async def erase_me(session: SessionDep, user: CurrentUser) -> Response:
 async def set_retention(session: SessionDep, user: CurrentUser, body: RetentionIn, lang: LangDep) -> HeldOut:
     """How many days raw points are kept once taken into trips (0 to 365; default 30). Trips stay until
     the person deletes them. The purge runs about once an hour."""
-    account = await session.get(User, user.user_id)
-    assert account is not None
-    account.point_retention_days = body.point_retention_days
-    await session.flush()
+    await store.set_retention_days(session, user.user_id, body.point_retention_days)
     return await what_is_held(session, user, lang)
 
 
@@ -292,7 +286,7 @@ async def list_receipts(session: SessionDep, user: CurrentUser) -> ReceiptList:
 )
 async def get_receipt(session: SessionDep, user: CurrentUser, receipt_id: uuid.UUID) -> JSONResponse:
     """One receipt, as a JSON file to keep."""
-    event = await session.get(ConsentEvent, receipt_id)
+    event = await store.consent_event(session, receipt_id)
     await session.commit()
     if event is None or event.user_id != user.user_id:
         raise not_found("receipt")
@@ -321,9 +315,7 @@ async def _refresh_shared(session: SessionDep, user_id: uuid.UUID, tz: ZoneInfo)
         else:
             shared = None
         updates.append({"id": trip.id, **shared_columns(shared)})
-    if updates:
-        await session.execute(sa.update(Trip), updates)
-    await rebuild_rollups(session, user_id, tz)
+    await trip_service.set_shared_ends(session, user_id, tz, updates)
 
 
 @router.get("/privacy-zones", response_model=ZoneList, responses=AUTH_ERRORS)
@@ -342,8 +334,7 @@ async def add_zone(session: SessionDep, settings: SettingsDep, user: CurrentUser
     zone = PrivacyZone(
         user_id=user.user_id, label=body.label, lat=body.lat, lon=body.lon, radius_m=body.radius_m
     )
-    session.add(zone)
-    await session.flush()
+    await store.add_privacy_zone(session, zone)
     await _refresh_shared(session, user.user_id, ZoneInfo(settings.timezone))
     out = _zone_out(zone)
     await session.commit()
@@ -356,11 +347,10 @@ async def add_zone(session: SessionDep, settings: SettingsDep, user: CurrentUser
 async def delete_zone(
     session: SessionDep, settings: SettingsDep, user: CurrentUser, zone_id: uuid.UUID
 ) -> Response:
-    zone = await session.get(PrivacyZone, zone_id)
+    zone = await store.privacy_zone(session, zone_id)
     if zone is None or zone.user_id != user.user_id:
         raise not_found("privacy zone")
-    await session.delete(zone)
-    await session.flush()
+    await store.delete_privacy_zone(session, zone)
     await _refresh_shared(session, user.user_id, ZoneInfo(settings.timezone))
     await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -35,6 +35,9 @@ AnySelect = sa.Select[*tuple[Any, ...]]
 STREAM_ROWS = 5000
 
 
+DAY_MS = 86_400_000
+
+
 async def point_stats(session: AsyncSession, user_id: uuid.UUID) -> tuple[int, int | None, int | None]:
     row = (
         await session.execute(
@@ -199,3 +202,59 @@ async def add_privacy_zone(session: AsyncSession, zone: PrivacyZone) -> PrivacyZ
     session.add(zone)
     await session.flush()
     return zone
+
+
+async def pipeline_state(session: AsyncSession, user_id: uuid.UUID) -> PipelineState | None:
+    return await session.get(PipelineState, user_id)
+
+
+async def start_of_trip_across(session: AsyncSession, user_id: uuid.UUID, at_ms: int) -> int | None:
+    """The start of the person's trip that spans this time, if one does (trips do not overlap, so the last
+    one starting before it is the only candidate)."""
+    return await session.scalar(
+        sa.select(Trip.start_ts_ms)
+        .where(Trip.user_id == user_id, Trip.start_ts_ms < at_ms, Trip.end_ts_ms >= at_ms)
+        .order_by(Trip.start_ts_ms.desc())
+        .limit(1)
+    )
+
+
+async def mark_purged(session: AsyncSession, user_id: uuid.UUID, until_ms: int) -> None:
+    await session.execute(
+        sa.update(PipelineState).where(PipelineState.user_id == user_id).values(purged_until_ms=until_ms)
+    )
+
+
+async def due_for_purge(session: AsyncSession, now_ms: int, limit: int = 1000) -> list[uuid.UUID]:
+    """People whose oldest kept points may be past their retention (one indexed read of small tables)."""
+    horizon = sa.literal(now_ms, sa.BigInteger) - sa.cast(User.point_retention_days, sa.BigInteger) * DAY_MS
+    rows = await session.scalars(
+        sa.select(User.id)
+        .join(PipelineState, PipelineState.user_id == User.id)
+        .where(
+            PipelineState.processed_until_ms.is_not(None),
+            sa.func.coalesce(PipelineState.purged_until_ms, 0) < horizon - 3_600_000,
+        )
+        .limit(limit)
+    )
+    return list(rows)
+
+
+async def set_retention_days(session: AsyncSession, user_id: uuid.UUID, days: int) -> None:
+    account = await session.get(User, user_id)
+    assert account is not None
+    account.point_retention_days = days
+    await session.flush()
+
+
+async def consent_event(session: AsyncSession, event_id: uuid.UUID) -> ConsentEvent | None:
+    return await session.get(ConsentEvent, event_id)
+
+
+async def privacy_zone(session: AsyncSession, zone_id: uuid.UUID) -> PrivacyZone | None:
+    return await session.get(PrivacyZone, zone_id)
+
+
+async def delete_privacy_zone(session: AsyncSession, zone: PrivacyZone) -> None:
+    await session.delete(zone)
+    await session.flush()

@@ -13,11 +13,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import Database
-from app.models import PipelineState, Trip, User
 from app.selfdata import repository as store
 
 DAY_MS = 86_400_000
@@ -31,8 +29,8 @@ class PurgeResult:
 
 async def purge_cutoff(session: AsyncSession, user_id: uuid.UUID, now_ms: int) -> int | None:
     """The time before which this person's raw points may go, or None when nothing may."""
-    user = await session.get(User, user_id)
-    state = await session.get(PipelineState, user_id)
+    user = await store.user(session, user_id)
+    state = await store.pipeline_state(session, user_id)
     if user is None or state is None or state.processed_until_ms is None:
         return None
     limits = [now_ms - user.point_retention_days * DAY_MS, state.processed_until_ms + 1]
@@ -42,12 +40,7 @@ async def purge_cutoff(session: AsyncSession, user_id: uuid.UUID, now_ms: int) -
     cutoff = min(limits)
     # Never cut through a trip: trips do not overlap, so the last one starting before the cut is the only
     # one that may straddle it.
-    straddling = await session.scalar(
-        sa.select(Trip.start_ts_ms)
-        .where(Trip.user_id == user_id, Trip.start_ts_ms < cutoff, Trip.end_ts_ms >= cutoff)
-        .order_by(Trip.start_ts_ms.desc())
-        .limit(1)
-    )
+    straddling = await store.start_of_trip_across(session, user_id, cutoff)
     if straddling is not None:
         cutoff = straddling
     if state.purged_until_ms is not None and cutoff <= state.purged_until_ms:
@@ -61,31 +54,14 @@ async def purge_user(session: AsyncSession, user_id: uuid.UUID, now_ms: int) -> 
     if cutoff is None:
         return 0
     deleted = await store.purge_points(session, user_id, cutoff)
-    await session.execute(
-        sa.update(PipelineState).where(PipelineState.user_id == user_id).values(purged_until_ms=cutoff)
-    )
+    await store.mark_purged(session, user_id, cutoff)
     return deleted
-
-
-async def due_people(session: AsyncSession, now_ms: int, limit: int = 1000) -> list[uuid.UUID]:
-    """People whose oldest kept points may be past their retention (one indexed read of small tables)."""
-    horizon = sa.literal(now_ms, sa.BigInteger) - sa.cast(User.point_retention_days, sa.BigInteger) * DAY_MS
-    rows = await session.scalars(
-        sa.select(User.id)
-        .join(PipelineState, PipelineState.user_id == User.id)
-        .where(
-            PipelineState.processed_until_ms.is_not(None),
-            sa.func.coalesce(PipelineState.purged_until_ms, 0) < horizon - 3_600_000,
-        )
-        .limit(limit)
-    )
-    return list(rows)
 
 
 async def purge_all(db: Database, now_ms: int) -> PurgeResult:
     """One pass over everyone due, one short transaction per person."""
     async with db.session() as session:
-        people = await due_people(session, now_ms)
+        people = await store.due_for_purge(session, now_ms)
         await session.commit()
     total = 0
     for user_id in people:

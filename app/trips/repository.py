@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -94,3 +95,9 @@ async def between(session: AsyncSession, user_id: uuid.UUID, from_ms: int, to_ms
             .order_by(Trip.start_ts_ms)
         )
     )
+
+
+async def update_trips(session: AsyncSession, updates: list[dict[str, Any]]) -> None:
+    """Write columns of many trips at once (each dict holds a trip's `id` and its new values)."""
+    if updates:
+        await session.execute(sa.update(Trip), updates)

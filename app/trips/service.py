@@ -7,6 +7,7 @@ here), so the territory's rollups (`app.statistics.repository`) always follow th
 from __future__ import annotations
 
 import uuid
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -71,3 +72,11 @@ def set_purpose(trip: Trip, purpose: str | None) -> None:
     """Label why the trip was made (`None` clears it); later trips between the same places inherit it."""
     trip.purpose = purpose
     trip.purpose_source = "user" if purpose is not None else None
+
+
+async def set_shared_ends(
+    session: AsyncSession, user_id: uuid.UUID, tz: ZoneInfo, updates: list[dict[str, Any]]
+) -> None:
+    """New shared ends of a person's trips (after their privacy zones changed), and statistics to match."""
+    await repository.update_trips(session, updates)
+    await trips_changed(session, user_id, tz)
