@@ -233,25 +233,20 @@ def cmd_worker(args: argparse.Namespace) -> int:
 async def _recompute(user: str | None) -> tuple[int, int]:
     from zoneinfo import ZoneInfo
 
-    from sqlalchemy import select
-
     from app.footprint.service import recompute_user
-    from app.models import User
-    from app.selfdata.repository import log_access
-    from app.statistics.repository import rebuild_rollups
+    from app.selfdata.repository import everyone, log_access
+    from app.trips.service import trips_changed
 
     settings = get_settings()
     db = Database(settings)
     people = legs = 0
     try:
         async with db.session() as session:
-            ids = (
-                [uuid.UUID(user)] if user else list(await session.scalars(select(User.id).order_by(User.id)))
-            )
+            ids = [uuid.UUID(user)] if user else await everyone(session)
         for user_id in ids:
             async with db.session() as session:
                 legs += await recompute_user(session, settings.emission_policy, user_id)
-                await rebuild_rollups(session, user_id, ZoneInfo(settings.timezone))
+                await trips_changed(session, user_id, ZoneInfo(settings.timezone))
                 await log_access(
                     session,
                     [user_id],
@@ -330,9 +325,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     """Import a history file for a person, as `POST /v1/me/imports` does, with a progress bar."""
     from pathlib import Path
 
+    from app.imports import repository as imports_store
     from app.imports.parsers import ImportFormatError
     from app.imports.service import Checked, check, store_file
-    from app.models import Import, User, utcnow
+    from app.models import Import, utcnow
+    from app.selfdata import repository as people
 
     path = Path(args.file)
     if not path.is_file():
@@ -350,7 +347,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         db = Database(get_settings())
         try:
             async with db.session() as session:
-                if await session.get(User, user_id) is None:
+                if await people.user(session, user_id) is None:
                     print(f"error: no person with id {user_id}", file=sys.stderr)
                     return 1
                 row = Import(
@@ -359,14 +356,14 @@ def cmd_import(args: argparse.Namespace) -> int:
                     filename=path.name[:255],
                     size_bytes=size,
                 )
-                session.add(row)
+                await imports_store.add(session, row)
                 await session.commit()
             try:
                 checked: Checked = await asyncio.to_thread(check, path, None, _ProgressBar("checking"))
             except ImportFormatError as exc:
                 sys.stderr.write("\n")
                 async with db.session() as session:
-                    failed = await session.get(Import, row.id)
+                    failed = await imports_store.get(session, row.id)
                     assert failed is not None
                     failed.status, failed.error, failed.finished_at = "failed", exc.message, utcnow()
                     await session.commit()
@@ -376,7 +373,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             accepted, activities = await store_file(db, user_id, path, _ProgressBar("storing "))
             sys.stderr.write("\n")
             async with db.session() as session:
-                done = await session.get(Import, row.id)
+                done = await imports_store.get(session, row.id)
                 assert done is not None
                 done.status, done.format, done.finished_at = "done", checked.format, utcnow()
                 done.points_read, done.points_accepted = checked.points, accepted

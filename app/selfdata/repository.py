@@ -258,3 +258,8 @@ async def privacy_zone(session: AsyncSession, zone_id: uuid.UUID) -> PrivacyZone
 async def delete_privacy_zone(session: AsyncSession, zone: PrivacyZone) -> None:
     await session.delete(zone)
     await session.flush()
+
+
+async def everyone(session: AsyncSession) -> list[uuid.UUID]:
+    """Every person's id, in id order (administrators' commands run over everyone)."""
+    return list(await session.scalars(sa.select(User.id).order_by(User.id)))
