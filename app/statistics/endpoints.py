@@ -17,14 +17,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import numpy as np
-import sqlalchemy as sa
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 
 from app.accounts import repository as accounts
 from app.accounts.operator_endpoints import OPERATOR_ERRORS
 from app.core.deps import CurrentOperator, SessionDep, SettingsDep
 from app.core.problems import Problem, ProblemError, invalid_field, not_found
-from app.models import Zone, ZoneSet
+from app.models import ZoneSet
 from app.selfdata.repository import log_access
 from app.settings import Settings
 from app.statistics import repository as store
@@ -100,7 +99,7 @@ async def scope(
         Query(gt=0, le=5, description="Add differential-privacy noise with this ε (charged to the budget)"),
     ] = None,
 ) -> Scope:
-    found = await session.scalar(sa.select(ZoneSet).where(ZoneSet.name == zone_set))
+    found = await store.zone_set_named(session, zone_set)
     if found is None:
         raise not_found("zone set")
     last = to or datetime.now(UTC).date()
@@ -454,9 +453,7 @@ def _zone_set_out(zs: ZoneSet, zones: int | None) -> dict[str, Any]:
 async def list_zone_sets(session: SessionDep, operator: CurrentOperator) -> dict[str, Any]:
     """The ways the territory is divided: the built-in 500 m grid and uploaded polygons."""
     sets = await store.zone_sets(session)
-    counts = dict(
-        (await session.execute(sa.select(Zone.zone_set_id, sa.func.count()).group_by(Zone.zone_set_id))).all()
-    )
+    counts = await store.zone_counts(session)
     await session.commit()
     return {"zone_sets": [_zone_set_out(zs, counts.get(zs.id) if zs.kind != "grid" else None) for zs in sets]}
 
@@ -482,14 +479,11 @@ async def upload_zone_set(
     at most 5,000 zones). Trips already processed are assigned to the new zones in the background; new
     trips are assigned as they are processed."""
     shapes = parse_zones(body)  # a bad zone file answers 422 (core/problems)
-    if await session.scalar(sa.select(ZoneSet.id).where(ZoneSet.name == name)) is not None:
+    if await store.zone_set_named(session, name) is not None:
         raise ProblemError(409, "conflict", f"A zone set named {name!r} exists already.")
     zs = ZoneSet(name=name, kind="polygons", operator_id=operator.operator_id)
-    session.add(zs)
-    await session.flush()
-    await session.execute(
-        sa.insert(Zone),
-        [{"zone_set_id": zs.id, "code": z.code, "name": z.name, "geometry": z.geometry} for z in shapes],
+    await store.add_zone_set(
+        session, zs, [{"code": z.code, "name": z.name, "geometry": z.geometry} for z in shapes]
     )
     out = _zone_set_out(zs, len(shapes))
     await session.commit()
@@ -503,13 +497,9 @@ async def backfill(db: Any, zone_set_id: uuid.UUID, settings: Settings) -> int:
     """Assign every consenting person's past trips to a new zone set (one person per transaction)."""
     from zoneinfo import ZoneInfo
 
-    from app.models import Consent
-
     tz = ZoneInfo(settings.timezone)
     async with db.session() as session:
-        people = list(
-            await session.scalars(sa.select(Consent.user_id).where(Consent.purpose == store.PURPOSE))
-        )
+        people = await store.consenting_people(session)
         await session.commit()
     rows = 0
     for user_id in people:
@@ -524,7 +514,7 @@ async def get_zone_set(
     session: SessionDep, operator: CurrentOperator, zone_set_id: uuid.UUID
 ) -> dict[str, Any]:
     """An uploaded zone set as GeoJSON (the grid has no fixed list of cells: see /stats/zones)."""
-    zs = await session.get(ZoneSet, zone_set_id)
+    zs = await store.zone_set(session, zone_set_id)
     if zs is None:
         raise not_found("zone set")
     shapes = await store.zone_shapes(session, zs.id)
@@ -541,11 +531,11 @@ async def get_zone_set(
 @router.delete("/zone-sets/{zone_set_id}", status_code=status.HTTP_204_NO_CONTENT,
                responses={**OPERATOR_ERRORS, 404: {"model": Problem}, 409: {"model": Problem}})  # fmt: skip
 async def delete_zone_set(session: SessionDep, operator: CurrentOperator, zone_set_id: uuid.UUID) -> Response:
-    zs = await session.get(ZoneSet, zone_set_id)
+    zs = await store.zone_set(session, zone_set_id)
     if zs is None:
         raise not_found("zone set")
     if zs.id == GRID_ID:
         raise ProblemError(409, "conflict", "The built-in grid cannot be deleted.")
-    await session.delete(zs)
+    await store.delete_zone_set(session, zs)
     await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -343,3 +343,34 @@ async def monthly_release(
     for m, u in (await session.execute(sa.select(rows.c.m, rows.c.u).distinct())).all():
         members.setdefault(int(m), []).append(u)
     return result, members
+
+
+async def zone_set_named(session: AsyncSession, name: str) -> ZoneSet | None:
+    return await session.scalar(sa.select(ZoneSet).where(ZoneSet.name == name))
+
+
+async def zone_set(session: AsyncSession, zone_set_id: uuid.UUID) -> ZoneSet | None:
+    return await session.get(ZoneSet, zone_set_id)
+
+
+async def zone_counts(session: AsyncSession) -> dict[uuid.UUID, int]:
+    """How many zones each uploaded zone set has."""
+    rows = await session.execute(sa.select(Zone.zone_set_id, sa.func.count()).group_by(Zone.zone_set_id))
+    return {zone_set_id: int(n) for zone_set_id, n in rows.all()}
+
+
+async def add_zone_set(session: AsyncSession, zs: ZoneSet, zones: list[dict[str, Any]]) -> ZoneSet:
+    """A new zone set with its zones (each a dict of `code`, `name` and `geometry`)."""
+    session.add(zs)
+    await session.flush()
+    await session.execute(sa.insert(Zone), [{"zone_set_id": zs.id, **z} for z in zones])
+    return zs
+
+
+async def delete_zone_set(session: AsyncSession, zs: ZoneSet) -> None:
+    await session.delete(zs)
+
+
+async def consenting_people(session: AsyncSession) -> list[uuid.UUID]:
+    """People whose consent to the territory's statistics stands."""
+    return list(await session.scalars(sa.select(Consent.user_id).where(Consent.purpose == PURPOSE)))
