@@ -37,6 +37,17 @@ from app.statistics.disclosure import (
     rounded,
     suppress,
 )
+from app.statistics.schemas import (
+    Co2PerUserOut,
+    ModalShareOut,
+    OriginDestinationOut,
+    ProfileOut,
+    TimeseriesOut,
+    ZoneSetList,
+    ZoneSetOut,
+    ZoneSetShapes,
+    ZonesMapOut,
+)
 from app.statistics.zones import GRID_ID, grid_cell_polygon, parse_zones
 
 router = APIRouter(prefix="/v1/operator", tags=["operator statistics"])
@@ -243,7 +254,9 @@ def _share(part: float | None, whole: float | None) -> float | None:
 ScopeDep = Annotated[Scope, Depends(scope)]
 
 
-@router.get("/stats/modal-share", responses=ERRORS)
+@router.get(
+    "/stats/modal-share", response_model=ModalShareOut, response_model_exclude_unset=True, responses=ERRORS
+)
 async def modal_share(
     request: Request,
     session: SessionDep,
@@ -274,7 +287,9 @@ async def modal_share(
     return {**_head(sc, period), "periods": periods, "protection": protection}
 
 
-@router.get("/stats/co2-per-user", responses=ERRORS)
+@router.get(
+    "/stats/co2-per-user", response_model=Co2PerUserOut, response_model_exclude_unset=True, responses=ERRORS
+)
 async def co2_per_user(
     request: Request,
     session: SessionDep,
@@ -299,7 +314,7 @@ async def co2_per_user(
     return {**_head(sc, period), "periods": rows, "protection": protection}
 
 
-@router.get("/stats/profile", responses=ERRORS)
+@router.get("/stats/profile", response_model=ProfileOut, response_model_exclude_unset=True, responses=ERRORS)
 async def profile(
     request: Request,
     session: SessionDep,
@@ -324,7 +339,9 @@ async def profile(
     }
 
 
-@router.get("/stats/timeseries", responses=ERRORS)
+@router.get(
+    "/stats/timeseries", response_model=TimeseriesOut, response_model_exclude_unset=True, responses=ERRORS
+)
 async def timeseries(
     request: Request,
     session: SessionDep,
@@ -344,7 +361,9 @@ async def timeseries(
     return {**_head(sc, period), "series": series, "protection": protection}
 
 
-@router.get("/stats/od", responses=ERRORS)
+@router.get(
+    "/stats/od", response_model=OriginDestinationOut, response_model_exclude_unset=True, responses=ERRORS
+)
 async def origin_destination(
     request: Request,
     session: SessionDep,
@@ -375,7 +394,7 @@ async def origin_destination(
     }
 
 
-@router.get("/stats/zones", responses=ERRORS)
+@router.get("/stats/zones", response_model=ZonesMapOut, response_model_exclude_unset=True, responses=ERRORS)
 async def zones_map(
     request: Request,
     session: SessionDep,
@@ -449,7 +468,7 @@ def _zone_set_out(zs: ZoneSet, zones: int | None) -> dict[str, Any]:
     }
 
 
-@router.get("/zone-sets", responses=OPERATOR_ERRORS)
+@router.get("/zone-sets", response_model=ZoneSetList, responses=OPERATOR_ERRORS)
 async def list_zone_sets(session: SessionDep, operator: CurrentOperator) -> dict[str, Any]:
     """The ways the territory is divided: the built-in 500 m grid and uploaded polygons."""
     sets = await store.zone_sets(session)
@@ -459,7 +478,10 @@ async def list_zone_sets(session: SessionDep, operator: CurrentOperator) -> dict
 
 
 @router.post(
-    "/zone-sets", status_code=status.HTTP_201_CREATED, responses={**OPERATOR_ERRORS, 409: {"model": Problem}}
+    "/zone-sets",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ZoneSetOut,
+    responses={**OPERATOR_ERRORS, 409: {"model": Problem}},
 )
 async def upload_zone_set(
     request: Request,
@@ -509,7 +531,11 @@ async def backfill(db: Any, zone_set_id: uuid.UUID, settings: Settings) -> int:
     return rows
 
 
-@router.get("/zone-sets/{zone_set_id}", responses={**OPERATOR_ERRORS, 404: {"model": Problem}})
+@router.get(
+    "/zone-sets/{zone_set_id}",
+    response_model=ZoneSetShapes,
+    responses={**OPERATOR_ERRORS, 404: {"model": Problem}},
+)
 async def get_zone_set(
     session: SessionDep, operator: CurrentOperator, zone_set_id: uuid.UUID
 ) -> dict[str, Any]:
