@@ -9,33 +9,19 @@ log.
 from __future__ import annotations
 
 import asyncio
-import calendar
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-import numpy as np
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 
-from app.accounts import repository as accounts
 from app.accounts.operator_endpoints import OPERATOR_ERRORS
 from app.core.deps import CurrentOperator, SessionDep, SettingsDep
 from app.core.problems import Problem, ProblemError, invalid_field, not_found
 from app.models import ZoneSet
-from app.selfdata.repository import log_access
-from app.settings import Settings
 from app.statistics import repository as store
 from app.statistics.disclosure import (
-    Caps,
-    Cell,
-    add_noise,
-    combine,
-    group_total,
-    people_behind,
     rounded,
-    suppress,
 )
 from app.statistics.schemas import (
     Co2PerUserOut,
@@ -48,11 +34,21 @@ from app.statistics.schemas import (
     ZoneSetShapes,
     ZonesMapOut,
 )
+from app.statistics.service import (
+    Period,
+    Scope,
+    backfill,
+    day_int,
+    group_by,
+    head,
+    measures,
+    period_of,
+    release,
+    share,
+)
 from app.statistics.zones import GRID_ID, grid_cell_polygon, parse_zones
 
 router = APIRouter(prefix="/v1/operator", tags=["operator statistics"])
-Period = Literal["day", "week", "month"]
-CAPS = Caps()
 ERRORS: dict[int | str, dict[str, Any]] = {
     **OPERATOR_ERRORS,
     404: {"model": Problem, "description": "No such zone set."},
@@ -62,37 +58,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 def _invalid(field: str, detail: str, location: str = "query") -> ProblemError:
     return invalid_field(field, detail, location)
-
-
-@dataclass(frozen=True)
-class Scope:
-    zone_set: ZoneSet
-    day_from: int
-    day_to: int
-    zone: str | None
-    epsilon: float | None
-
-
-def _day_int(value: date) -> int:
-    return value.year * 10000 + value.month * 100 + value.day
-
-
-def _month_of(period_start: Any) -> int:
-    """YYYYMM of a period's first day written as YYYY-MM-DD."""
-    return int(str(period_start)[:7].replace("-", ""))
-
-
-def _date(day: int) -> date:
-    return date(day // 10000, day // 100 % 100, day % 100)
-
-
-def period_of(day: int, period: Period) -> str:
-    d = _date(day)
-    if period == "day":
-        return d.isoformat()
-    if period == "week":
-        return (d - timedelta(days=d.weekday())).isoformat()
-    return d.replace(day=1).isoformat()
 
 
 async def scope(
@@ -119,136 +84,7 @@ async def scope(
         raise _invalid("from", "must not be after `to`")
     if (last - first).days > 3 * 366:
         raise _invalid("from", "a release covers three years at most")
-    return Scope(found, _day_int(first), _day_int(last), zone, epsilon)
-
-
-async def _release(
-    request: Request,
-    session: SessionDep,
-    settings: Settings,
-    operator: accounts.OperatorPrincipal,
-    sc: Scope,
-    dims: Sequence[str],
-    key: Callable[[tuple[Any, ...]], Any],
-    groups: Callable[[dict[Any, Cell]], dict[Any, list[Any]]],
-    what: str,
-    monthly: bool = False,
-) -> tuple[dict[Any, Cell], dict[Any, Cell], dict[str, Any]]:
-    """Read, cap, suppress, maybe noise; log who was counted; say what protection was applied.
-
-    A release by month over all zones is computed in SQL from the monthly rollups (its cost follows people
-    and months); any other is combined here from per-person rows of the daily rollups."""
-    in_sql = monthly and sc.zone is None and set(dims) <= {"day", "mode"}
-    people_by_month: dict[int, list[uuid.UUID]] = {}
-    if in_sql:
-        caps = (CAPS.trips, CAPS.distance_m, CAPS.co2e_g)
-        rows, people_by_month = await store.monthly_release(
-            session, sc.zone_set.id, sc.day_from, sc.day_to, "mode" in dims, caps
-        )
-        n = len(dims)
-        cells = {}
-        for row in rows:
-            cell_key = key(tuple(row[0] * 100 + 1 if d == "day" else row[i] for i, d in enumerate(dims)))
-            cells[cell_key] = Cell(users=row[n], trips=row[n + 1], distance_m=row[n + 2], co2e_g=row[n + 3])
-    else:
-        rows = await store.contributions(session, sc.zone_set.id, sc.day_from, sc.day_to, dims, sc.zone)
-        n = len(dims)
-        cells = combine(((key(row[:n]), row[n], row[n + 1], row[n + 2], row[n + 3]) for row in rows), CAPS)
-    grouping = groups(cells)
-    group_users = [len(people_by_month.get(_month_of(name), ())) for name in grouping] if in_sql else None
-    hidden = suppress(cells, list(grouping.values()), settings.stats_k, group_users)
-    totals = {
-        name: group_total(
-            cells, members, settings.stats_k, group_users[i] if group_users is not None else None
-        )
-        for i, (name, members) in enumerate(grouping.items())
-    }
-    dp: dict[str, Any] | None = None
-    if sc.epsilon is not None:
-        remaining = await store.spend_budget(
-            session, operator.operator_id, sc.epsilon, settings.dp_monthly_budget
-        )
-        if remaining is None:
-            now = datetime.now(UTC)
-            month_end = datetime(now.year, now.month, calendar.monthrange(now.year, now.month)[1], tzinfo=UTC)
-            wait = int((month_end + timedelta(days=1) - now).total_seconds())
-            raise ProblemError(
-                429,
-                "privacy-budget-exhausted",
-                f"This release would spend ε={sc.epsilon} and this month's budget of ε={settings.dp_monthly_budget} "
-                "does not allow it.",
-                headers={"Retry-After": str(wait)},
-            )
-        add_noise(cells.values(), sc.epsilon, CAPS, np.random.default_rng())
-        for name, members in grouping.items():
-            # Totals of noisy cells are post-processing: they cost no more budget.
-            total = totals[name]
-            total.trips = sum(cells[m].trips for m in members if m in cells)
-            total.distance_m = sum(cells[m].distance_m for m in members if m in cells)
-            total.co2e_g = sum(cells[m].co2e_g for m in members if m in cells)
-        dp = {
-            "mechanism": "laplace",
-            "epsilon": sc.epsilon,
-            "split": "ε/3 each for trips, passenger-km and CO2e",
-            "sensitivity": "the per-person caps",
-            "budget_period": datetime.now(UTC).strftime("%Y-%m"),
-            "budget_remaining": round(remaining, 6),
-        }
-    if in_sql:
-        published = {
-            _month_of(k[0] if isinstance(k, tuple) else k) for k, c in cells.items() if not c.suppressed
-        }
-        published |= {_month_of(name) for name, total in totals.items() if not total.suppressed}
-        counted: set[Any] = {person for m in published for person in people_by_month.get(m, ())}
-    else:
-        counted = people_behind([*cells.values(), *totals.values()])
-    name = await _operator_name(session, operator)
-    await log_access(
-        session,
-        [uuid.UUID(str(p)) if not isinstance(p, uuid.UUID) else p for p in counted],
-        actor=f"operator: {name}",
-        action="aggregate",
-        reason=f"counted in {what} ({_date(sc.day_from)} to {_date(sc.day_to)}, zone set {sc.zone_set.name})",
-    )
-    await session.commit()
-    protection = {
-        "k_anonymity": {"k": settings.stats_k, "suppressed_cells": hidden, "secondary_suppression": True},
-        "contribution_cap": {
-            "scope": "per person, over the whole release",
-            "trips": CAPS.trips,
-            "passenger_km": CAPS.distance_m / 1000,
-            "co2e_kg": CAPS.co2e_g / 1000,
-        },
-        "differential_privacy": dp,
-        "consent": "only trips made while the person had granted territory_statistics, by people whose "
-        "consent still stands",
-        "privacy_zones": "trip ends inside people's privacy zones are cut before anything is counted",
-    }
-    return cells, totals, protection
-
-
-async def _operator_name(session: SessionDep, operator: accounts.OperatorPrincipal) -> str:
-    found = await accounts.get_operator(session, operator.operator_id)
-    return found.name if found else str(operator.operator_id)
-
-
-def _measures(cell: Cell, dp: bool) -> dict[str, Any]:
-    if cell.suppressed:
-        return {"suppressed": True, "reason": cell.reason, "people": None, "trips": None, "passenger_km": None,
-                "co2e_g": None}  # fmt: skip
-    return {
-        "suppressed": False,
-        "people": None if dp else cell.users,
-        "trips": rounded(cell.trips),
-        "passenger_km": rounded(cell.distance_m / 1000),
-        "co2e_g": rounded(cell.co2e_g),
-    }
-
-
-def _share(part: float | None, whole: float | None) -> float | None:
-    if part is None or not whole:
-        return None
-    return round(part / whole, 4)
+    return Scope(found, day_int(first), day_int(last), zone, epsilon)
 
 
 ScopeDep = Annotated[Scope, Depends(scope)]
@@ -257,7 +93,7 @@ ScopeDep = Annotated[Scope, Depends(scope)]
 @router.get(
     "/stats/modal-share", response_model=ModalShareOut, response_model_exclude_unset=True, responses=ERRORS
 )
-async def modal_share(
+async def modalshare(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
@@ -267,24 +103,24 @@ async def modal_share(
 ) -> dict[str, Any]:
     """Modal share per period: trips (counted under their main mode), passenger-km and CO2e per mode,
     with the period's totals and each mode's share of them. Optionally for trips starting in one zone."""
-    cells, totals, protection = await _release(
-        request, session, settings, operator, sc, ("day", "mode"),
+    cells, totals, protection = await release(
+        session, settings, operator, sc, ("day", "mode"),
         key=lambda row: (period_of(row[0], period), row[1]),
-        groups=lambda cells: _group_by(cells, lambda k: k[0]),
+        groups=lambda cells: group_by(cells, lambda k: k[0]),
         what="the modal share", monthly=period == "month",
     )  # fmt: skip
     dp = sc.epsilon is not None
     periods = []
     for start in sorted(totals):
-        total = _measures(totals[start], dp)
+        total = measures(totals[start], dp)
         modes = []
         for key in sorted(k for k in cells if k[0] == start):
-            m = _measures(cells[key], dp)
-            modes.append({"mode": key[1], **m, "share_trips": _share(m["trips"], total["trips"]),
-                          "share_passenger_km": _share(m["passenger_km"], total["passenger_km"]),
-                          "share_co2e": _share(m["co2e_g"], total["co2e_g"])})  # fmt: skip
+            m = measures(cells[key], dp)
+            modes.append({"mode": key[1], **m, "share_trips": share(m["trips"], total["trips"]),
+                          "share_passenger_km": share(m["passenger_km"], total["passenger_km"]),
+                          "share_co2e": share(m["co2e_g"], total["co2e_g"])})  # fmt: skip
         periods.append({"start": start, "total": total, "modes": modes})
-    return {**_head(sc, period), "periods": periods, "protection": protection}
+    return {**head(sc, period), "periods": periods, "protection": protection}
 
 
 @router.get(
@@ -299,19 +135,19 @@ async def co2_per_user(
     period: Period = "month",
 ) -> dict[str, Any]:
     """CO2e per active person (people with at least one counted trip) per period."""
-    cells, _, protection = await _release(
-        request, session, settings, operator, sc, ("day",),
+    cells, _, protection = await release(
+        session, settings, operator, sc, ("day",),
         key=lambda row: period_of(row[0], period), groups=lambda cells: {}, what="CO2e per active person",
         monthly=period == "month",
     )  # fmt: skip
     rows = []
     for start in sorted(cells):
         cell = cells[start]
-        m = _measures(cell, sc.epsilon is not None)
+        m = measures(cell, sc.epsilon is not None)
         per_user = None if cell.suppressed or cell.users == 0 else rounded(cell.co2e_g / cell.users)
         rows.append({"start": start, **m, "active_people": None if cell.suppressed else cell.users,
                      "co2e_g_per_person": per_user})  # fmt: skip
-    return {**_head(sc, period), "periods": rows, "protection": protection}
+    return {**head(sc, period), "periods": rows, "protection": protection}
 
 
 @router.get("/stats/profile", response_model=ProfileOut, response_model_exclude_unset=True, responses=ERRORS)
@@ -325,16 +161,16 @@ async def profile(
 ) -> dict[str, Any]:
     """When people travel: trips, passenger-km and CO2e per local hour of the day (0-23) or per weekday
     (0 = Monday), with the total."""
-    cells, totals, protection = await _release(
-        request, session, settings, operator, sc, (by,),
+    cells, totals, protection = await release(
+        session, settings, operator, sc, (by,),
         key=lambda row: int(row[0]), groups=lambda cells: {"all": list(cells)}, what=f"the {by} profile",
     )  # fmt: skip
     dp = sc.epsilon is not None
     return {
-        **_head(sc, None),
+        **head(sc, None),
         "by": by,
-        "buckets": [{by: k, **_measures(cells[k], dp)} for k in sorted(cells)],
-        "total": _measures(totals["all"], dp) if "all" in totals else None,
+        "buckets": [{by: k, **measures(cells[k], dp)} for k in sorted(cells)],
+        "total": measures(totals["all"], dp) if "all" in totals else None,
         "protection": protection,
     }
 
@@ -351,14 +187,14 @@ async def timeseries(
     period: Period = "day",
 ) -> dict[str, Any]:
     """Trips, passenger-km and CO2e over time, per day, week or month."""
-    cells, _, protection = await _release(
-        request, session, settings, operator, sc, ("day",),
+    cells, _, protection = await release(
+        session, settings, operator, sc, ("day",),
         key=lambda row: period_of(row[0], period), groups=lambda cells: {}, what="the time series",
         monthly=period == "month",
     )  # fmt: skip
     dp = sc.epsilon is not None
-    series = [{"start": k, **_measures(cells[k], dp)} for k in sorted(cells)]
-    return {**_head(sc, period), "series": series, "protection": protection}
+    series = [{"start": k, **measures(cells[k], dp)} for k in sorted(cells)]
+    return {**head(sc, period), "series": series, "protection": protection}
 
 
 @router.get(
@@ -373,22 +209,22 @@ async def origin_destination(
 ) -> dict[str, Any]:
     """Origin-destination flows between zones (trips, passenger-km, CO2e), with the totals leaving each
     origin and reaching each destination. Trip ends inside people's privacy zones are never used."""
-    cells, totals, protection = await _release(
-        request, session, settings, operator, sc, ("origin_zone", "dest_zone"),
+    cells, totals, protection = await release(
+        session, settings, operator, sc, ("origin_zone", "dest_zone"),
         key=lambda row: (row[0] or "outside", row[1] or "outside"),
-        groups=lambda cells: {**_group_by(cells, lambda k: ("from", k[0])), **_group_by(cells, lambda k: ("to", k[1]))},
+        groups=lambda cells: {**group_by(cells, lambda k: ("from", k[0])), **group_by(cells, lambda k: ("to", k[1]))},
         what="origin-destination flows",
     )  # fmt: skip
     dp = sc.epsilon is not None
-    flows = [{"origin": k[0], "destination": k[1], **_measures(cells[k], dp)} for k in sorted(cells)]
+    flows = [{"origin": k[0], "destination": k[1], **measures(cells[k], dp)} for k in sorted(cells)]
     return {
-        **_head(sc, None),
+        **head(sc, None),
         "flows": flows,
         "from_totals": [
-            {"origin": k[1], **_measures(t, dp)} for k, t in sorted(totals.items()) if k[0] == "from"
+            {"origin": k[1], **measures(t, dp)} for k, t in sorted(totals.items()) if k[0] == "from"
         ],
         "to_totals": [
-            {"destination": k[1], **_measures(t, dp)} for k, t in sorted(totals.items()) if k[0] == "to"
+            {"destination": k[1], **measures(t, dp)} for k, t in sorted(totals.items()) if k[0] == "to"
         ],
         "protection": protection,
     }
@@ -404,10 +240,10 @@ async def zones_map(
 ) -> dict[str, Any]:
     """Per origin zone, as a GeoJSON FeatureCollection for a map: trips, passenger-km, CO2e and the main
     modes' shares of trips. Only zones with published figures are returned."""
-    cells, totals, protection = await _release(
-        request, session, settings, operator, sc, ("origin_zone", "mode"),
+    cells, totals, protection = await release(
+        session, settings, operator, sc, ("origin_zone", "mode"),
         key=lambda row: (row[0] or "outside", row[1]),
-        groups=lambda cells: _group_by(cells, lambda k: k[0]),
+        groups=lambda cells: group_by(cells, lambda k: k[0]),
         what="the zone map",
     )  # fmt: skip
     dp = sc.epsilon is not None
@@ -425,33 +261,14 @@ async def zones_map(
             if sc.zone_set.kind == "grid"
             else shapes.get(str(code))
         )
-        measures = _measures(total, dp)
+        figures = measures(total, dp)
         shares = {}
         for key in (k for k in cells if k[0] == code):
             cell = cells[key]
-            shares[key[1]] = None if cell.suppressed else _share(cell.trips, total.trips)
+            shares[key[1]] = None if cell.suppressed else share(cell.trips, total.trips)
         features.append({"type": "Feature", "id": code, "geometry": geometry,
-                         "properties": {"zone": code, **measures, "mode_share_trips": shares}})  # fmt: skip
-    return {"type": "FeatureCollection", **_head(sc, None), "features": features, "protection": protection}
-
-
-def _group_by(cells: dict[Any, Cell], of: Callable[[Any], Any]) -> dict[Any, list[Any]]:
-    groups: dict[Any, list[Any]] = {}
-    for key in cells:
-        groups.setdefault(of(key), []).append(key)
-    return groups
-
-
-def _head(sc: Scope, period: str | None) -> dict[str, Any]:
-    head: dict[str, Any] = {
-        "zone_set": sc.zone_set.name,
-        "from": _date(sc.day_from).isoformat(),
-        "to": _date(sc.day_to).isoformat(),
-        "zone": sc.zone,
-    }
-    if period is not None:
-        head["period"] = period
-    return head
+                         "properties": {"zone": code, **figures, "mode_share_trips": shares}})  # fmt: skip
+    return {"type": "FeatureCollection", **head(sc, None), "features": features, "protection": protection}
 
 
 # -- zone sets --------------------------------------------------------------------------------------------
@@ -513,22 +330,6 @@ async def upload_zone_set(
     request.app.state.import_tasks.add(task)
     task.add_done_callback(request.app.state.import_tasks.discard)
     return out
-
-
-async def backfill(db: Any, zone_set_id: uuid.UUID, settings: Settings) -> int:
-    """Assign every consenting person's past trips to a new zone set (one person per transaction)."""
-    from zoneinfo import ZoneInfo
-
-    tz = ZoneInfo(settings.timezone)
-    async with db.session() as session:
-        people = await store.consenting_people(session)
-        await session.commit()
-    rows = 0
-    for user_id in people:
-        async with db.session() as session:
-            rows += await store.rebuild_rollups(session, user_id, tz, None, {zone_set_id})
-            await session.commit()
-    return rows
 
 
 @router.get(
