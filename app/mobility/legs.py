@@ -161,7 +161,7 @@ def change_points(
     """Candidate legs of one trip as runs of steps.
 
     With the phone's activity hints covering most of the trip, the hints' family changes are the
-    change points (the platforms' recognisers are strong for walk / bike / vehicle, RESEARCH.md);
+    change points (the platforms' recognisers are strong for walk / bike / vehicle, docs/research.md, "Legs");
     otherwise the speed rules of this module apply, SLOW meaning walk and FAST a vehicle or bike.
 
     Args:

@@ -1,6 +1,6 @@
 """Mode inference for one leg from its motion features and the phone's activity hints.
 
-Geometric rules follow the findings collected in RESEARCH.md: speed percentiles separate walking,
+Geometric rules follow the findings collected in docs/research.md: speed percentiles separate walking,
 cycling and motorised travel (Zheng et al. 2008; e-mission's 1.7 m/s walk/bike median); among
 motorised legs buses stop regularly (every 300-500 m) and turn more often than cars, rail runs
 straight and fast or is lost underground (gaps with a jump), cruises at its line's speed cap
@@ -9,7 +9,7 @@ faster than 150 km/h end to end over a long distance is a plane (e-mission). Acc
 muscle-powered) from motor vehicles at the same speed (Dabiri & Heaslip 2018 use it as input).
 
 The phone's activity hints are strong for walk / bike / vehicle and weak for bus versus car
-(RESEARCH.md), so when they cover a leg they decide that family (``mode_source`` "activity") and
+(docs/research.md, "Modes: activity hints"), so when they cover a leg they decide that family (``mode_source`` "activity") and
 geometry decides the vehicle.
 """
 
@@ -184,7 +184,7 @@ def motorised_mode(f: MotionFeatures, transit: TransitEvidence = NO_EVIDENCE) ->
     """Car, bus, metro or train for a leg known (or judged) to be motorised; the territory's network,
     when it covers the leg, decides between bus, rail and car before the geometric votes."""
     # underground rail: a large share of the leg without fix, crossed faster than walking, while
-    # the fixes there are (in and around stations) are at walking pace (RESEARCH.md: subways lose
+    # the fixes there are (in and around stations) are at walking pace (docs/research.md, "Modes: rail": subways lose
     # GPS underground, long gaps then a jump). Fast fixes between gaps are a vehicle sampled sparsely.
     if (
         f.gap_share >= METRO_GAP_SHARE
@@ -211,7 +211,7 @@ def motorised_mode(f: MotionFeatures, transit: TransitEvidence = NO_EVIDENCE) ->
     ):
         return ModeGuess("train", 0.5)
     # urban rail above ground: a speed plateau (the line's speed cap, 70-80 km/h in Beijing, median
-    # 35 km/h with stops, RESEARCH.md) reached between stations, few turns, rare stops
+    # 35 km/h with stops, docs/research.md, "Modes: rail") reached between stations, few turns, rare stops
     plateau = (
         f.plateau_share >= METRO_PLATEAU_SHARE
         and f.v_median >= METRO_MEDIAN_SHARE * f.v_p85
@@ -225,7 +225,7 @@ def motorised_mode(f: MotionFeatures, transit: TransitEvidence = NO_EVIDENCE) ->
         and f.distance_m >= 3000
     ):
         return ModeGuess("metro", 0.5)
-    # bus: regular stops every 300-500 m, in town, turns, rarely above 50 km/h (RESEARCH.md,
+    # bus: regular stops every 300-500 m, in town, turns, rarely above 50 km/h (docs/research.md, "Modes: bus and car",
     # Zheng et al. 2008 stop rate, heading change rate and velocity change rate)
     votes = (
         int(f.stop_rate_per_km >= BUS_STOP_RATE)
@@ -301,7 +301,7 @@ def _from_activities(
 def _from_geometry(f: MotionFeatures, transit: TransitEvidence) -> ModeGuess:
     """Mode from the motion features alone."""
     # a long stretch without any fix crossed at vehicle speed: road tunnels take a minute or two,
-    # metros lose the fix for whole rides (RESEARCH.md); a weak guess: on GeoLife such gaps were
+    # metros lose the fix for whole rides (docs/research.md, "Modes: rail"); a weak guess: on GeoLife such gaps were
     # as often a bus or car losing the fix (tunnels, logger off) as a metro ride
     if (
         f.point_count == 2
@@ -312,10 +312,10 @@ def _from_geometry(f: MotionFeatures, transit: TransitEvidence) -> ModeGuess:
     # mostly without fix: only the speed across the gaps tells (underground rail, tunnels)
     if f.gap_share >= 0.5 and f.gap_speed >= 4.0:
         return motorised_mode(f, transit)
-    # walking: median 5.3 km/h in GeoLife (RESEARCH.md); e-mission calls <= 1.7 m/s median walking
+    # walking: median 5.3 km/h in GeoLife (docs/research.md, "Modes: speed"); e-mission calls <= 1.7 m/s median walking
     if f.v_median <= 1.9 and f.v_p85 <= 3.0 and f.gap_speed < 4.0:
         return ModeGuess("walk", 0.8)
-    # cycling: median 10.7 km/h (RESEARCH.md), smooth: low acceleration, rarely above 30 km/h
+    # cycling: median 10.7 km/h (docs/research.md, "Modes: speed"), smooth: low acceleration, rarely above 30 km/h
     if f.v_p95 <= 8.0 and f.accel_p90 <= 0.3 and f.v_median <= 6.0 and f.gap_speed < 6.0:
         return ModeGuess("bike", 0.6)
     # fast or assisted cycling: faster, but just as smooth (no bus stops, no traffic surges)

@@ -117,7 +117,7 @@ def motion_features(
 
     Following Zheng et al. 2008, beyond speed percentiles: stop rate (stop episodes per km),
     heading change rate (turns sharper than ``heading_change_deg`` per km) and velocity change
-    rate (relative speed changes above 0.26 per km, Zheng's threshold quoted in RESEARCH.md);
+    rate (relative speed changes above 0.26 per km, Zheng's threshold quoted in docs/research.md, "Motion features");
     plus gap share and speed across gaps (underground rail loses the fix), acceleration,
     straightness and plateau share (share of the moving time near the 85th percentile speed).
     """

@@ -11,7 +11,7 @@ class PipelineParams:
 
     Cleaning
         max_accuracy_m: points whose reported accuracy is at or above this are dropped. e-mission's
-            phones drop >= 200 m fixes (RESEARCH.md); we keep the same bound so that phone data and
+            phones drop >= 200 m fixes (docs/research.md, "Cleaning"); we keep the same bound so that phone data and
             server-side cleaning agree. Default 200.
         max_speed_mps: any point reached faster than this from both neighbours is removed
             (e-mission's jump smoothing, 340 m/s, about the speed of sound). Default 340.

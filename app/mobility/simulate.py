@@ -8,7 +8,7 @@ place, accuracy values, some wild fixes, motion-activity hints). Everything is d
 
 Kinematics per mode (cruise speed m/s, acceleration m/s^2, distance between stops m, dwell s):
 walking about 1.35 m/s; bikes about 4.5 m/s with lights; cars cruising 15 m/s stopping at a third
-of the lights every 0.5-1.2 km; buses cruising 9 m/s stopping every 300-500 m for 10-40 s (RESEARCH.md); intercity
+of the lights every 0.5-1.2 km; buses cruising 9 m/s stopping every 300-500 m for 10-40 s (docs/research.md, "Modes: bus and car"); intercity
 trains cruising 40 m/s with stations every 8-15 km; metros underground (no fix at all) at 18 m/s
 with stations every 0.9-1.8 km.
 """

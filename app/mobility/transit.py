@@ -2,7 +2,7 @@
 
 Geometry alone tells buses from cars poorly: both crawl, stop and turn in city traffic (the largest
 confusion on GeoLife). The network the operator publishes (its GTFS feed, read by
-:mod:`app.transit`) tells it far better, as published work found (RESEARCH.md: GIS context adds 12
+:mod:`app.transit`) tells it far better, as published work found (docs/research.md, "Modes: transit network": GIS context adds 12
 to 17 points, Stenneth et al. 2011; e-mission calls a motorised section transit when its start and
 end lie within 150 m of stops sharing a route):
 
@@ -27,7 +27,7 @@ from app.mobility.geo import Projection
 from app.mobility.types import FloatArray, IntArray
 from app.transit.gtfs import BUS, METRO, RAIL, TRAIN, TRAM
 
-#: e-mission's radius around a section's ends for stops of one route (RESEARCH.md)
+#: e-mission's radius around a section's ends for stops of one route (docs/research.md, "Modes: transit network")
 END_RADIUS_M = 150.0
 #: a halt within this distance of a stop is at the stop: a bus is 12-18 m long and halts at its pole,
 #: GPS adds about 10 m
