@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 APP = Path(__file__).resolve().parents[2] / "app"
@@ -56,3 +57,14 @@ def test_sql_lives_in_repositories_only() -> None:
     assert offenders == {}, "SQL outside the repositories:\n" + "\n".join(
         f"app/{name}: {'; '.join(items)}" for name, items in offenders.items()
     )
+
+
+def test_the_code_cites_only_documents_of_the_repository() -> None:
+    research = APP.parent / "docs" / "research.md"
+    assert research.exists()
+    citing = [p.relative_to(APP).as_posix() for p in APP.rglob("*.py") if "RESEARCH.md" in p.read_text()]
+    assert citing == []
+    headings = {line[3:].strip() for line in research.read_text().splitlines() if line.startswith("## ")}
+    for path in APP.rglob("*.py"):
+        for cited in re.findall(r'docs/research\.md, "([^"]+)"', path.read_text()):
+            assert cited in headings, f"app/{path.relative_to(APP)} cites a missing section: {cited}"
