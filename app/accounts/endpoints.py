@@ -8,15 +8,11 @@ from fastapi import APIRouter, Body, Response, status
 
 from app.accounts import repository as accounts
 from app.accounts.schemas import RegisterIn, RegisterOut, TokenIn, TokenList, TokenOut
-from app.core.deps import CurrentUser, SessionDep
+from app.core.deps import AUTH_ERRORS, CurrentUser, SessionDep
 from app.core.problems import Problem, not_found
 from app.core.ratelimit import RegisterLimit
 
 router = APIRouter(prefix="/v1/auth", tags=["accounts"])
-AUTH_ERRORS: dict[int | str, dict[str, object]] = {
-    401: {"model": Problem, "description": "Missing, unknown or revoked token."},
-    403: {"model": Problem, "description": "An operator token on a person's endpoint."},
-}
 
 
 @router.post("/register", status_code=status.HTTP_201_CREATED, response_model=RegisterOut)

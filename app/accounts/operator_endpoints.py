@@ -6,14 +6,10 @@ from fastapi import APIRouter
 
 from app.accounts import repository as accounts
 from app.accounts.schemas import OperatorOut
-from app.core.deps import CurrentOperator, SessionDep
-from app.core.problems import Problem, not_found
+from app.core.deps import OPERATOR_ERRORS, CurrentOperator, SessionDep
+from app.core.problems import not_found
 
 router = APIRouter(prefix="/v1/operator", tags=["operator"])
-OPERATOR_ERRORS: dict[int | str, dict[str, object]] = {
-    401: {"model": Problem, "description": "Missing, unknown or revoked token."},
-    403: {"model": Problem, "description": "A person's token on an operator endpoint."},
-}
 
 
 @router.get("/me", response_model=OperatorOut, responses=OPERATOR_ERRORS)

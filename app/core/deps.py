@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts import repository as accounts
 from app.accounts.repository import OperatorPrincipal, Principal, UserPrincipal
 from app.core.db import Database
-from app.core.problems import ProblemError, unauthorized
+from app.core.problems import Problem, ProblemError, unauthorized
 from app.settings import Settings
 
 
@@ -66,3 +66,13 @@ async def get_current_operator(principal: Annotated[Principal, Depends(get_princ
 
 CurrentUser = Annotated[UserPrincipal, Depends(get_current_user)]
 CurrentOperator = Annotated[OperatorPrincipal, Depends(get_current_operator)]
+
+# The error answers every authenticated endpoint declares, for a person's and for an operator's.
+AUTH_ERRORS: dict[int | str, dict[str, object]] = {
+    401: {"model": Problem, "description": "Missing, unknown or revoked token."},
+    403: {"model": Problem, "description": "An operator token on a person's endpoint."},
+}
+OPERATOR_ERRORS: dict[int | str, dict[str, object]] = {
+    401: {"model": Problem, "description": "Missing, unknown or revoked token."},
+    403: {"model": Problem, "description": "A person's token on an operator endpoint."},
+}

@@ -12,8 +12,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts.endpoints import AUTH_ERRORS
-from app.core.deps import CurrentUser, SessionDep, SettingsDep
+from app.core.deps import AUTH_ERRORS, CurrentUser, SessionDep, SettingsDep
 from app.core.lang import LangDep
 from app.emissions.coaching import TRANSPORT_SHARE, TripEnds, recurring, trajectory
 from app.emissions.summary import (

@@ -6,8 +6,7 @@ from datetime import datetime
 
 from fastapi import APIRouter
 
-from app.accounts.operator_endpoints import OPERATOR_ERRORS
-from app.core.deps import CurrentOperator, SessionDep
+from app.core.deps import OPERATOR_ERRORS, CurrentOperator, SessionDep
 from app.core.problems import ProblemError, invalid_field
 from app.core.schemas import rfc3339_ms
 from app.emissions import MODES

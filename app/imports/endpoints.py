@@ -10,8 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from app.accounts.endpoints import AUTH_ERRORS
-from app.core.deps import CurrentUser, SessionDep, SettingsDep
+from app.core.deps import AUTH_ERRORS, CurrentUser, SessionDep, SettingsDep
 from app.core.problems import Problem, not_found
 from app.core.ratelimit import ImportLimit
 from app.core.uploads import save_upload

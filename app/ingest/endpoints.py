@@ -6,8 +6,7 @@ from fastapi import APIRouter, Request, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
-from app.accounts.endpoints import AUTH_ERRORS
-from app.core.deps import CurrentUser, SessionDep
+from app.core.deps import AUTH_ERRORS, CurrentUser, SessionDep
 from app.core.problems import Problem
 from app.core.ratelimit import IngestLimit
 from app.core.schemas import rfc3339, rfc3339_ms

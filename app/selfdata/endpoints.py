@@ -9,8 +9,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from app.accounts.endpoints import AUTH_ERRORS
-from app.core.deps import CurrentUser, DatabaseDep, SessionDep, SettingsDep
+from app.core.deps import AUTH_ERRORS, CurrentUser, DatabaseDep, SessionDep, SettingsDep
 from app.core.lang import LangDep
 from app.core.problems import Problem, not_found
 from app.core.ratelimit import ExportLimit

@@ -15,8 +15,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 
-from app.accounts.operator_endpoints import OPERATOR_ERRORS
-from app.core.deps import CurrentOperator, SessionDep, SettingsDep
+from app.core.deps import OPERATOR_ERRORS, CurrentOperator, SessionDep, SettingsDep
 from app.core.problems import Problem, ProblemError, invalid_field, not_found
 from app.models import ZoneSet
 from app.statistics import repository as store
@@ -27,8 +26,8 @@ from app.statistics.schemas import (
     Co2PerUserOut,
     ModalShareOut,
     OriginDestinationOut,
-    ProfileOut,
     TimeseriesOut,
+    TravelProfileOut,
     ZoneSetList,
     ZoneSetOut,
     ZoneSetShapes,
@@ -150,7 +149,9 @@ async def co2_per_user(
     return {**head(sc, period), "periods": rows, "protection": protection}
 
 
-@router.get("/stats/profile", response_model=ProfileOut, response_model_exclude_unset=True, responses=ERRORS)
+@router.get(
+    "/stats/profile", response_model=TravelProfileOut, response_model_exclude_unset=True, responses=ERRORS
+)
 async def profile(
     request: Request,
     session: SessionDep,

@@ -153,7 +153,7 @@ class ProfileBucket(Measures):
     weekday: int | None = Field(default=None, description="0 = Monday (`by=weekday`).")
 
 
-class ProfileOut(_Head):
+class TravelProfileOut(_Head):
     model_config = _examples(
         {**_HEAD, "by": "hour", "buckets": [], "total": _MEASURES, "protection": _PROTECTION}
     )

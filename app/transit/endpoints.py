@@ -10,8 +10,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, Request, Response, status
 
-from app.accounts.operator_endpoints import OPERATOR_ERRORS
-from app.core.deps import CurrentOperator, SessionDep, SettingsDep
+from app.core.deps import OPERATOR_ERRORS, CurrentOperator, SessionDep, SettingsDep
 from app.core.problems import Problem, invalid_field, not_found
 from app.core.uploads import save_upload
 from app.models import TransitFeed

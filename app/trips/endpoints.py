@@ -12,8 +12,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 
-from app.accounts.endpoints import AUTH_ERRORS
-from app.core.deps import CurrentUser, SessionDep, SettingsDep
+from app.core.deps import AUTH_ERRORS, CurrentUser, SessionDep, SettingsDep
 from app.core.lang import LangDep
 from app.core.problems import Problem, ProblemError, invalid_field, not_found
 from app.core.schemas import rfc3339_ms

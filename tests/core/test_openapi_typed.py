@@ -45,3 +45,8 @@ def test_the_check_sees_an_untyped_answer() -> None:
 
 async def test_every_json_answer_has_a_typed_schema(app: FastAPI) -> None:
     assert untyped_answers(app.openapi()) == []
+
+
+async def test_no_two_schemas_share_a_name(app: FastAPI) -> None:
+    # FastAPI renames both to their module paths (app__x__schemas__Name) when two models share a name.
+    assert [name for name in app.openapi()["components"]["schemas"] if "__" in name] == []
