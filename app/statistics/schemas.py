@@ -10,12 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field
 Number = int | float
 
 _MEASURES = {"suppressed": False, "people": 14, "trips": 212, "passenger_km": 1830.4, "co2e_g": 201340}
-_HIDDEN = {"suppressed": True, "reason": "fewer than k people", "people": None, "trips": None,
+_HIDDEN = {"suppressed": True, "reason": "fewer than 11 people", "people": None, "trips": None,
            "passenger_km": None, "co2e_g": None}  # fmt: skip
 _PROTECTION: dict[str, Any] = {
     "k_anonymity": {"k": 11, "suppressed_cells": 3, "secondary_suppression": True},
-    "contribution_cap": {"scope": "per person, over the whole release", "trips": 400, "passenger_km": 4000.0,
-                         "co2e_kg": 1000.0},
+    "contribution_cap": {"scope": "per person, over the whole release", "trips": 60.0, "passenger_km": 3000.0,
+                         "co2e_kg": 600.0},
     "differential_privacy": None,
     "consent": "only trips made while the person had granted territory_statistics, by people whose consent "
     "still stands",
@@ -34,36 +34,47 @@ def _examples(*examples: dict[str, Any]) -> ConfigDict:
     return ConfigDict(json_schema_extra={"examples": list(examples)}, populate_by_name=True)
 
 
+# Field order is the order of the keys in the answers. Pydantic puts the fields of the bases first, the last
+# base's first: `class Flow(Measures, _FlowKey)` answers origin and destination, then the measures, then
+# Flow's own fields.
+
+
 class Measures(BaseModel):
     """A published cell: people, trips, passenger-km and CO2e, or why it is withheld."""
 
     model_config = _examples(_MEASURES, _HIDDEN)
 
     suppressed: bool = Field(description="True when the cell is withheld; its figures are then null.")
-    reason: str | None = Field(default=None, description="Why a withheld cell is withheld (only then).")
-    people: int | None = Field(
-        description="People counted (null when withheld or under differential privacy)."
+    reason: str | None = Field(
+        default=None, description="Why a withheld cell is withheld; the key is present only then."
     )
-    trips: Number | None = Field(description="Trips, rounded.")
-    passenger_km: Number | None = Field(description="Passenger-kilometres, rounded.")
-    co2e_g: Number | None = Field(description="Grams CO2e, rounded.")
+    people: int | None = Field(
+        description="Distinct people counted (null when withheld or under differential privacy)."
+    )
+    trips: Number | None = Field(
+        description="Trips, after the contribution caps (and noise under differential privacy), to 0.1."
+    )
+    passenger_km: Number | None = Field(description="Distance travelled, in passenger-kilometres, to 0.1.")
+    co2e_g: Number | None = Field(description="Emissions, in grams of CO2 equivalent, to 0.1.")
 
 
 class KAnonymity(BaseModel):
     model_config = _examples(_PROTECTION["k_anonymity"])
 
     k: int = Field(description="No published cell counts fewer people than this.")
-    suppressed_cells: int
-    secondary_suppression: bool
+    suppressed_cells: int = Field(description="Cells withheld in this release, primary and secondary.")
+    secondary_suppression: bool = Field(
+        description="Whether cells were also withheld so that a total does not reveal a withheld cell."
+    )
 
 
 class ContributionCap(BaseModel):
     model_config = _examples(_PROTECTION["contribution_cap"])
 
-    scope: str
+    scope: str = Field(description="What the caps bound: one person's contribution to the whole release.")
     trips: Number = Field(description="At most this many trips of one person count.")
-    passenger_km: Number
-    co2e_kg: Number
+    passenger_km: Number = Field(description="At most this many passenger-kilometres of one person count.")
+    co2e_kg: Number = Field(description="At most this many kilograms of CO2e of one person count.")
 
 
 class DifferentialPrivacy(BaseModel):
@@ -72,12 +83,12 @@ class DifferentialPrivacy(BaseModel):
          "sensitivity": "the per-person caps", "budget_period": "2026-12", "budget_remaining": 4.5}
     )  # fmt: skip
 
-    mechanism: str
-    epsilon: float
-    split: str
-    sensitivity: str
+    mechanism: str = Field(description="The noise added: `laplace`.")
+    epsilon: float = Field(description="The ε this release spent.")
+    split: str = Field(description="How ε is shared between the measures.")
+    sensitivity: str = Field(description="What the noise is calibrated to.")
     budget_period: str = Field(description="The month (YYYY-MM) whose budget paid for this release.")
-    budget_remaining: float
+    budget_remaining: float = Field(description="The ε left in that month's budget.")
 
 
 class Protection(BaseModel):
@@ -85,11 +96,13 @@ class Protection(BaseModel):
 
     model_config = _examples(_PROTECTION)
 
-    k_anonymity: KAnonymity
-    contribution_cap: ContributionCap
-    differential_privacy: DifferentialPrivacy | None
-    consent: str
-    privacy_zones: str
+    k_anonymity: KAnonymity = Field(description="The threshold of people behind a published cell.")
+    contribution_cap: ContributionCap = Field(description="The most one person adds to the release.")
+    differential_privacy: DifferentialPrivacy | None = Field(
+        description="The noise added and the budget spent, when `epsilon` was given; null otherwise."
+    )
+    consent: str = Field(description="Whose trips count.")
+    privacy_zones: str = Field(description="How people's privacy zones are respected.")
 
 
 class _Head(BaseModel):
@@ -100,57 +113,73 @@ class _Head(BaseModel):
 
 
 class _PeriodHead(_Head):
-    period: Literal["day", "week", "month"]
+    period: Literal["day", "week", "month"] = Field(description="The length of the periods answered.")
 
 
-class ModeMeasures(Measures):
+class _ModeKey(BaseModel):
+    mode: str = Field(description="The transport mode (main mode of the trips, for trips).")
+
+
+class _StartKey(BaseModel):
+    start: str = Field(description="First day of the period (YYYY-MM-DD; a Monday for weeks).")
+
+
+class ModeMeasures(Measures, _ModeKey):
     model_config = _examples(
         {"mode": "bus", **_MEASURES, "share_trips": 0.12, "share_passenger_km": 0.1, "share_co2e": 0.05}
     )
 
-    mode: str
-    share_trips: float | None = Field(description="Share of the period's trips, 0 to 1.")
-    share_passenger_km: float | None
-    share_co2e: float | None
+    share_trips: float | None = Field(description="Share of the period's trips, 0 to 1 (null if unknown).")
+    share_passenger_km: float | None = Field(description="Share of the period's passenger-km, 0 to 1.")
+    share_co2e: float | None = Field(description="Share of the period's CO2e, 0 to 1.")
 
 
 class ModalPeriod(BaseModel):
     model_config = _examples({"start": "2026-11-01", "total": _MEASURES, "modes": []})
 
-    start: str = Field(description="First day of the period (YYYY-MM-DD).")
-    total: Measures
-    modes: list[ModeMeasures]
+    start: str = Field(description="First day of the period (YYYY-MM-DD; a Monday for weeks).")
+    total: Measures = Field(description="All modes together.")
+    modes: list[ModeMeasures] = Field(description="One entry per mode, by mode name.")
 
 
 class ModalShareOut(_PeriodHead):
     model_config = _examples({**_HEAD, "period": "month", "periods": [], "protection": _PROTECTION})
 
-    periods: list[ModalPeriod]
+    periods: list[ModalPeriod] = Field(description="One entry per period with trips, oldest first.")
     protection: Protection
 
 
-class Co2Period(Measures):
+class Co2Period(Measures, _StartKey):
     model_config = _examples(
-        {"start": "2026-11-01", **_MEASURES, "active_people": 14, "co2e_g_per_person": 14381}
+        {"start": "2026-11-01", **_MEASURES, "active_people": 14, "co2e_g_per_person": 14381.4}
     )
 
-    start: str
-    active_people: int | None = Field(description="People with at least one counted trip.")
-    co2e_g_per_person: Number | None
+    active_people: int | None = Field(
+        description="People with at least one counted trip in the period (null when withheld)."
+    )
+    co2e_g_per_person: Number | None = Field(
+        description="Grams of CO2e per active person, to 0.1 (null when withheld)."
+    )
 
 
 class Co2PerUserOut(_PeriodHead):
     model_config = _examples({**_HEAD, "period": "month", "periods": [], "protection": _PROTECTION})
 
-    periods: list[Co2Period]
+    periods: list[Co2Period] = Field(description="One entry per period with trips, oldest first.")
     protection: Protection
 
 
-class ProfileBucket(Measures):
-    model_config = _examples({"hour": 8, **_MEASURES})
+class _BucketKey(BaseModel):
+    hour: int | None = Field(
+        default=None, description="Local hour of the day, 0-23; the key is present only with `by=hour`."
+    )
+    weekday: int | None = Field(
+        default=None, description="Local weekday, 0 = Monday; the key is present only with `by=weekday`."
+    )
 
-    hour: int | None = Field(default=None, description="Local hour of the day, 0-23 (`by=hour`).")
-    weekday: int | None = Field(default=None, description="0 = Monday (`by=weekday`).")
+
+class ProfileBucket(Measures, _BucketKey):
+    model_config = _examples({"hour": 8, **_MEASURES}, {"weekday": 0, **_MEASURES})
 
 
 class TravelProfileOut(_Head):
@@ -158,42 +187,50 @@ class TravelProfileOut(_Head):
         {**_HEAD, "by": "hour", "buckets": [], "total": _MEASURES, "protection": _PROTECTION}
     )
 
-    by: Literal["hour", "weekday"]
-    buckets: list[ProfileBucket]
-    total: Measures | None
+    by: Literal["hour", "weekday"] = Field(description="What the buckets are: local hours or weekdays.")
+    buckets: list[ProfileBucket] = Field(description="One entry per hour or weekday with trips, in order.")
+    total: Measures | None = Field(description="All buckets together.")
     protection: Protection
 
 
-class SeriesPoint(Measures):
+class SeriesPoint(Measures, _StartKey):
     model_config = _examples({"start": "2026-11-02", **_MEASURES})
-
-    start: str
 
 
 class TimeseriesOut(_PeriodHead):
     model_config = _examples({**_HEAD, "period": "day", "series": [], "protection": _PROTECTION})
 
-    series: list[SeriesPoint]
+    series: list[SeriesPoint] = Field(description="One entry per period with trips, oldest first.")
     protection: Protection
 
 
-class Flow(Measures):
+_ORIGIN = "The zone where the trips start (`outside` when in no zone of the set)."
+_DESTINATION = "The zone where the trips end (`outside` when in no zone of the set)."
+
+
+class _FlowKey(BaseModel):
+    origin: str = Field(description=_ORIGIN)
+    destination: str = Field(description=_DESTINATION)
+
+
+class _OriginKey(BaseModel):
+    origin: str = Field(description=_ORIGIN)
+
+
+class _DestinationKey(BaseModel):
+    destination: str = Field(description=_DESTINATION)
+
+
+class Flow(Measures, _FlowKey):
     model_config = _examples({"origin": "17300", "destination": "17299", **_MEASURES})
 
-    origin: str
-    destination: str
 
-
-class OriginTotal(Measures):
+class OriginTotal(Measures, _OriginKey):
     model_config = _examples({"origin": "17300", **_MEASURES})
 
-    origin: str
 
-
-class DestinationTotal(Measures):
+class DestinationTotal(Measures, _DestinationKey):
     model_config = _examples({"destination": "17299", **_MEASURES})
-
-    destination: str
 
 
 class OriginDestinationOut(_Head):
@@ -201,17 +238,22 @@ class OriginDestinationOut(_Head):
         {**_HEAD, "flows": [], "from_totals": [], "to_totals": [], "protection": _PROTECTION}
     )
 
-    flows: list[Flow]
-    from_totals: list[OriginTotal]
-    to_totals: list[DestinationTotal]
+    flows: list[Flow] = Field(description="One entry per origin and destination with trips.")
+    from_totals: list[OriginTotal] = Field(description="The trips leaving each origin.")
+    to_totals: list[DestinationTotal] = Field(description="The trips reaching each destination.")
     protection: Protection
 
 
-class ZoneMapProperties(Measures):
+class _ZoneKey(BaseModel):
+    zone: str = Field(description="The origin zone's code.")
+
+
+class ZoneMapProperties(Measures, _ZoneKey):
     model_config = _examples({"zone": "17300", **_MEASURES, "mode_share_trips": {"bus": 0.12, "car": None}})
 
-    zone: str
-    mode_share_trips: dict[str, float | None] = Field(description="Each mode's share of the zone's trips.")
+    mode_share_trips: dict[str, float | None] = Field(
+        description="Each mode's share of the zone's trips, 0 to 1 (null for a withheld mode)."
+    )
 
 
 class ZoneMapFeature(BaseModel):
@@ -220,44 +262,47 @@ class ZoneMapFeature(BaseModel):
                                                                                  "mode_share_trips": {}}}
     )  # fmt: skip
 
-    type: Literal["Feature"]
-    id: str
+    type: Literal["Feature"] = Field(description="GeoJSON: always `Feature`.")
+    id: str = Field(description="The zone's code.")
     geometry: dict[str, Any] | None = Field(description="GeoJSON Polygon or MultiPolygon, WGS 84.")
     properties: ZoneMapProperties
 
 
-class ZonesMapOut(_Head):
+class _FeatureCollectionKey(BaseModel):
+    type: Literal["FeatureCollection"] = Field(description="GeoJSON: always `FeatureCollection`.")
+
+
+class ZonesMapOut(_Head, _FeatureCollectionKey):
     model_config = _examples(
         {"type": "FeatureCollection", **_HEAD, "features": [], "protection": _PROTECTION}
     )
 
-    type: Literal["FeatureCollection"]
-    features: list[ZoneMapFeature]
+    features: list[ZoneMapFeature] = Field(description="One feature per origin zone with published figures.")
     protection: Protection
 
 
 class ZoneSetOut(BaseModel):
     model_config = _examples(_ZONE_SET)
 
-    id: str
-    name: str
-    kind: Literal["grid", "polygons"]
-    cell_m: int | None = Field(description="Cell size of a grid, in metres.")
+    id: str = Field(description="The zone set's id (a UUID).")
+    name: str = Field(description="The name statistics are asked with (`zone_set=`).")
+    kind: Literal["grid", "polygons"] = Field(description="The built-in grid, or uploaded polygons.")
+    cell_m: int | None = Field(description="Cell size of a grid, in metres (null for polygons).")
     zones: int | None = Field(description="Number of zones of an uploaded set (null for the grid).")
-    created_at: str
+    created_at: str = Field(description="When the set was created (ISO 8601, UTC).")
 
 
 class ZoneSetList(BaseModel):
     model_config = _examples({"zone_sets": [_ZONE_SET]})
 
-    zone_sets: list[ZoneSetOut]
+    zone_sets: list[ZoneSetOut] = Field(description="Every zone set, oldest first.")
 
 
 class ZoneShapeProperties(BaseModel):
     model_config = _examples({"code": "17300", "name": "La Rochelle"})
 
-    code: str
-    name: str | None
+    code: str = Field(description="The zone's code, as statistics name it.")
+    name: str | None = Field(description="The zone's name (its code when the upload gave none).")
 
 
 class ZoneShapeFeature(BaseModel):
@@ -270,15 +315,15 @@ class ZoneShapeFeature(BaseModel):
         }
     )
 
-    type: Literal["Feature"]
-    id: str
-    geometry: dict[str, Any]
+    type: Literal["Feature"] = Field(description="GeoJSON: always `Feature`.")
+    id: str = Field(description="The zone's code.")
+    geometry: dict[str, Any] = Field(description="GeoJSON Polygon or MultiPolygon, WGS 84.")
     properties: ZoneShapeProperties
 
 
 class ZoneSetShapes(BaseModel):
     model_config = _examples({"type": "FeatureCollection", "zone_set": _ZONE_SET, "features": []})
 
-    type: Literal["FeatureCollection"]
+    type: Literal["FeatureCollection"] = Field(description="GeoJSON: always `FeatureCollection`.")
     zone_set: ZoneSetOut
-    features: list[ZoneShapeFeature]
+    features: list[ZoneShapeFeature] = Field(description="The zones, by code (none for the grid).")

@@ -7,7 +7,14 @@ from typing import Any
 from fastapi import FastAPI
 
 # Files a route hands over as they are (described by their media type, not by a schema).
-FILE_TYPES = {"text/html", "application/pdf", "application/zip", "application/gpx+xml", "text/csv"}
+FILE_TYPES = {
+    "text/html",
+    "application/pdf",
+    "application/zip",
+    "application/gpx+xml",
+    "text/csv",
+    "application/x-ndjson",
+}
 
 
 def untyped(schema: dict[str, Any]) -> bool:
@@ -26,6 +33,9 @@ def untyped_answers(spec: dict[str, Any]) -> list[str]:
             for status, answer in operation.get("responses", {}).items():
                 if not status.startswith("2"):
                     continue
+                if status == "204" and answer.get("content"):
+                    found.append(f"{method.upper()} {path} {status} has content")
+                    continue
                 for media, content in (answer.get("content") or {}).items():
                     if media in FILE_TYPES:
                         continue
@@ -39,6 +49,10 @@ def test_the_check_sees_an_untyped_answer() -> None:
         "paths": {"/x": {"get": {"responses": {"200": {"content": {"application/json": {"schema": {}}}}}}}}
     }
     assert untyped_answers(spec) == ["GET /x 200 application/json"]
+    no_content = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    assert untyped_answers({"paths": {"/x": {"delete": {"responses": {"204": no_content}}}}}) == [
+        "DELETE /x 204 has content"
+    ]
     assert untyped({"type": "object", "additionalProperties": True})
     assert not untyped({"$ref": "#/components/schemas/TripOut"})
 
