@@ -56,7 +56,13 @@ def test_no_server_error_and_every_answer_matches_its_schema(served: dict[str, A
         headers = {"Authorization": f"Bearer {token}"}
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(
+            max_examples=25,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+            derandomize=True,
+        )
         def exercise(case: Any) -> None:
             if operation.path.startswith(("/usercache", "/pipeline", "/timeline")) and isinstance(
                 case.body, dict

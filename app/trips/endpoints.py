@@ -46,14 +46,22 @@ def _field_problem(field: str, detail: str) -> ProblemError:
     return invalid_field(field, detail, "query")
 
 
+#: Epoch seconds of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z, the range of RFC 3339 date-times.
+EPOCH_RANGE_S = (-62_135_596_800.0, 253_402_300_799.0)
+
+
 def query_time(field: str, value: str | None) -> int | None:
     """A query time: RFC 3339 with an offset, or epoch seconds."""
     if value is None:
         return None
     try:
-        return round(float(value) * 1000)
+        seconds = float(value)
     except ValueError:
-        pass
+        seconds = None
+    if seconds is not None:
+        if not EPOCH_RANGE_S[0] <= seconds <= EPOCH_RANGE_S[1]:  # NaN and infinities too
+            raise _field_problem(field, "epoch seconds must fall between the years 1 and 9999")
+        return round(seconds * 1000)
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:

@@ -64,7 +64,17 @@ async def test_from_and_to_keep_the_trips_that_overlap(
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [("limit=0", "limit"), ("limit=501", "limit"), ("cursor=%%%", "cursor"), ("from=yesterday", "from")],
+    [
+        ("limit=0", "limit"),
+        ("limit=501", "limit"),
+        ("cursor=%%%", "cursor"),
+        ("from=yesterday", "from"),
+        ("to=Inf", "to"),
+        ("to=-inf", "to"),
+        ("from=nan", "from"),
+        ("from=-62135596801", "from"),
+        ("to=253402300800", "to"),
+    ],
 )
 async def test_bad_list_parameters_are_named(
     client: httpx.AsyncClient, alice: Person, query: str, field: str
