@@ -1,43 +1,117 @@
-"""Shared field types: timestamps in, RFC 3339 out."""
+"""Shared field types: timestamps in, RFC 3339 out, and text without NUL characters.
+
+Every instant a client sends goes through one check (:func:`instant_ms`): it must name a moment of the
+years 1 to 9999 in UTC (what an RFC 3339 date-time can write), so that it can be stored, compared and
+written back without overflowing. Phone timestamps (:data:`InputTimestamp`) are held to a narrower,
+plausible range on top of that.
+"""
 
 from __future__ import annotations
 
 import math
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
+from pydantic import AfterValidator, BeforeValidator, GetJsonSchemaHandler, PlainSerializer, WithJsonSchema
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 # The contract refuses points stamped more than a day ahead: phone clocks drift, but not by a day.
 MAX_FUTURE_S = 24 * 3600
 # Nothing before GPS was available to the public is a plausible phone fix.
 MIN_TS_S = 315_964_800  # 1980-01-06, the GPS epoch
 
+#: Epoch seconds of 0001-01-01T00:00:00Z (included) and of 10000-01-01T00:00:00Z (excluded): the instants an
+#: RFC 3339 date-time can name in UTC.
+EPOCH_RANGE_S = (-62_135_596_800.0, 253_402_300_800.0)
+EPOCH_RANGE_MS = (-62_135_596_800_000, 253_402_300_800_000)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+_RANGE = "must fall between the years 1 and 9999 (UTC)"
+_NUMBER = "must be epoch seconds (a number) or an RFC 3339 string"
+
+
+def _epoch_seconds(value: int | float) -> float:
+    """A JSON number as float seconds; a number too large for a float (a 400-digit integer) is refused."""
+    try:
+        seconds = float(value)
+    except OverflowError:
+        raise ValueError(f"epoch seconds {_RANGE}") from None
+    if not math.isfinite(seconds):
+        raise ValueError("must be a finite number of epoch seconds")
+    return seconds
+
+
+def _in_range(ms: int, what: str) -> int:
+    if not EPOCH_RANGE_MS[0] <= ms < EPOCH_RANGE_MS[1]:
+        raise ValueError(f"{what} {_RANGE}")
+    return ms
+
+
+def epoch_ms(seconds: float) -> int:
+    """Epoch seconds as integer milliseconds, checked to fall in the years 1 to 9999 (NaN and infinities
+    are refused too)."""
+    if not EPOCH_RANGE_S[0] <= seconds < EPOCH_RANGE_S[1]:
+        raise ValueError(f"epoch seconds {_RANGE}")
+    return _in_range(round(seconds * 1000), "epoch seconds")
+
+
+def rfc3339_to_ms(
+    text: str, invalid: str = "must be an RFC 3339 date-time such as 2016-06-21T22:21:44.086Z"
+) -> int:
+    """An RFC 3339 date-time with an offset as integer milliseconds UTC, checked like :func:`epoch_ms`
+    (an offset may carry a date of year 1 or 9999 outside the calendar: `0001-01-01T00:00:00+01:00`)."""
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(invalid) from None
+    if parsed.tzinfo is None:
+        raise ValueError("RFC 3339 date-times need an offset, such as Z or +02:00")
+    # The difference of two aware date-times (no intermediate date-time that could overflow), in exact ms.
+    return _in_range(round((parsed - _EPOCH) / _MS), "the time")
+
+
+def instant_ms(value: Any, *, numeric_strings: bool = False) -> int:
+    """The one check of a time a client sends: epoch seconds (a number, or with `numeric_strings` a string
+    of one, as in a query) or an RFC 3339 string with an offset, as integer milliseconds UTC within the years
+    1 to 9999. Raises ValueError saying what is wrong."""
+    if isinstance(value, bool):
+        raise ValueError(_NUMBER)
+    if isinstance(value, int | float):
+        return epoch_ms(_epoch_seconds(value))
+    if isinstance(value, str):
+        if numeric_strings:
+            try:
+                seconds = float(value)
+            except ValueError:
+                return rfc3339_to_ms(value, "must be an RFC 3339 date-time or epoch seconds")
+            if not math.isfinite(seconds):
+                raise ValueError("must be a finite number of epoch seconds")
+            return epoch_ms(seconds)
+        return rfc3339_to_ms(value)
+    raise ValueError(_NUMBER)
+
 
 def parse_ts_ms(value: Any) -> int:
-    """Epoch seconds (number) or an RFC 3339 string with an offset, as integer milliseconds UTC."""
-    if isinstance(value, bool):
-        raise ValueError("must be epoch seconds (a number) or an RFC 3339 string")
-    if isinstance(value, int | float):
-        seconds = float(value)
-        if not math.isfinite(seconds):
-            raise ValueError("must be a finite number of epoch seconds")
-    elif isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            raise ValueError("must be an RFC 3339 date-time such as 2016-06-21T22:21:44.086Z") from None
-        if parsed.tzinfo is None:
-            raise ValueError("RFC 3339 date-times need an offset, such as Z or +02:00")
-        seconds = parsed.timestamp()
-    else:
-        raise ValueError("must be epoch seconds (a number) or an RFC 3339 string")
-    if seconds < MIN_TS_S:
+    """Epoch seconds (number) or an RFC 3339 string with an offset, as integer milliseconds UTC, for a
+    phone's fix: from 1980 to 24 h ahead."""
+    ms = instant_ms(value)
+    if ms < MIN_TS_S * 1000:
         raise ValueError("is before 1980: send epoch seconds, not milliseconds or a relative time")
-    if seconds > time.time() + MAX_FUTURE_S:
+    if ms > (time.time() + MAX_FUTURE_S) * 1000:
         raise ValueError("is more than 24 h in the future")
-    return round(seconds * 1000)
+    return ms
+
+
+def parse_query_time_ms(value: Any) -> int:
+    return instant_ms(value, numeric_strings=True)
+
+
+def parse_rfc3339_ms(value: Any) -> int:
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 date-time (a string)")
+    return rfc3339_to_ms(value)
 
 
 InputTimestamp = Annotated[
@@ -55,6 +129,49 @@ InputTimestamp = Annotated[
 ]
 
 
+#: A time in a query string: RFC 3339 with an offset, or epoch seconds; integer milliseconds UTC.
+QueryTime = Annotated[
+    int,
+    BeforeValidator(parse_query_time_ms),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "description": "RFC 3339 with an offset, or epoch seconds (years 1 to 9999)",
+            "examples": ["2016-06-21T22:21:44.086Z", "1466547704.08"],
+        }
+    ),
+]
+
+#: An RFC 3339 date-time with an offset in a request body; integer milliseconds UTC.
+InputInstant = Annotated[
+    int,
+    BeforeValidator(parse_rfc3339_ms),
+    WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2026-01-01T00:00:00+01:00"]}),
+]
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters (\\u0000)")
+    return value
+
+
+class _NoNulPattern:
+    """Says in the JSON schema what `_no_nul` checks, keeping the field's other constraints."""
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema.setdefault("pattern", "^[^\\u0000]*$")
+        return json_schema
+
+
+#: Text a person or an operator sends: PostgreSQL cannot store NUL (U+0000) in text, so it is refused with a
+#: 422 naming the field (on SQLite as well: the contract is the same on both).
+InputText = Annotated[str, AfterValidator(_no_nul), _NoNulPattern()]
+
+
 def rfc3339(value: datetime | None) -> str | None:
     if value is None:
         return None
@@ -65,7 +182,7 @@ def rfc3339(value: datetime | None) -> str | None:
 def rfc3339_ms(ts_ms: int | None) -> str | None:
     if ts_ms is None:
         return None
-    return rfc3339(datetime.fromtimestamp(ts_ms / 1000, UTC))
+    return rfc3339(_EPOCH + ts_ms * _MS)  # exact: no float rounding of the milliseconds
 
 
 OutputTime = Annotated[

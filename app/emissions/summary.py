@@ -17,6 +17,10 @@ from zoneinfo import ZoneInfo
 
 Period = Literal["day", "week", "month", "year"]
 
+#: The most periods one summary covers: a leap year of days, five years of weeks, ten years of months, fifty
+#: years. Past that a summary is no longer something to read, and its cost grows with the periods.
+MAX_PERIODS: dict[Period, int] = {"day": 366, "week": 260, "month": 120, "year": 50}
+
 
 @dataclass(frozen=True)
 class LegRecord:
@@ -102,8 +106,23 @@ def previous_start(start: datetime, period: Period) -> datetime:
     return naive.replace(tzinfo=tz)
 
 
+def period_count(start: datetime, end: datetime, period: Period) -> int:
+    """How many periods overlap [start, end) (aware datetimes in the local zone), counted on the calendar
+    without walking it: 0 when `end` is not after `start`."""
+    if end <= start:
+        return 0
+    a, b = start.date(), (end - timedelta(microseconds=1)).date()
+    if period == "day":
+        return b.toordinal() - a.toordinal() + 1
+    if period == "week":  # 0001-01-01 is a Monday: ordinal - weekday is the ordinal of the week's Monday
+        return ((b.toordinal() - b.weekday()) - (a.toordinal() - a.weekday())) // 7 + 1
+    if period == "month":
+        return (b.year - a.year) * 12 + b.month - a.month + 1
+    return b.year - a.year + 1
+
+
 def periods_between(start: datetime, end: datetime, period: Period) -> list[PeriodSummary]:
-    """Empty summaries for every period that overlaps [start, end)."""
+    """Empty summaries for every period that overlaps [start, end), in order: linear in their number."""
     result = []
     cursor = period_start(start, period)
     while cursor < end:
@@ -116,7 +135,9 @@ def periods_between(start: datetime, end: datetime, period: Period) -> list[Peri
 def summarize(
     trips: Sequence[TripRecord], period: Period, zone: ZoneInfo, start: datetime, end: datetime
 ) -> list[PeriodSummary]:
-    """Fill the periods overlapping [start, end) with the trips that start in them."""
+    """Fill the periods overlapping [start, end) with the trips that start in them: O(periods + trips x
+    log(periods)). Near the edges of the calendar (years 1 and 9999) the period arithmetic may leave it and
+    raise OverflowError or ValueError, like `period_start`, `next_start` and `previous_start`."""
     periods = periods_between(start.astimezone(zone), end.astimezone(zone), period)
     if not periods:
         return []

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import calendar
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
@@ -14,12 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.deps import AUTH_ERRORS, CurrentUser, SessionDep, SettingsDep
 from app.core.lang import LangDep
+from app.core.problems import invalid_field
+from app.core.schemas import QueryTime
 from app.emissions.coaching import TRANSPORT_SHARE, TripEnds, recurring, trajectory
 from app.emissions.summary import (
+    MAX_PERIODS,
     LegRecord,
     Period,
     Totals,
     TripRecord,
+    next_start,
+    period_count,
     period_start,
     previous_start,
     summarize,
@@ -41,7 +48,7 @@ from app.footprint.service import emission_fn, load_context, recompute_user
 from app.models import UserProfile, utcnow
 from app.selfdata.attestation import CommuteLeg, CommuteTrip, qualifying_days, render_html, render_pdf
 from app.trips import repository as trip_store
-from app.trips.endpoints import query_time
+from app.trips.endpoints import FromQuery
 from app.trips.schemas import AlternativeOut, LatLon
 from app.trips.service import trips_changed
 
@@ -116,45 +123,78 @@ async def _records(session: AsyncSession, user_id: uuid.UUID, from_ms: int, to_m
     ]
 
 
+@contextmanager
+def _in_calendar(field: str) -> Iterator[None]:
+    """Local-time period arithmetic that would leave the years 1 to 9999 answers 422 naming `field`."""
+    try:
+        yield
+    except (OverflowError, ValueError):
+        raise invalid_field(
+            field,
+            "too close to the edge of the calendar: the periods of this summary (and the one before the "
+            "first, for comparison) must fall within the years 1 to 9999 in local time",
+            "query",
+        ) from None
+
+
 @router.get("/summary", response_model=SummaryOut, response_model_by_alias=True, responses=AUTH_ERRORS)
 async def summary(
     session: SessionDep,
     settings: SettingsDep,
     user: CurrentUser,
     period: Period = "month",
-    from_: Annotated[str | None, Query(alias="from", description="RFC 3339 or epoch seconds")] = None,
-    to: Annotated[str | None, Query(description="RFC 3339 or epoch seconds; default now")] = None,
+    from_: FromQuery = None,
+    to: Annotated[
+        QueryTime | None, Query(description="RFC 3339 with an offset, or epoch seconds; default now")
+    ] = None,
 ) -> SummaryOut:
     """Per period (day, week, month or year, in the territory's local time) and per mode: trips, distance
     and CO2e, with totals, a split by purpose, and each period compared with the one before.
 
     A trip counts in the period where it starts, under its main mode (its longest leg); per-mode CO2e adds
-    up the legs, so modes add up to the totals. The default range is the last twelve periods."""
+    up the legs, so modes add up to the totals. The default range is the last twelve periods.
+
+    One summary covers at most 366 days, 260 weeks, 120 months or 50 years: a longer range answers 422
+    naming `from` (ask for a coarser period, or several ranges). A range whose periods, or the period
+    before the first, would fall outside the years 1 to 9999 in local time answers 422 naming `from` (or
+    `to` at the end of the calendar)."""
     zone = ZoneInfo(settings.timezone)
-    to_ms = query_time("to", to)
-    end = datetime.fromtimestamp(to_ms / 1000, UTC) if to_ms is not None else utcnow()
-    end_local = end.astimezone(zone)
-    from_ms = query_time("from", from_)
-    if from_ms is not None:
-        start_local = datetime.fromtimestamp(from_ms / 1000, UTC).astimezone(zone)
+    end = datetime.fromtimestamp(to / 1000, UTC) if to is not None else utcnow()
+    with _in_calendar("to"):
+        end_local = end.astimezone(zone)
+        # The end of the last period is the furthest the summary reaches: compute it once here.
+        next_start(period_start(end_local, period), period)
+    if from_ is not None:
+        with _in_calendar("from"):
+            start_local = datetime.fromtimestamp(from_ / 1000, UTC).astimezone(zone)
+        most = MAX_PERIODS[period]
+        if period_count(start_local, end_local, period) > most:
+            raise invalid_field(
+                "from",
+                f"a summary by {period} covers at most {most} {period}s; ask for a coarser period",
+                "query",
+            )
     else:
-        start_local = period_start(end_local, period)
-        for _ in range(11):
-            start_local = previous_start(start_local, period)
-    first = previous_start(period_start(start_local, period), period)
+        with _in_calendar("to"):  # the default range is counted back from `to`
+            start_local = period_start(end_local, period)
+            for _ in range(11):
+                start_local = previous_start(start_local, period)
+    with _in_calendar("from" if from_ is not None else "to"):
+        first = previous_start(period_start(start_local, period), period)
     records = await _records(
         session, user.user_id, int(first.timestamp() * 1000), int(end.timestamp() * 1000)
     )
     await session.commit()
-    periods = summarize(records, period, zone, first, end_local)
-    shown = [p for p in periods if p.end > start_local]
+    with _in_calendar("to"):
+        periods = summarize(records, period, zone, first, end_local)
+    # Periods come in order: the shown ones are those from the first that ends after `from` on.
+    shown = next((i for i, p in enumerate(periods) if p.end > start_local), len(periods))
     out: list[PeriodOut] = []
     overall_mode: dict[str, Totals] = {}
     overall_purpose: dict[str, Totals] = {}
     overall = Totals()
-    for index, p in enumerate(periods):
-        if p not in shown:
-            continue
+    for index in range(shown, len(periods)):
+        p = periods[index]
         before = periods[index - 1].total if index > 0 else Totals()
         change = (
             None if before.co2e_g == 0 else round((p.total.co2e_g - before.co2e_g) / before.co2e_g * 100, 1)
@@ -178,7 +218,7 @@ async def summary(
     return SummaryOut(
         period=period,
         timezone=settings.timezone,
-        from_=(shown[0].start if shown else start_local).isoformat(),
+        from_=(periods[shown].start if shown < len(periods) else start_local).isoformat(),
         to=end_local.isoformat(),
         periods=out,
         total=_totals(overall),

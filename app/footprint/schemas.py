@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.core.schemas import OutputTime
+from app.core.schemas import InputInstant, InputText, OutputTime
 from app.trips.schemas import AlternativeOut, LatLon, ModeId
 
 
@@ -274,12 +274,15 @@ class TerritoryFactorIn(BaseModel):
         },
     )
 
-    mode: str = Field(description="A mode id (see GET /v1/modes).")
-    variant: str = Field(default="", max_length=16, description="Optional: e.g. `electric` for buses.")
+    mode: InputText = Field(description="A mode id (see GET /v1/modes).")
+    variant: InputText = Field(default="", max_length=16, description="Optional: e.g. `electric` for buses.")
     g_per_km: float = Field(ge=0, le=2000, allow_inf_nan=False, description="Grams CO2e per km.")
     unit: Literal["passenger-km", "vehicle-km"] = "passenger-km"
-    source: str = Field(min_length=3, max_length=300, description="Where the figure comes from.")
-    valid_from: str = Field(description="RFC 3339: legs from this time on use the factor.")
+    source: InputText = Field(min_length=3, max_length=300, description="Where the figure comes from.")
+    valid_from: InputInstant = Field(
+        description="RFC 3339 with an offset, within the years 1 to 9999 in UTC: legs from this time on "
+        "use the factor."
+    )
 
 
 class TerritoryFactorOut(BaseModel):

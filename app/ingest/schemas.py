@@ -16,6 +16,18 @@ MAX_ACTIVITIES = 20_000
 Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False, strict=True)]
 Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False, strict=True)]
 
+# Plausible physical ranges of a phone's optional readings. They are stored as 4-byte floats (REAL), which
+# end near 3.4e38: a value out of these ranges is refused here (and dropped to null from the e-mission
+# envelope, see app/openpath/envelope.py) rather than failing in the database.
+#: Horizontal accuracy, metres: a fix worse than 1,000 km is no position at all.
+ACCURACY_RANGE_M = (0.0, 1_000_000.0)
+#: Altitude, metres: from below the deepest trench (-11 km) to well above any aircraft (100 km).
+ALTITUDE_RANGE_M = (-12_000.0, 100_000.0)
+#: Speed, metres per second: -1 is iOS's "no reading"; 1,000 m/s is three times an airliner's.
+SPEED_RANGE_MPS = (-1.0, 1_000.0)
+#: Heading, degrees clockwise from north: -1 is iOS's "no reading"; some phones write 360 for north.
+HEADING_RANGE_DEG = (-1.0, 360.0)
+
 
 class ActivityType(StrEnum):
     stationary = "stationary"
@@ -50,17 +62,36 @@ class PointIn(BaseModel):
     lat: Latitude
     lon: Longitude
     accuracy: float | None = Field(
-        default=None, ge=0, allow_inf_nan=False, strict=True, description="Horizontal accuracy, metres."
-    )
-    altitude: float | None = Field(default=None, allow_inf_nan=False, strict=True, description="Metres.")
-    speed: float | None = Field(
         default=None,
+        ge=ACCURACY_RANGE_M[0],
+        le=ACCURACY_RANGE_M[1],
         allow_inf_nan=False,
         strict=True,
-        description="Metres per second, as the phone measured.",
+        description="Horizontal accuracy, metres (0 to 1,000,000).",
+    )
+    altitude: float | None = Field(
+        default=None,
+        ge=ALTITUDE_RANGE_M[0],
+        le=ALTITUDE_RANGE_M[1],
+        allow_inf_nan=False,
+        strict=True,
+        description="Metres (-12,000 to 100,000).",
+    )
+    speed: float | None = Field(
+        default=None,
+        ge=SPEED_RANGE_MPS[0],
+        le=SPEED_RANGE_MPS[1],
+        allow_inf_nan=False,
+        strict=True,
+        description="Metres per second, as the phone measured (-1, iOS's 'no reading', to 1,000).",
     )
     heading: float | None = Field(
-        default=None, allow_inf_nan=False, strict=True, description="Degrees clockwise from north."
+        default=None,
+        ge=HEADING_RANGE_DEG[0],
+        le=HEADING_RANGE_DEG[1],
+        allow_inf_nan=False,
+        strict=True,
+        description="Degrees clockwise from north (0 to 360; -1, iOS's 'no reading').",
     )
 
 

@@ -117,11 +117,17 @@ async def get_trips(
     day: date, request: Request, session: SessionDep, settings: SettingsDep, body: dict[str, Any] = Body(...)
 ) -> dict[str, Any]:
     """The day's trips (a local day, YYYY-MM-DD) as the phone shows them: `{"timeline": [trip, ...]}`,
-    each trip a GeoJSON FeatureCollection with its start and end places and one feature per section."""
+    each trip a GeoJSON FeatureCollection with its start and end places and one feature per section.
+    A day at the edge of the calendar (9999-12-31, whose end is past it) holds no trip: its timeline is
+    empty."""
     user_id = await _person(request, session, body, settings)
     zone = ZoneInfo(settings.timezone)
     start = datetime(day.year, day.month, day.day, tzinfo=zone)
-    end = start + timedelta(days=1)
+    try:
+        end = start + timedelta(days=1)
+    except OverflowError:
+        await session.commit()
+        return {"timeline": []}
     trips = await trip_store.between(
         session, user_id, int(start.timestamp() * 1000), int(end.timestamp() * 1000)
     )

@@ -25,7 +25,12 @@ Keys handled
 are absent, ``loc`` (a GeoJSON Point ``[lon, lat]``) is used; when ``ts`` is absent, the entry is
 an error. The raw Android ``Location`` dump of the first app versions (``mLatitude``, ``mLongitude``,
 ``mTime`` ms, ``mAltitude``, ``mAccuracy``, ``mSpeed``, ``mBearing``) is read too. Negative accuracy,
-speed or bearing (iOS ``CLLocation`` uses -1 for "invalid") become ``None``. Ignored data fields:
+speed or bearing (iOS ``CLLocation`` uses -1 for "invalid") become ``None``, and so does any optional
+reading outside its physical range (the ranges of ``app/ingest/schemas.py``: accuracy 0 to 1,000 km,
+altitude -12 to 100 km, speed up to 1,000 m/s, bearing up to 360 degrees) or too large for a number (a
+400-digit integer): the point is kept without it, since a phone's bad reading says nothing about its
+position. A required field (``ts``, latitude, longitude) that is not a finite number makes the entry an
+error. Ignored data fields:
 ``fmt_time``, ``elapsedRealtimeNanos``, ``filter``, ``provider``, ``vaccuracy``, ``floor``,
 ``local_dt``. Both keys map to points; when both carry the same ``ts`` the filtered one is kept
 (one point per ``ts``; points are returned sorted by ``ts``).
@@ -62,6 +67,7 @@ from typing import Any
 
 from app.imports.parsers.google import map_google_activity
 from app.imports.parsers.types import ImportedActivity, ImportedPoint, ImportFormatError
+from app.ingest.schemas import ACCURACY_RANGE_M, ALTITUDE_RANGE_M, HEADING_RANGE_DEG, SPEED_RANGE_MPS
 
 LOCATION_KEYS = ("background/location", "background/filtered_location")
 MOTION_KEY = "background/motion_activity"
@@ -115,6 +121,8 @@ def _num(value: object, name: str, *, required: bool = False) -> float | None:
         v = float(value)
     except ValueError:
         raise _EntryError(f"{name} is not a number ({str(value)[:30]!r})") from None
+    except OverflowError:  # an integer too large for a float: as good as infinite
+        v = math.inf
     if not math.isfinite(v):
         if required:
             raise _EntryError(f"{name} is not finite")
@@ -122,9 +130,15 @@ def _num(value: object, name: str, *, required: bool = False) -> float | None:
     return v
 
 
-def _non_negative(value: object, name: str) -> float | None:
+def _reading(value: object, name: str, bounds: tuple[float, float]) -> float | None:
+    """An optional reading, or None when absent, negative (iOS's -1, "invalid") or out of `bounds`."""
     v = _num(value, name)
-    return v if v is not None and v >= 0 else None
+    return v if v is not None and max(bounds[0], 0.0) <= v <= bounds[1] else None
+
+
+def _altitude(value: object) -> float | None:
+    v = _num(value, "altitude")
+    return v if v is not None and ALTITUDE_RANGE_M[0] <= v <= ALTITUDE_RANGE_M[1] else None
 
 
 def _seconds(value: float) -> float:
@@ -172,10 +186,10 @@ def _location(data: dict[str, Any]) -> ImportedPoint:
         ts_s=ts,
         lat=lat,
         lon=lon,
-        accuracy_m=_non_negative(acc, "accuracy"),
-        altitude_m=_num(alt, "altitude"),
-        speed_mps=_non_negative(speed, "sensed_speed"),
-        heading_deg=_non_negative(heading, "bearing"),
+        accuracy_m=_reading(acc, "accuracy", ACCURACY_RANGE_M),
+        altitude_m=_altitude(alt),
+        speed_mps=_reading(speed, "sensed_speed", SPEED_RANGE_MPS),
+        heading_deg=_reading(heading, "bearing", HEADING_RANGE_DEG),
     )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.core.schemas import OutputTime
+from app.core.schemas import InputText, OutputTime
 
 _RECEIPT_EXAMPLE: dict[str, Any] = {
     "version": "KI-CR-v1.1.0",
@@ -118,7 +118,7 @@ class ZoneIn(BaseModel):
         json_schema_extra={"examples": [{"label": "home", "lat": 46.1591, "lon": -1.152, "radius_m": 300}]},
     )
 
-    label: str = Field(min_length=1, max_length=60)
+    label: InputText = Field(min_length=1, max_length=60)
     lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
     lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
     # Under 100 m a zone hides little more than the phone's own error; over 2 km it hides whole districts.
@@ -141,6 +141,8 @@ class ZoneOut(ZoneIn):
         }
     )
 
+    # What is stored is answered as it is (rows from before NUL characters were refused included).
+    label: str = Field(min_length=1, max_length=60)
     id: uuid.UUID
     created_at: OutputTime
 

@@ -6,7 +6,6 @@ import base64
 import binascii
 import json
 import uuid
-from datetime import datetime
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -15,7 +14,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response, status
 from app.core.deps import AUTH_ERRORS, CurrentUser, SessionDep, SettingsDep
 from app.core.lang import LangDep
 from app.core.problems import Problem, ProblemError, invalid_field, not_found
-from app.core.schemas import rfc3339_ms
+from app.core.schemas import EPOCH_RANGE_MS, QueryTime, rfc3339_ms
 from app.emissions import great_circle_m
 from app.emissions.coaching import alternatives
 from app.footprint.service import emission_fn, factor_sources, load_context
@@ -46,29 +45,12 @@ def _field_problem(field: str, detail: str) -> ProblemError:
     return invalid_field(field, detail, "query")
 
 
-#: Epoch seconds of 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z, the range of RFC 3339 date-times.
-EPOCH_RANGE_S = (-62_135_596_800.0, 253_402_300_799.0)
-
-
-def query_time(field: str, value: str | None) -> int | None:
-    """A query time: RFC 3339 with an offset, or epoch seconds."""
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = None
-    if seconds is not None:
-        if not EPOCH_RANGE_S[0] <= seconds <= EPOCH_RANGE_S[1]:  # NaN and infinities too
-            raise _field_problem(field, "epoch seconds must fall between the years 1 and 9999")
-        return round(seconds * 1000)
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise _field_problem(field, "must be an RFC 3339 date-time or epoch seconds") from None
-    if parsed.tzinfo is None:
-        raise _field_problem(field, "RFC 3339 date-times need an offset, such as Z or +02:00")
-    return round(parsed.timestamp() * 1000)
+FromQuery = Annotated[
+    QueryTime | None, Query(alias="from", description="RFC 3339 with an offset, or epoch seconds")
+]
+ToQuery = Annotated[QueryTime | None, Query(description="RFC 3339 with an offset, or epoch seconds")]
+# A cursor this API gives out is about 80 characters; a longer one is not one of ours.
+CURSOR_MAX = 200
 
 
 def encode_cursor(trip: Trip) -> str:
@@ -77,11 +59,18 @@ def encode_cursor(trip: Trip) -> str:
 
 
 def decode_cursor(value: str) -> tuple[int, uuid.UUID]:
+    """The (start, id) a cursor of ours holds; anything else, forged or damaged, is a 422 naming `cursor`."""
     try:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
         start, trip_id = json.loads(raw)
-        return int(start), uuid.UUID(trip_id)
-    except (binascii.Error, ValueError, TypeError):
+        # Exactly what encode_cursor writes: an integer time of the calendar and a UUID string (no float,
+        # infinity or 400-digit integer reaches the database).
+        if type(start) is not int or not isinstance(trip_id, str):
+            raise ValueError("not a cursor")
+        if not EPOCH_RANGE_MS[0] <= start < EPOCH_RANGE_MS[1]:
+            raise ValueError("not a cursor")
+        return start, uuid.UUID(trip_id)
+    except (binascii.Error, ValueError, TypeError, RecursionError):
         raise _field_problem("cursor", "not a cursor this API gave out") from None
 
 
@@ -144,20 +133,22 @@ ValidTrip = Annotated[Trip, Depends(valid_trip)]
 async def list_trips(
     session: SessionDep,
     user: CurrentUser,
-    from_: Annotated[str | None, Query(alias="from", description="RFC 3339 or epoch seconds")] = None,
-    to: Annotated[str | None, Query(description="RFC 3339 or epoch seconds")] = None,
+    from_: FromQuery = None,
+    to: ToQuery = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=CURSOR_MAX, description="`next_cursor` of the previous page")
+    ] = None,
 ) -> TripList:
     """The person's trips, newest first, with their legs (without geometry: see a single trip for it).
 
-    `from` and `to` keep the trips that overlap that time range.
+    `from` and `to` keep the trips that overlap that time range; they must fall in the years 1 to 9999.
     """
     trips = await store.page(
         session,
         user.user_id,
-        from_ms=query_time("from", from_),
-        to_ms=query_time("to", to),
+        from_ms=from_,
+        to_ms=to,
         limit=limit + 1,
         after=decode_cursor(cursor) if cursor else None,
     )
