@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     rate_limit_ingest_per_minute: int = Field(default=3000, ge=1)
     rate_limit_export_per_hour: int = Field(default=20, ge=1)
     rate_limit_import_per_hour: int = Field(default=20, ge=1)
+    # Addresses (comma-separated IPs or networks) of the reverse proxies whose `X-Forwarded-For` and
+    # `X-Forwarded-Proto` are believed. None by default: a client could otherwise name any address and
+    # slip past the per-address limits. Behind nginx on the same machine: `127.0.0.1,::1`.
+    trusted_proxies: str = ""
     log_format: Literal["json", "text"] = "json"
     db_pool_size: int = Field(default=10, ge=1)
     db_echo: bool = False
@@ -141,6 +145,10 @@ class Settings(BaseSettings):
         from app.emissions import FACTOR_SETS, EmissionPolicy
 
         return EmissionPolicy(FACTOR_SETS[self.factor_set], frozenset(self.emission_components.split(",")))
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
 
     @property
     def is_sqlite(self) -> bool:

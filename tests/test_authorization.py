@@ -19,7 +19,8 @@ from tests.conftest import Person, register
 from tests.support.traces import payload, upload
 
 PUBLIC = {
-    ("GET", "/health"), ("GET", "/problems/{slug}"), ("GET", "/v1/modes"), ("POST", "/v1/auth/register"),
+    ("GET", "/health"), ("GET", "/health/ready"), ("GET", "/health/live"), ("GET", "/problems/{slug}"),
+    ("GET", "/v1/modes"), ("POST", "/v1/auth/register"),
     ("GET", "/dashboard"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"),
     ("GET", "/openapi.json"),
 }  # fmt: skip

@@ -1,7 +1,8 @@
 """Structured logs that never carry a secret, a coordinate or a person's identifier.
 
-Every record goes through `Redact`, which masks bearer tokens, UUIDs (user, trip, token ids) and
-anything that looks like a latitude or longitude, whatever logged it (the app, uvicorn, SQLAlchemy). The
+Every record goes through `Redact`, which masks bearer tokens, token hashes, UUIDs (user, trip, token ids),
+anything that looks like a latitude or longitude, and what a database error quotes of the data (SQL
+parameters, PostgreSQL's DETAIL lines), whatever logged it (the app, uvicorn, SQLAlchemy). The
 app's own access log records the route template (`/v1/me/trips/{trip_id}`), never the concrete path or
 the query string.
 """
@@ -18,9 +19,17 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _PATTERNS = [
+    # What a database error quotes of the request's data: SQLAlchemy's parameter list (the engine hides it
+    # too: app/core/db.py), PostgreSQL's DETAIL and "Key (...)=(...)" lines, asyncpg's bad-argument text.
+    (re.compile(r"\[parameters: [^\n]*"), "[parameters hidden]"),
+    (re.compile(r"(?m)^(\s*)DETAIL: [^\n]*"), r"\1DETAIL: [hidden]"),
+    (re.compile(r"Key \([^\n]*"), "Key [hidden]"),
+    (re.compile(r"invalid input for query argument \$\d+: [^\n]*"), "invalid input for a query argument"),
     (re.compile(r"cc2[uo]_[A-Za-z0-9_\-]{8,}"), "cc2?_[token]"),
     (re.compile(r"(?i)bearer\s+\S+"), "Bearer [token]"),
     (re.compile(r"\b[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\b", re.I), "[id]"),
+    # token hashes (SHA-256) and any other long hexadecimal digest
+    (re.compile(r"\b[0-9a-f]{40,}\b", re.I), "[hash]"),
     # A number with four or more decimals is a coordinate at metre precision or closer.
     (re.compile(r"-?\b\d{1,3}\.\d{4,}\b"), "[coord]"),
 ]

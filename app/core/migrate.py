@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.db import create_engine
@@ -21,6 +23,15 @@ def migrations_dir() -> Path:
         if (candidate / "env.py").exists():
             return candidate
     raise RuntimeError("the migrations folder is missing from this installation")
+
+
+@functools.cache
+def head_revision() -> str:
+    """The revision the code expects the database to be at (the newest migration)."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if head is None:
+        raise RuntimeError("the migrations folder holds no revision")
+    return head
 
 
 def alembic_config(database_url: str | None = None) -> Config:

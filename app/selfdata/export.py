@@ -54,9 +54,11 @@ class Held:
     pipeline: dict[str, Any]
 
 
-async def held(session: AsyncSession, user_id: uuid.UUID) -> Held:
+async def held(session: AsyncSession, user_id: uuid.UUID) -> Held | None:
+    """The person's small tables; None when the person is gone (erased meanwhile)."""
     user = await store.user(session, user_id)
-    assert user is not None
+    if user is None:
+        return None
     profile = await footprint_store.profile(session, user_id)
     state = await ingest_store.pipeline_state(session, user_id)
     return Held(
@@ -481,11 +483,10 @@ async def _csv(conn: AsyncSession, user_id: uuid.UUID, h: Held) -> AsyncIterator
 WRITERS = {"json": _json, "geojson": _geojson, "gpx": _gpx, "csv": _csv}
 
 
-async def export_stream(db: Database, user_id: uuid.UUID, fmt: str) -> AsyncIterator[bytes]:
-    """The person's data in `fmt`, chunk by chunk, read in one consistent snapshot where the store has one."""
-    async with db.session() as session:
-        h = await held(session, user_id)
-        await session.commit()
+async def export_stream(db: Database, user_id: uuid.UUID, fmt: str, h: Held) -> AsyncIterator[bytes]:
+    """The person's data in `fmt`, chunk by chunk, read in one consistent snapshot where the store has one.
+    `h` is read before the answer begins (see :func:`held`): a person erased while the body streams gets
+    the rest of what was still held, and a well-formed document."""
     async with db.engine.connect() as conn:
         conn = await conn.execution_options(sqlite_readonly=True)
         async with AsyncSession(bind=conn, expire_on_commit=False) as reader:

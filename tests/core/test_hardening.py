@@ -258,3 +258,114 @@ async def test_postgresql_restarting_under_load_is_survived_without_a_restart(
         statuses.append(response.status_code)
     assert statuses == [202] * 12
     assert (await client.get("/v1/me/pipeline", headers=alice.headers)).json()["pending_points"] == 240
+
+
+async def test_database_errors_in_the_logs_carry_no_parameter_or_hash(database_url: str) -> None:
+    """A failed statement's traceback, as the server logs it, on either store: no label, coordinate, time
+    or token hash of the statement's values, neither in SQLAlchemy's text nor in PostgreSQL's DETAIL."""
+    import io
+    import logging
+
+    from app.core.db import Database
+    from app.core.logs import JsonFormatter, Redact
+
+    label, digest = "12 rue des Mouettes, Jeanne Dupont", "9f" * 32
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(Redact())
+    handler.setFormatter(JsonFormatter())
+    log = logging.getLogger("coachco2.test-redaction")
+    log.addHandler(handler)
+    db = Database(Settings(database_url=database_url))
+    try:
+        async with db.engine.connect() as conn:
+            await conn.execute(sa.text("CREATE TEMPORARY TABLE secrets (label VARCHAR(200) PRIMARY KEY, "
+                                       "lat FLOAT, ts BIGINT, hash VARCHAR(64))"))  # fmt: skip
+            row = {"label": label, "lat": 46.159, "ts": 1_733_130_000_000, "hash": digest}
+            insert = sa.text("INSERT INTO secrets VALUES (:label, :lat, :ts, :hash)")
+            await conn.execute(insert, row)
+            for statement, values in ((insert, row), (sa.text("SELECT CAST(:label AS INTEGER)"), row)):
+                try:
+                    await conn.execute(statement, values)
+                except sa.exc.DBAPIError:
+                    log.exception("a statement failed")
+                    await conn.rollback()
+                    if db.dialect == "sqlite":
+                        await conn.execute(sa.text("CREATE TEMPORARY TABLE IF NOT EXISTS secrets (x INT)"))
+                    else:
+                        break
+    finally:
+        log.removeHandler(handler)
+        await db.dispose()
+    output = stream.getvalue()
+    assert "a statement failed" in output and "Traceback" in output
+    for secret in (label, "Mouettes", "46.159", "1733130000000", digest):
+        assert secret not in output, secret
+
+
+async def test_a_dropped_then_recreated_postgresql_database_answers_503_never_500() -> None:
+    from app.core.migrate import upgrade_connection
+    from tests.conftest import create_pg_database, drop_pg_database
+
+    try:
+        url = await create_pg_database()
+    except OSError as exc:
+        if os.environ.get("COACHCO2_TEST_REQUIRE_POSTGRES") == "1":
+            raise
+        pytest.skip(f"PostgreSQL is not reachable: {exc}")
+    name = url.rsplit("/", 1)[1]
+    app = create_app(Settings(database_url=url))
+    try:
+        async with app.state.db.engine.connect() as conn:
+            await upgrade_connection(conn)
+            await conn.commit()
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            person = await register(client)
+            assert (await client.get("/health")).status_code == 200
+
+            async def all_unavailable(database: str) -> None:
+                health = await client.get("/health")
+                assert health.status_code == 503 and health.json()["database"] == database
+                assert (await client.get("/health/live")).status_code == 200
+                answers = [
+                    await client.post("/v1/auth/register", json={}),
+                    await client.get("/v1/me", headers=person.headers),
+                    await client.get("/v1/me/trips", headers=person.headers),
+                    await client.post("/v1/me/locations", headers=person.headers, json={"points": POINTS}),
+                ]
+                for answer in answers:
+                    assert answer.status_code == 503, answer.text
+                    assert answer.headers["retry-after"]
+                    assert answer.headers["content-type"] == "application/problem+json"
+
+            await drop_pg_database(url)
+            await all_unavailable("unreachable")
+            admin = await asyncpg.connect(ADMIN_URL)
+            try:
+                await admin.execute(f'CREATE DATABASE "{name}"')
+            finally:
+                await admin.close()
+            await all_unavailable("not migrated")
+    finally:
+        await app.state.db.dispose()
+        await drop_pg_database(url)
+
+
+def test_forwarded_addresses_are_believed_only_from_configured_proxies(tmp_path: Any) -> None:
+    """By default a client cannot slip past the per-address limits by naming another address in
+    `X-Forwarded-For`; behind a configured proxy, the address it forwards is the one limited."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'proxy.db'}"
+    env = {**os.environ, "DATABASE_URL": url, "COACHCO2_RATE_LIMIT_REGISTER_PER_HOUR": "3",
+           "COACHCO2_LOG_FORMAT": "text"}  # fmt: skip
+
+    def statuses(base: str, forwarded: list[str]) -> list[int]:
+        return [
+            httpx.post(f"{base}/v1/auth/register", json={}, headers={"X-Forwarded-For": f}).status_code
+            for f in forwarded
+        ]
+
+    with running_server(env) as server:
+        assert statuses(server.base, [f"203.0.113.{i}" for i in range(5)]) == [201, 201, 201, 429, 429]
+    with running_server({**env, "COACHCO2_TRUSTED_PROXIES": "127.0.0.1,::1"}) as server:
+        assert statuses(server.base, [f"203.0.113.{i}" for i in range(5)]) == [201] * 5
+        assert statuses(server.base, ["198.51.100.7"] * 4) == [201, 201, 201, 429]

@@ -10,7 +10,7 @@ APP = Path(__file__).resolve().parents[2] / "app"
 # Besides every domain's repository.py: the table models, the engine (SQLite pragmas), the migrations runner.
 ALLOWED = {"models.py", "core/db.py", "core/migrate.py"}
 # Type hints (AsyncSession) and error classes (OperationalError) are not SQL.
-HARMLESS_MODULES = ("sqlalchemy.ext.asyncio", "sqlalchemy.exc")
+HARMLESS_MODULES = ("sqlalchemy.ext.asyncio", "sqlalchemy.exc", "sqlalchemy.orm.exc")
 QUERY_CALLS = {"execute", "scalar", "scalars", "stream", "stream_scalars", "execute_many"}
 SESSION_CALLS = {"get", "add", "add_all", "delete", "merge", "flush", "refresh"}
 SESSION_NAMES = {"session", "conn", "connection", "db_session"}

@@ -2,17 +2,38 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 from fastapi import FastAPI
 
+from app.core.migrate import head_revision
 from app.main import create_app
 from app.settings import Settings
 
 
 async def test_health_reports_the_database(client: httpx.AsyncClient) -> None:
-    response = await client.get("/health")
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    for path in ("/health", "/health/ready"):
+        response = await client.get(path)
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok", "database": "ok", "schema": head_revision()}
+    assert (await client.get("/health/live")).json() == {"status": "ok"}
+
+
+async def test_a_database_not_at_the_expected_schema_is_not_ready(tmp_path: Path) -> None:
+    """A database recreated empty (or left behind by an older version) answers, but cannot serve."""
+    app = create_app(Settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        for path in ("/health", "/health/ready"):
+            response = await client.get(path)
+            assert response.status_code == 503
+            assert response.headers["retry-after"]
+            assert response.json() == {"status": "unavailable", "database": "not migrated", "schema": None}
+        assert (await client.get("/health/live")).status_code == 200
+        register = await client.post("/v1/auth/register", json={})
+        assert register.status_code == 503
+        assert register.headers["content-type"] == "application/problem+json"
+    await app.state.db.dispose()
 
 
 async def test_health_is_503_when_the_database_is_unreachable() -> None:

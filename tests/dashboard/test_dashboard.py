@@ -152,3 +152,37 @@ def test_the_dashboard_reads_on_a_tablet_and_is_not_frameable(served: tuple[str,
     assert 300 < width <= 768
     assert browser.execute_script("return document.documentElement.scrollWidth") <= 768
     assert errors(browser) == []
+
+
+def test_what_the_dashboard_draws_is_text_never_markup(served: tuple[str, str], browser: Any) -> None:
+    """A zone code an operator uploaded is drawn as text in the map's tooltip: markup in it never runs."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    base, token = served
+    headers = {"Authorization": f"Bearer {token}"}
+    code = '<img src=x onerror="window.__injected=1">'
+    square = [[-1.35, 46.05], [-0.95, 46.05], [-0.95, 46.30], [-1.35, 46.30], [-1.35, 46.05]]
+    zones = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"code": code, "name": "x"},
+                                                        "geometry": {"type": "Polygon", "coordinates": [square]}}]}  # fmt: skip
+    created = httpx.post(f"{base}/v1/operator/zone-sets?name=markup", headers=headers, json=zones)
+    assert created.status_code == 201, created.text
+    for _ in range(300):
+        shown = httpx.get(f"{base}/v1/operator/stats/zones", headers=headers, params={"zone_set": "markup"})
+        if shown.json()["features"]:
+            break
+        time.sleep(0.1)
+    assert shown.json()["features"][0]["properties"]["zone"] == code
+
+    browser.get(f"{base}/dashboard")
+    browser.find_element(By.ID, "token").send_keys(token)
+    browser.find_element(By.CSS_SELECTOR, "#login-form button").click()
+    wait_for(browser, "return (window.dashboard.loads || 0) >= 1")
+    Select(browser.find_element(By.ID, "zone-set")).select_by_value("markup")
+    wait_for(browser, "return window.dashboard.loads >= 2")
+    browser.execute_script("window.dashboard.layer.eachLayer((l) => l.openTooltip())")
+    tip = wait_for(browser, "return document.querySelector('.leaflet-tooltip')?.textContent")
+    assert code in tip
+    assert browser.execute_script("return document.querySelector('.leaflet-tooltip img')") is None
+    time.sleep(0.3)
+    assert browser.execute_script("return window.__injected") is None

@@ -150,7 +150,10 @@ function drawMap(body) {
     style: (f) => ({ color: "#335", weight: 0.6, fillOpacity: 0.75, fillColor: color(measureOf(f, measure)) }),
     onEachFeature: (f, layer) => {
       const p = f.properties;
-      layer.bindTooltip(`${p.zone}: ${p.trips} ${t("trips")}, ${(p.co2e_g / 1000).toFixed(1)} kg CO2e`);
+      // Leaflet puts a string tooltip in as HTML: give it a text node, so a zone code is never markup.
+      const tip = document.createElement("span");
+      tip.textContent = `${p.zone}: ${p.trips} ${t("trips")}, ${(p.co2e_g / 1000).toFixed(1)} kg CO2e`;
+      layer.bindTooltip(tip);
     },
   }).addTo(state.map);
   if (features.length) state.map.fitBounds(state.layer.getBounds(), { maxZoom: 13 });
