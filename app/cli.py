@@ -67,7 +67,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         factory=True,
         host=args.host,
         port=args.port,
-        proxy_headers=True,
+        # forwarded headers are believed only from the configured proxies (COACHCO2_TRUSTED_PROXIES)
+        proxy_headers=bool(settings.trusted_proxy_list),
+        forwarded_allow_ips=settings.trusted_proxy_list or [],
         log_level=args.log_level,
         log_config=None,
         access_log=False,
@@ -82,11 +84,15 @@ def cmd_operator_create(args: argparse.Namespace) -> int:
         return 2
     _migrate()
     try:
-        _, secret = _in_session(lambda session: accounts.create_operator(session, name))
+        _, secret = _in_session(lambda session: accounts.create_operator(session, name, args.role))
     except IntegrityError:
         print(f"error: an operator named {name!r} already exists", file=sys.stderr)
         return 1
-    print(f"operator {name!r} created. Its token, shown this once (only its hash is kept):", file=sys.stderr)
+    print(
+        f"operator {name!r} created with the role {args.role}. Its token, shown this once (only its hash "
+        "is kept):",
+        file=sys.stderr,
+    )
     print(secret)
     return 0
 
@@ -94,7 +100,25 @@ def cmd_operator_create(args: argparse.Namespace) -> int:
 def cmd_operator_list(_: argparse.Namespace) -> int:
     _migrate()
     for op, last in _in_session(accounts.list_operators):
-        print(f"{op.name}\tcreated {rfc3339(op.created_at)}\tlast used {rfc3339(last) or 'never'}")
+        print(f"{op.name}\t{op.role}\tcreated {rfc3339(op.created_at)}\tlast used {rfc3339(last) or 'never'}")
+    return 0
+
+
+async def _operator_role(session: AsyncSession, name: str, role: str) -> bool:
+    operator = await accounts.find_operator(session, name)
+    if operator is None:
+        return False
+    await accounts.set_operator_role(session, operator.id, role)
+    await accounts.record_action(session, None, "operator.role", name, {"role": role})
+    return True
+
+
+def cmd_operator_role(args: argparse.Namespace) -> int:
+    _migrate()
+    if not _in_session(lambda session: _operator_role(session, args.name, args.role)):
+        print(f"error: no operator named {args.name!r}", file=sys.stderr)
+        return 1
+    print(f"operator {args.name!r} now has the role {args.role}")
     return 0
 
 
@@ -160,8 +184,20 @@ def cmd_transit_publish(args: argparse.Namespace) -> int:
         print(f"error: {args.file}: {exc}", file=sys.stderr)
         return 1
     _migrate()
-    _, replaced = _in_session(lambda session: transit.replace_feed(session, args.name, network))
-    verb = "replaced" if replaced else "published"
+
+    async def publish(session: AsyncSession) -> tuple[object, bool] | None:
+        stored = await transit.replace_feed(session, args.name, network)
+        if stored is not None:
+            action = "transit_feed.replace" if stored[1] else "transit_feed.publish"
+            detail = {"stops": len(network.stops), "routes": network.routes}
+            await accounts.record_action(session, None, action, args.name, detail)
+        return stored
+
+    stored = _in_session(publish)
+    if stored is None:
+        print(f"error: another publication of {args.name!r} was under way; run this again", file=sys.stderr)
+        return 1
+    verb = "replaced" if stored[1] else "published"
     print(f"{verb} transit feed {args.name!r}: {len(network.stops)} stops, {network.routes} lines")
     return 0
 
@@ -175,7 +211,14 @@ def cmd_transit_list(_: argparse.Namespace) -> int:
 
 def cmd_transit_withdraw(args: argparse.Namespace) -> int:
     _migrate()
-    if not _in_session(lambda session: transit.delete_feed(session, args.name)):
+
+    async def withdraw(session: AsyncSession) -> bool:
+        if not await transit.delete_feed(session, args.name):
+            return False
+        await accounts.record_action(session, None, "transit_feed.withdraw", args.name)
+        return True
+
+    if not _in_session(withdraw):
         print(f"error: no transit feed named {args.name!r}", file=sys.stderr)
         return 1
     print(f"withdrew transit feed {args.name!r}")
@@ -327,7 +370,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     from app.imports import repository as imports_store
     from app.imports.parsers import ImportFormatError
-    from app.imports.service import Checked, check, store_file
+    from app.imports.service import Checked, alive, check, store_file
     from app.models import Import, utcnow
     from app.selfdata import repository as people
 
@@ -359,25 +402,39 @@ def cmd_import(args: argparse.Namespace) -> int:
                 await imports_store.add(session, row)
                 await session.commit()
             try:
-                checked: Checked = await asyncio.to_thread(check, path, None, _ProgressBar("checking"))
+                async with alive(db, row.id):
+                    checked: Checked = await asyncio.to_thread(check, path, None, _ProgressBar("checking"))
+                    sys.stderr.write("\n")
+                    async with db.session() as session:
+                        await imports_store.heartbeat(
+                            session,
+                            row.id,
+                            status="storing",
+                            format=checked.format,
+                            points_read=checked.points,
+                        )
+                        await session.commit()
+                    accepted, activities = await store_file(
+                        db, user_id, row.id, path, _ProgressBar("storing ")
+                    )
+                    sys.stderr.write("\n")
             except ImportFormatError as exc:
                 sys.stderr.write("\n")
                 async with db.session() as session:
-                    failed = await imports_store.get(session, row.id)
-                    assert failed is not None
-                    failed.status, failed.error, failed.finished_at = "failed", exc.message, utcnow()
+                    await imports_store.heartbeat(
+                        session, row.id, status="failed", error=exc.message, finished_at=utcnow()
+                    )
                     await session.commit()
                 print(f"error: {exc.message}; nothing was stored", file=sys.stderr)
                 return 1
-            sys.stderr.write("\n")
-            accepted, activities = await store_file(db, user_id, path, _ProgressBar("storing "))
-            sys.stderr.write("\n")
             async with db.session() as session:
-                done = await imports_store.get(session, row.id)
-                assert done is not None
-                done.status, done.format, done.finished_at = "done", checked.format, utcnow()
-                done.points_read, done.points_accepted = checked.points, accepted
-                done.duplicates, done.activities = checked.points - accepted, activities
+                await imports_store.heartbeat(
+                    session,
+                    row.id,
+                    status="done",
+                    finished_at=utcnow(),
+                    duplicates=checked.points - accepted,
+                )
                 await session.commit()
             print(
                 f"imported {checked.format}: {checked.points} points read, {accepted} new, "
@@ -484,7 +541,18 @@ def build_parser() -> argparse.ArgumentParser:
     op_sub = operator.add_subparsers(dest="operator_command", required=True)
     create = op_sub.add_parser("create", help="create an operator and print its token once")
     create.add_argument("name", help="a unique name, e.g. the team or tool that will use the token")
+    create.add_argument(
+        "--role",
+        choices=accounts.OPERATOR_ROLES,
+        default=accounts.ADMIN,
+        help="admin (the default) publishes transit feeds, emission factors and zone sets for the "
+        "territory; analyst reads statistics only",
+    )
     create.set_defaults(func=cmd_operator_create)
+    role = op_sub.add_parser("role", help="change an operator's role")
+    role.add_argument("name")
+    role.add_argument("role", choices=accounts.OPERATOR_ROLES)
+    role.set_defaults(func=cmd_operator_role)
     listing = op_sub.add_parser("list", help="list operators")
     listing.set_defaults(func=cmd_operator_list)
     revoke = op_sub.add_parser("revoke", help="revoke every token of an operator")

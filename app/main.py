@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -25,7 +26,7 @@ from app.footprint import endpoints as me
 from app.footprint import modes_endpoints as modes
 from app.footprint import operator_endpoints as territory_factors
 from app.imports import endpoints as imports
-from app.imports.service import abandon_interrupted_imports
+from app.imports.service import STALE_AFTER_S, recover_imports
 from app.ingest import endpoints as ingest
 from app.ingest.schemas import LocationBatchIn
 from app.openpath import endpoints as emission
@@ -80,6 +81,18 @@ def _problem_openapi(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
+async def _recover_imports_forever(db: Database, import_dir: str) -> None:
+    """Settle, now and then, the imports another process left under way when it stopped."""
+    while True:
+        await asyncio.sleep(STALE_AFTER_S)
+        try:
+            await recover_imports(db, import_dir)
+        except Exception:  # the database may be out of reach for a while: try again later
+            logging.getLogger("coachco2.imports").warning(
+                "could not settle interrupted imports", exc_info=True
+            )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     db = Database(settings)
@@ -88,12 +101,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await abandon_interrupted_imports(db)
+        try:
+            await recover_imports(db, settings.import_dir)
+        except Exception:  # a database out of reach must not stop the server: /health/ready tells
+            logging.getLogger("coachco2.imports").warning(
+                "could not settle interrupted imports", exc_info=True
+            )
         task = asyncio.create_task(worker.run_forever()) if settings.worker_in_process else None
+        sweeper = asyncio.create_task(_recover_imports_forever(db, settings.import_dir))
         try:
             yield
         finally:
-            for running in [task, *app.state.import_tasks]:
+            for running in [task, sweeper, *app.state.import_tasks]:
                 if running is not None:
                     running.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
@@ -113,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = db
     app.state.worker = worker
     app.state.import_tasks = set()
+    app.state.imports_running = {}  # import id -> the task running it, so erasure can stop it
     app.state.limiter = make_limiter(settings)
     problems.install(app)
     # Imports stream large files to disk with their own cap; everything else is held to the body cap.

@@ -78,6 +78,27 @@ class Operator(Base):
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(sa.String(100), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # "admin" publishes what the territory computes with (transit feeds, emission factors, zone sets);
+    # "analyst" reads statistics only.
+    role: Mapped[str] = mapped_column(sa.String(16), default="admin", server_default="admin")
+
+
+class OperatorAction(Base):
+    """A change an operator made to what the territory computes with: who, when, what. Kept when the
+    operator is gone (the name stays), so the record of who changed the factors or the network holds."""
+
+    __tablename__ = "operator_actions"
+    __table_args__ = (sa.Index("ix_operator_actions_at", "at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    operator_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.Uuid, sa.ForeignKey("operators.id", ondelete="SET NULL")
+    )
+    operator_name: Mapped[str] = mapped_column(sa.String(100))
+    action: Mapped[str] = mapped_column(sa.String(40))  # transit_feed.publish, factor.add, zone_set.delete...
+    target: Mapped[str] = mapped_column(sa.String(200))  # the feed's name, the factor's mode, the zone set's
+    detail: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
 
 
 class ApiToken(Base):
@@ -357,6 +378,53 @@ class Import(Base):
     error: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The process running the import (host:pid:nonce) notes it is alive every few seconds; an import under
+    # way whose process is gone, or not heard from for long, was cut short (see app/imports/service.py).
+    runner: Mapped[str | None] = mapped_column(sa.String(120))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # True once the staged points began moving into the history: from then on the import is finished,
+    # never undone, even after a crash.
+    publishing: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+
+
+class StagedPoint(Base):
+    """A point of an import under way. Imports are stored here in short transactions (other writers get
+    in between), then moved to `location_points` when the whole file is in; a failed import's staged
+    points are deleted, so the person's history gets all of a file or none of it."""
+
+    __tablename__ = "import_staged_points"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    import_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("imports.id", ondelete="CASCADE"), primary_key=True
+    )
+    ts_ms: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    lat: Mapped[float] = mapped_column(sa.Double)
+    lon: Mapped[float] = mapped_column(sa.Double)
+    accuracy_m: Mapped[float | None] = mapped_column(sa.REAL)
+    altitude_m: Mapped[float | None] = mapped_column(sa.REAL)
+    speed_mps: Mapped[float | None] = mapped_column(sa.REAL)
+    heading_deg: Mapped[float | None] = mapped_column(sa.REAL)
+
+
+class StagedActivity(Base):
+    """A motion-activity hint of an import under way (see :class:`StagedPoint`)."""
+
+    __tablename__ = "import_staged_activities"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    import_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("imports.id", ondelete="CASCADE"), primary_key=True
+    )
+    ts_ms: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    activity_type: Mapped[str] = mapped_column(sa.String(16))
+    confidence: Mapped[int | None] = mapped_column(sa.SmallInteger)
 
 
 class ZoneSet(Base):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from app.accounts import repository as accounts
-from app.accounts.schemas import OperatorOut
+from app.accounts.schemas import OperatorActionList, OperatorActionOut, OperatorOut
 from app.core.deps import OPERATOR_ERRORS, CurrentOperator, SessionDep
 from app.core.problems import not_found
 
@@ -19,4 +21,24 @@ async def whoami(session: SessionDep, operator: CurrentOperator) -> OperatorOut:
     await session.commit()
     if found is None:
         raise not_found("operator")
-    return OperatorOut(operator_id=found.id, name=found.name, created_at=found.created_at)
+    return OperatorOut(operator_id=found.id, name=found.name, role=found.role, created_at=found.created_at)
+
+
+@router.get("/actions", response_model=OperatorActionList, responses=OPERATOR_ERRORS)
+async def list_actions(
+    session: SessionDep,
+    operator: CurrentOperator,
+    limit: Annotated[int, Query(ge=1, le=500, description="How many changes, newest first.")] = 100,
+) -> OperatorActionList:
+    """Every change made to what the territory computes with (transit feeds, emission factors, zone
+    sets): who made it, when, and on what. Every operator may read it."""
+    rows = await accounts.actions(session, limit)
+    await session.commit()
+    return OperatorActionList(
+        actions=[
+            OperatorActionOut(
+                at=r.at, operator=r.operator_name, action=r.action, target=r.target, detail=r.detail
+            )
+            for r in rows
+        ]
+    )

@@ -5,16 +5,22 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import ApiToken, Operator, PipelineState, User, utcnow
+from app.models import ApiToken, Operator, OperatorAction, PipelineState, User, utcnow
 
 USER = "user"
 OPERATOR = "operator"
+#: operators' roles: an administrator publishes what the territory computes with (transit feeds, emission
+#: factors, zone sets); an analyst reads statistics only
+ADMIN = "admin"
+ANALYST = "analyst"
+OPERATOR_ROLES = (ADMIN, ANALYST)
 # A prefix tells a leaked secret apart in logs and secret scanners; 32 random bytes make it unguessable.
 TOKEN_PREFIX = {USER: "cc2u_", OPERATOR: "cc2o_"}
 TOKEN_BYTES = 32
@@ -36,6 +42,8 @@ class Principal:
     role: str
     user_id: uuid.UUID | None
     operator_id: uuid.UUID | None
+    operator_role: str | None = None
+    operator_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,12 @@ class OperatorPrincipal:
 
     token_id: uuid.UUID
     operator_id: uuid.UUID
+    role: str
+    name: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == ADMIN
 
 
 async def _issue(
@@ -90,8 +104,8 @@ async def issue_user_token(
     return await _issue(session, USER, user_id=user_id, device_label=device_label)
 
 
-async def create_operator(session: AsyncSession, name: str) -> tuple[Operator, str]:
-    operator = Operator(name=name)
+async def create_operator(session: AsyncSession, name: str, role: str = ADMIN) -> tuple[Operator, str]:
+    operator = Operator(name=name, role=role)
     session.add(operator)
     await session.flush()
     _, secret = await _issue(session, OPERATOR, operator_id=operator.id, device_label=name)
@@ -100,14 +114,28 @@ async def create_operator(session: AsyncSession, name: str) -> tuple[Operator, s
 
 async def authenticate(session: AsyncSession, secret: str, touch_interval_s: int) -> Principal | None:
     """The principal behind a live token, or None. Notes the token's use at most once per interval."""
-    token = await session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == hash_token(secret)))
-    if token is None or token.revoked_at is not None:
+    found = (
+        await session.execute(
+            sa.select(ApiToken, Operator.role, Operator.name)
+            .outerjoin(Operator, Operator.id == ApiToken.operator_id)
+            .where(ApiToken.token_hash == hash_token(secret))
+        )
+    ).first()
+    if found is None or found[0].revoked_at is not None:
         return None
+    token, operator_role, operator_name = found
     now = utcnow()
     if token.last_used_at is None or now - token.last_used_at >= timedelta(seconds=touch_interval_s):
-        token.last_used_at = now
-        await session.flush()
-    return Principal(token_id=token.id, role=token.role, user_id=token.user_id, operator_id=token.operator_id)
+        # a plain UPDATE: a token erased meanwhile (DELETE /v1/me racing this request) is no error here
+        await session.execute(sa.update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
+    return Principal(
+        token_id=token.id,
+        role=token.role,
+        user_id=token.user_id,
+        operator_id=token.operator_id,
+        operator_role=operator_role,
+        operator_name=operator_name,
+    )
 
 
 async def list_user_tokens(session: AsyncSession, user_id: uuid.UUID) -> list[ApiToken]:
@@ -146,6 +174,43 @@ async def list_operators(session: AsyncSession) -> list[tuple[Operator, datetime
         .order_by(Operator.name)
     )
     return [(op, last) for op, last in rows.all()]
+
+
+async def set_operator_role(session: AsyncSession, operator_id: uuid.UUID, role: str) -> None:
+    await session.execute(sa.update(Operator).where(Operator.id == operator_id).values(role=role))
+
+
+#: who made a change from the command line (an administrator of the machine, not an operator account)
+COMMAND_LINE = "(command line)"
+
+
+async def record_action(
+    session: AsyncSession,
+    operator: OperatorPrincipal | None,
+    action: str,
+    target: str,
+    detail: Mapping[str, object] | None = None,
+) -> None:
+    """Note a change to what the territory computes with, made by an operator or (None) on the command
+    line, in the caller's transaction, so the change and its record commit together."""
+    session.add(
+        OperatorAction(
+            operator_id=operator.operator_id if operator else None,
+            operator_name=operator.name if operator else COMMAND_LINE,
+            action=action,
+            target=target[:200],
+            detail=dict(detail or {}),
+        )
+    )
+    await session.flush()
+
+
+async def actions(session: AsyncSession, limit: int, before: datetime | None = None) -> list[OperatorAction]:
+    """The recorded changes, newest first."""
+    query = sa.select(OperatorAction).order_by(OperatorAction.at.desc(), OperatorAction.id.desc())
+    if before is not None:
+        query = query.where(OperatorAction.at < before)
+    return list(await session.scalars(query.limit(limit)))
 
 
 async def revoke_operator_tokens(session: AsyncSession, operator_id: uuid.UUID) -> int:

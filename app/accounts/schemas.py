@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.core.schemas import OutputTime
+from app.core.schemas import InputText, OutputTime
 
 
 class RegisterIn(BaseModel):
@@ -14,7 +15,7 @@ class RegisterIn(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{}, {"device_label": "Pixel 8 of the family"}]}
     )
 
-    device_label: str | None = Field(
+    device_label: InputText | None = Field(
         default=None,
         min_length=1,
         max_length=100,
@@ -95,6 +96,7 @@ class OperatorOut(BaseModel):
                 {
                     "operator_id": "0b7e1f1a-2c3d-4e5f-8a9b-0c1d2e3f4a5b",
                     "name": "yelo-mobility-team",
+                    "role": "admin",
                     "created_at": "2026-11-28T09:00:00.000Z",
                 }
             ]
@@ -103,4 +105,55 @@ class OperatorOut(BaseModel):
 
     operator_id: uuid.UUID
     name: str
+    role: Literal["admin", "analyst"] = Field(
+        description="`admin` publishes transit feeds, emission factors and zone sets for the territory; "
+        "`analyst` reads statistics only."
+    )
     created_at: OutputTime
+
+
+class OperatorActionOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "at": "2026-12-02T09:30:00.000Z",
+                    "operator": "yelo-mobility-team",
+                    "action": "factor.add",
+                    "target": "bus",
+                    "detail": {"g_per_km": 95.0, "valid_from": "2027-01-01T00:00:00.000Z"},
+                }
+            ]
+        }
+    )
+
+    at: OutputTime
+    operator: str = Field(description="The operator's name when it made the change, or `(command line)`.")
+    action: str = Field(
+        description="What was changed: `transit_feed.publish`, `transit_feed.replace`, "
+        "`transit_feed.withdraw`, `factor.add`, `zone_set.upload`, `zone_set.delete` or `operator.role`."
+    )
+    target: str = Field(description="The feed's or zone set's name, or the factor's mode (`mode/variant`).")
+    detail: dict[str, Any]
+
+
+class OperatorActionList(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "actions": [
+                        {
+                            "at": "2026-12-02T09:30:00.000Z",
+                            "operator": "yelo-mobility-team",
+                            "action": "transit_feed.publish",
+                            "target": "yelo",
+                            "detail": {"stops": 812, "routes": 27},
+                        }
+                    ]
+                }
+            ]
+        }
+    )
+
+    actions: list[OperatorActionOut]

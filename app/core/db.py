@@ -39,6 +39,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=10000")
+        # Deleted content is overwritten with zeros, so an erased person's rows cannot be read back from
+        # the file's free pages.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -51,7 +54,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 def create_engine(settings: Settings) -> AsyncEngine:
     url = settings.database_url
-    kwargs: dict[str, Any] = {"echo": settings.db_echo, "pool_pre_ping": True}
+    # hide_parameters: an error's message never quotes the statement's values (labels, coordinates, token
+    # hashes), so a traceback in the logs carries none of them.
+    kwargs: dict[str, Any] = {"echo": settings.db_echo, "pool_pre_ping": True, "hide_parameters": True}
     path = sqlite_file(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,6 +96,26 @@ class Database:
             return True
         except Exception:
             return False
+
+    async def schema_revision(self) -> str | None:
+        """The migration the database is at; None when it has none (created empty) or cannot be reached."""
+        try:
+            async with self.engine.connect() as conn:
+                revision = await conn.scalar(text("SELECT version_num FROM alembic_version"))
+                return None if revision is None else str(revision)
+        except Exception:
+            return None
+
+    async def forget_erased(self) -> None:
+        """After an erasure: on SQLite, copy the journal into the database and empty it, so the erased
+        rows' old pages do not stay in the `-wal` file (the database's own pages were overwritten by
+        `secure_delete`). A reader holding an old snapshot may keep the journal for now: the next
+        erasure, or SQLite's own checkpoints, empty it. PostgreSQL reclaims dead rows by autovacuum."""
+        if self.dialect != "sqlite":
+            return
+        async with self.engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            await raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
 
     async def dispose(self) -> None:
         await self.engine.dispose()

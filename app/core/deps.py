@@ -61,11 +61,31 @@ async def get_current_user(principal: Annotated[Principal, Depends(get_principal
 async def get_current_operator(principal: Annotated[Principal, Depends(get_principal)]) -> OperatorPrincipal:
     if principal.role != accounts.OPERATOR or principal.operator_id is None:
         raise ProblemError(403, "forbidden-role", "Only operator tokens can call /v1/operator/*.")
-    return OperatorPrincipal(token_id=principal.token_id, operator_id=principal.operator_id)
+    return OperatorPrincipal(
+        token_id=principal.token_id,
+        operator_id=principal.operator_id,
+        role=principal.operator_role or accounts.ANALYST,
+        name=principal.operator_name or "",
+    )
+
+
+async def get_territory_admin(
+    operator: Annotated[OperatorPrincipal, Depends(get_current_operator)],
+) -> OperatorPrincipal:
+    """An operator whose role lets it change what the territory computes with."""
+    if not operator.is_admin:
+        raise ProblemError(
+            403,
+            "forbidden-role",
+            "This operator's role is analyst: it reads statistics only. Publishing transit feeds, emission "
+            "factors and zone sets needs the administrator role (`coachco2 operator role NAME admin`).",
+        )
+    return operator
 
 
 CurrentUser = Annotated[UserPrincipal, Depends(get_current_user)]
 CurrentOperator = Annotated[OperatorPrincipal, Depends(get_current_operator)]
+TerritoryAdmin = Annotated[OperatorPrincipal, Depends(get_territory_admin)]
 
 # The error answers every authenticated endpoint declares, for a person's and for an operator's.
 AUTH_ERRORS: dict[int | str, dict[str, object]] = {
@@ -75,4 +95,11 @@ AUTH_ERRORS: dict[int | str, dict[str, object]] = {
 OPERATOR_ERRORS: dict[int | str, dict[str, object]] = {
     401: {"model": Problem, "description": "Missing, unknown or revoked token."},
     403: {"model": Problem, "description": "A person's token on an operator endpoint."},
+}
+ADMIN_ERRORS: dict[int | str, dict[str, object]] = {
+    401: {"model": Problem, "description": "Missing, unknown or revoked token."},
+    403: {
+        "model": Problem,
+        "description": "A person's token, or an operator whose role (analyst) does not allow this change.",
+    },
 }

@@ -8,6 +8,7 @@ JSON Pointer into the request body (`#/points/17/lat`).
 from __future__ import annotations
 
 import importlib
+import logging
 from http import HTTPStatus
 from typing import Any
 
@@ -15,7 +16,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError  # an error type, as sqlalchemy.exc's: no SQL here
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -35,7 +37,12 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
     ),
     "forbidden-role": (
         "This token's role cannot call this endpoint",
-        "Person tokens reach /v1/me and /v1/auth; operator tokens reach /v1/operator only.",
+        "Person tokens reach /v1/me and /v1/auth; operator tokens reach /v1/operator only. Among operators, "
+        "only administrators publish transit feeds, emission factors and zone sets; analysts read.",
+    ),
+    "not-owner": (
+        "Another operator owns this object",
+        "An operator deletes only the zone sets it uploaded.",
     ),
     "not-found": ("Not found", "There is no such object among yours."),
     "payload-too-large": (
@@ -188,6 +195,8 @@ def invalid_field(
     return ProblemError(422, "validation-error", summary, errors=[error])
 
 
+log = logging.getLogger("coachco2.problems")
+
 #: Domain exceptions that reach an endpoint, and the field each one is about: (module, class name) ->
 #: (field, location, repeat the reason in the problem's `detail`). Subclasses are matched first.
 DOMAIN_PROBLEMS: dict[tuple[str, str], tuple[str, str, bool]] = {
@@ -233,11 +242,25 @@ def validation_problem(errors: list[dict[str, str]]) -> JSONResponse:
     return problem_response(422, "validation-error", f"{count}: {names}{more}", errors=errors)
 
 
+#: PostgreSQL error classes and codes that mean the store is out of reach, not that the request or the code
+#: is wrong (https://www.postgresql.org/docs/current/errcodes-appendix.html): connection exceptions (08),
+#: insufficient resources (53), operator intervention such as a shutdown (57), authorization (28), a
+#: database that does not exist (3D000) and tables that do not (42P01: a database recreated empty, not
+#: migrated), which only an administrator can mend.
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57", "28")
+_UNAVAILABLE_SQLSTATES = ("3D000", "42P01", "3F000")
+
+
 def database_unavailable(exc: BaseException) -> bool:
     """True for errors that mean "the store is out of reach or cannot write now", not a bug."""
     if isinstance(exc, OperationalError | OSError | TimeoutError):
         return True
-    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    sqlstate = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "")
+    return sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES or sqlstate in _UNAVAILABLE_SQLSTATES
 
 
 def install(app: FastAPI) -> None:
@@ -265,6 +288,21 @@ def install(app: FastAPI) -> None:
             503, "service-unavailable", "The database cannot be reached.", headers={"Retry-After": "5"}
         )
 
+    async def _integrity(_: Request, exc: Exception) -> JSONResponse:
+        # A write that collided with a concurrent one (a person erased while one of their requests ran,
+        # two publications of one new name): nothing of this request was stored.
+        log.warning(
+            "a request collided with a concurrent change (%s)", type(getattr(exc, "orig", exc)).__name__
+        )
+        return problem_response(
+            409,
+            "conflict",
+            "The request collided with a change made at the same time (for instance the account being "
+            "erased); nothing of it was stored. Send it again.",
+        )
+
+    app.add_exception_handler(IntegrityError, _integrity)
+    app.add_exception_handler(StaleDataError, _integrity)
     # Registered per class so that they are answered here, not logged as crashes by the server.
     for exc_class in (OperationalError, DBAPIError, OSError):
         app.add_exception_handler(exc_class, _database)

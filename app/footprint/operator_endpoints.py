@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter
 
-from app.core.deps import OPERATOR_ERRORS, CurrentOperator, SessionDep
+from app.accounts import repository as accounts
+from app.core.deps import ADMIN_ERRORS, OPERATOR_ERRORS, CurrentOperator, SessionDep, TerritoryAdmin
 from app.core.problems import ProblemError, invalid_field
 from app.core.schemas import rfc3339_ms
 from app.emissions import MODES
@@ -25,31 +24,33 @@ async def list_factors(session: SessionDep, operator: CurrentOperator) -> Territ
     return TerritoryFactorList(factors=factors)
 
 
-@router.post("/factors", status_code=201, response_model=TerritoryFactorOut, responses=OPERATOR_ERRORS)
+@router.post("/factors", status_code=201, response_model=TerritoryFactorOut, responses=ADMIN_ERRORS)
 async def add_factor(
-    session: SessionDep, operator: CurrentOperator, body: TerritoryFactorIn
+    session: SessionDep, operator: TerritoryAdmin, body: TerritoryFactorIn
 ) -> TerritoryFactorOut:
     """Set a local factor for a mode (for example the bus fleet's mix of electric and gas buses), with its
     source, in force for legs from `valid_from` on. It applies to new processing at once; figures already
-    computed change only when an administrator runs `coachco2 emissions recompute`, never silently."""
+    computed change only when an administrator runs `coachco2 emissions recompute`, never silently. Needs
+    the administrator role; every factor set is recorded in `/v1/operator/actions`."""
     if body.mode not in MODES or body.mode == "unknown":
         raise _invalid("mode", f"not a mode id; one of {', '.join(m for m in MODES if m != 'unknown')}")
-    try:
-        valid_from = datetime.fromisoformat(body.valid_from)
-    except ValueError:
-        raise _invalid("valid_from", "must be an RFC 3339 date-time") from None
-    if valid_from.tzinfo is None:
-        raise _invalid("valid_from", "RFC 3339 date-times need an offset, such as Z or +01:00")
     row = TerritoryFactor(
         mode=body.mode,
         variant=body.variant,
         g_per_km=body.g_per_km,
         unit=body.unit,
         source=body.source,
-        valid_from_ms=round(valid_from.timestamp() * 1000),
+        valid_from_ms=body.valid_from,  # checked milliseconds UTC (app/core/schemas.py InputInstant)
         operator_id=operator.operator_id,
     )
     out = _factor_out(await repository.add_territory_factor(session, row))
+    await accounts.record_action(
+        session,
+        operator,
+        "factor.add",
+        f"{body.mode}/{body.variant}" if body.variant else body.mode,
+        {"g_per_km": body.g_per_km, "valid_from": out.valid_from},
+    )
     await session.commit()
     return out
 

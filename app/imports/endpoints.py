@@ -17,7 +17,7 @@ from app.core.uploads import save_upload
 from app.imports import repository
 from app.imports.parsers import detect_format
 from app.imports.schemas import ImportList, ImportOut
-from app.imports.service import run_import
+from app.imports.service import run_import, upload_path
 from app.models import Import
 
 router = APIRouter(prefix="/v1/me/imports", tags=["imports"])
@@ -86,11 +86,11 @@ async def upload(
     folder = Path(settings.import_dir)
     await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
     import_id = uuid.uuid4()
-    target = folder / f"{import_id}.upload"
+    target = upload_path(folder, import_id)
     try:
         filename, size = await save_upload(request, target, settings.max_import_bytes, "the history file")
-        head = await asyncio.to_thread(_head, target)
-        fmt = detect_format(head)  # a file of no known format answers 422 (core/problems)
+        # a file of no known format answers 422 (core/problems)
+        fmt = await asyncio.to_thread(lambda: detect_format(_head(target)))
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             await asyncio.to_thread(target.unlink)
@@ -111,7 +111,9 @@ async def upload(
         run_import(app.state.db, import_id, user.user_id, target, wake=app.state.worker.wake)
     )
     app.state.import_tasks.add(task)
+    app.state.imports_running[import_id] = task
     task.add_done_callback(app.state.import_tasks.discard)
+    task.add_done_callback(lambda _: app.state.imports_running.pop(import_id, None))
     response.headers["Location"] = f"/v1/me/imports/{import_id}"
     return out
 

@@ -10,11 +10,15 @@ trips. Nothing partial is ever left behind.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
+import os
+import secrets
+import socket
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -31,8 +35,8 @@ from app.imports.parsers import (
     parse_file,
     sniff,
 )
-from app.ingest.repository import ActivityColumns, PointColumns
-from app.ingest.service import store_columns
+from app.ingest.repository import ActivityColumns, PointColumns, mark_pending
+from app.ingest.schemas import ACCURACY_RANGE_M, ALTITUDE_RANGE_M, HEADING_RANGE_DEG, SPEED_RANGE_MPS
 from app.models import utcnow
 
 log = logging.getLogger("coachco2.imports")
@@ -47,10 +51,25 @@ class Checked:
     activities: int
 
 
+def _within(value: float | None, bounds: tuple[float, float]) -> float | None:
+    """A reading inside its plausible range, or None (unknown): a file's 1e39 m/s is no measurement, and
+    would not fit the store's 4-byte column."""
+    return value if value is not None and bounds[0] <= value <= bounds[1] else None
+
+
 def point_columns(points: list[ImportedPoint]) -> PointColumns:
-    """Columns for the store, one point per millisecond (the first one wins), in time order."""
+    """Columns for the store, one point per millisecond (the first one wins), in time order. Optional
+    readings outside the ranges the phone's API accepts (app/ingest/schemas.py) become unknown."""
     return PointColumns.from_rows(
-        (round(p.ts_s * 1000), p.lat, p.lon, p.accuracy_m, p.altitude_m, p.speed_mps, p.heading_deg)
+        (
+            round(p.ts_s * 1000),
+            p.lat,
+            p.lon,
+            _within(p.accuracy_m, ACCURACY_RANGE_M),
+            _within(p.altitude_m, ALTITUDE_RANGE_M),
+            _within(p.speed_mps, SPEED_RANGE_MPS),
+            _within(p.heading_deg, HEADING_RANGE_DEG),
+        )
         for p in points
     )
 
@@ -104,23 +123,131 @@ def check(path: Path, now_s: float | None = None, progress: Progress | None = No
     return Checked(fmt, points, activities)
 
 
-async def store_file(
-    db: Database, user_id: uuid.UUID, path: Path, progress: Progress | None = None
-) -> tuple[int, int]:
-    """Store the file's points in one transaction; returns (new points, activities)."""
-    _, batches, raw = _batches(path, progress)
-    accepted = acts = 0
+#: points written to the staging tables per transaction: short enough that other people's writes get in
+#: between (a few milliseconds of write lock each), long enough that commits do not dominate
+STAGE_POINTS = 20_000
+#: points moved from staging into the history per transaction (well under a second of write lock on SQLite)
+PUBLISH_POINTS = 100_000
+#: the process running an import notes it is alive this often; an import under way not heard from for
+#: STALE_AFTER_S was cut short (its process stopped or was killed)
+HEARTBEAT_S = 5.0
+STALE_AFTER_S = 30.0
+
+#: this process, as it signs the imports it runs: host, pid and a nonce (a restarted server may get the
+#: same pid, as PID 1 does in a container, but never the same nonce)
+RUNNER = f"{socket.gethostname()[:80]}:{os.getpid()}:{secrets.token_hex(8)}"
+
+
+def upload_path(import_dir: str | Path, import_id: uuid.UUID) -> Path:
+    """Where an import's uploaded file waits while it is checked and stored."""
+    return Path(import_dir) / f"{import_id}.upload"
+
+
+def _runner_gone(runner: str | None) -> bool:
+    """True when `runner` was a process of this host that is no longer running (or a previous life of
+    this very process id). Another host's runner is judged by its heartbeat only."""
+    if not runner:
+        return False
+    host, _, rest = runner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname()[:80] or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return runner != RUNNER
     try:
-        async with db.session() as session:
-            while (batch := await asyncio.to_thread(next, batches, None)) is not None:
-                cols = point_columns(batch.points)
-                activity = activity_columns(batch.activities)
-                accepted += await store_columns(session, user_id, cols, activity)
-                acts += len(activity)
-            await session.commit()
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, someone else's
+        return False
+    return False
+
+
+@contextlib.asynccontextmanager
+async def alive(db: Database, import_id: uuid.UUID) -> AsyncIterator[None]:
+    """Sign the import as this process's and keep noting it is alive while the block runs."""
+
+    async def beat() -> None:
+        while True:
+            async with db.session() as session:
+                await repository.heartbeat(session, import_id, runner=RUNNER)
+                await session.commit()
+            await asyncio.sleep(HEARTBEAT_S)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def store_file(
+    db: Database,
+    user_id: uuid.UUID,
+    import_id: uuid.UUID,
+    path: Path,
+    progress: Progress | None = None,
+) -> tuple[int, int]:
+    """Store a checked file's points for the person, all of them or none; returns (new points, hints).
+
+    The points are first written to staging tables in short transactions, so other people's writes get
+    in between. Should anything fail then, the staged rows are deleted and nothing reaches the history.
+    Then the import is marked as publishing and its staged points move into the person's history in
+    chunks; once begun, the move is finished, here or, after a crash, by :func:`recover_imports`."""
+    _, batches, raw = _batches(path, progress)
+    try:
+        staged: list[ImportBatch] = []
+        held = 0
+        while True:
+            batch = await asyncio.to_thread(next, batches, None)
+            if batch is not None:
+                staged.append(batch)
+                held += len(batch.points)
+            if staged and (held >= STAGE_POINTS or batch is None):
+                async with db.session() as session:
+                    for b in staged:
+                        cols, acts = point_columns(b.points), activity_columns(b.activities)
+                        await repository.stage(session, user_id, import_id, cols, acts)
+                    await session.commit()
+                staged, held = [], 0
+            if batch is None:
+                break
+    except BaseException:
+        await asyncio.shield(drop_staged(db, user_id, import_id))
+        raise
     finally:
         raw.close()
-    return accepted, acts
+    async with db.session() as session:
+        await repository.heartbeat(session, import_id, publishing=True, points_accepted=0, activities=0)
+        await session.commit()
+    return await asyncio.shield(publish(db, user_id, import_id))
+
+
+async def publish(db: Database, user_id: uuid.UUID, import_id: uuid.UUID) -> tuple[int, int]:
+    """Move an import's staged points into the history, chunk by chunk, counting on the import row what
+    each chunk added; returns the import's (new points, hints) in all."""
+    while True:
+        async with db.session() as session:
+            moved = await repository.publish_chunk(session, user_id, import_id, PUBLISH_POINTS)
+            if moved.points and moved.earliest_ms is not None:
+                await mark_pending(session, user_id, moved.points, moved.earliest_ms)
+            totals = await repository.count_published(session, import_id, moved.points, moved.activities)
+            await session.commit()
+        if moved.done:
+            return totals
+
+
+async def drop_staged(db: Database, user_id: uuid.UUID, import_id: uuid.UUID) -> None:
+    """Delete what an import staged, in chunks."""
+    while True:
+        async with db.session() as session:
+            done = await repository.drop_staged(session, user_id, import_id, PUBLISH_POINTS)
+            await session.commit()
+        if done:
+            return
 
 
 async def _update(db: Database, import_id: uuid.UUID, **values: object) -> None:
@@ -130,6 +257,19 @@ async def _update(db: Database, import_id: uuid.UUID, **values: object) -> None:
             for name, value in values.items():
                 setattr(row, name, value)
             await session.commit()
+
+
+async def _finish(db: Database, import_id: uuid.UUID, points_read: int) -> None:
+    async with db.session() as session:
+        row = await repository.get(session, import_id)
+        if row is not None:
+            row.status, row.finished_at = "done", utcnow()
+            row.duplicates = max(0, points_read - row.points_accepted)
+            await session.commit()
+
+
+FAILED_ON_SERVER = "the import failed on the server; nothing was stored"
+INTERRUPTED = "interrupted by a server stop; nothing was stored"
 
 
 async def run_import(
@@ -142,47 +282,106 @@ async def run_import(
     wake: Callable[[], None] | None = None,
     keep_file: bool = False,
 ) -> None:
-    """Check, then store, one uploaded file, recording the outcome on its import row."""
+    """Check, then store, one uploaded file, recording the outcome on its import row. The file is removed
+    at the end, whatever the outcome (unless `keep_file`)."""
     try:
-        await _update(db, import_id, status="checking")
-        checked = await asyncio.to_thread(check, path, None, progress)
-        await _update(db, import_id, status="storing", format=checked.format, points_read=checked.points)
-        accepted, acts = await store_file(db, user_id, path)
-        await _update(
-            db,
-            import_id,
-            status="done",
-            points_accepted=accepted,
-            duplicates=checked.points - accepted,
-            activities=acts,
-            finished_at=utcnow(),
-        )
+        async with alive(db, import_id):
+            await _update(db, import_id, status="checking")
+            checked = await asyncio.to_thread(check, path, None, progress)
+            await _update(db, import_id, status="storing", format=checked.format, points_read=checked.points)
+            accepted, _ = await store_file(db, user_id, import_id, path)
+            await _finish(db, import_id, checked.points)
         if wake is not None and accepted:
             wake()
     except ImportFormatError as exc:
         await _update(db, import_id, status="failed", error=exc.message, finished_at=utcnow())
+    except asyncio.CancelledError:  # the server is stopping: say so now, unless the move had begun
+        await asyncio.shield(_fail_unless_publishing(db, import_id, INTERRUPTED))
+        raise
     except Exception:
         log.exception("an import failed")
-        await _update(
-            db,
-            import_id,
-            status="failed",
-            error="the import failed on the server; nothing was stored",
-            finished_at=utcnow(),
-        )
+        await _fail_unless_publishing(db, import_id, FAILED_ON_SERVER)
     finally:
         if not keep_file:
             await asyncio.to_thread(path.unlink, missing_ok=True)
 
 
-async def abandon_interrupted_imports(db: Database, older_than_s: float = 3600) -> int:
-    """Imports still under way long after they began were cut short by a stop: they stored nothing (one
-    transaction), and say so. An hour is far beyond any real import (a million points take under a
-    minute), so an import another process is running is never touched."""
-    cutoff = utcnow() - timedelta(seconds=older_than_s)
+async def _fail_unless_publishing(db: Database, import_id: uuid.UUID, error: str) -> None:
+    with contextlib.suppress(Exception):  # the database may be what failed: recovery will see to it
+        async with db.session() as session:
+            row = await repository.get(session, import_id)
+            if row is not None and not row.publishing and row.status in repository.LIVE:
+                row.status, row.error, row.finished_at = "failed", error, utcnow()
+                await session.commit()
+
+
+async def recover_imports(db: Database, import_dir: str | Path) -> int:
+    """Settle the imports whose process was stopped or killed: one whose points had begun moving into the
+    history is finished; any other is marked failed and its staged points deleted. Their uploaded files
+    are removed, and so are files in the upload folder that no import under way owns. Returns how many
+    imports were settled. Safe to run in several processes at once: each import is claimed first."""
+    alive_after = utcnow() - timedelta(seconds=STALE_AFTER_S)
     async with db.session() as session:
-        count = await repository.fail_unfinished(
-            session, cutoff, "interrupted by a server stop; nothing was stored"
-        )
+        candidates = await repository.unfinished(session)
         await session.commit()
-    return count
+    settled = 0
+    for row in candidates:
+        beat = row.heartbeat_at or row.created_at
+        if row.runner == RUNNER or not (beat < alive_after or _runner_gone(row.runner)):
+            continue
+        async with db.session() as session:
+            claimed = await repository.claim(session, row.id, row.runner, RUNNER)
+            await session.commit()
+        if not claimed:
+            continue
+        if row.publishing:
+            await publish(db, row.user_id, row.id)
+            await _finish(db, row.id, row.points_read)
+        else:
+            await drop_staged(db, row.user_id, row.id)
+            await _update(db, row.id, status="failed", error=INTERRUPTED, finished_at=utcnow())
+        settled += 1
+    await asyncio.to_thread(_sweep_uploads, Path(import_dir), await _live_ids(db))
+    return settled
+
+
+async def _live_ids(db: Database) -> set[str]:
+    async with db.session() as session:
+        ids = {row.id.hex for row in await repository.unfinished(session)}
+        await session.commit()
+    return ids
+
+
+#: a transit feed's upload is checked within seconds; one left this long belongs to a stopped server
+TRANSIT_UPLOAD_MAX_AGE_S = 3600.0
+
+
+def _sweep_uploads(folder: Path, live: set[str]) -> None:
+    """Remove upload files no import under way owns (left by a killed server or an erased person)."""
+    if not folder.is_dir():
+        return
+    now = time.time()
+    for path in folder.iterdir():
+        if path.suffix == ".upload":
+            try:
+                owner = uuid.UUID(path.stem).hex
+            except ValueError:
+                owner = ""
+            if owner not in live:
+                path.unlink(missing_ok=True)
+        elif path.name.startswith("transit-") and now - path.stat().st_mtime > TRANSIT_UPLOAD_MAX_AGE_S:
+            path.unlink(missing_ok=True)
+
+
+async def stop_imports_of(
+    running: dict[uuid.UUID, asyncio.Task[None]], import_ids: list[uuid.UUID], import_dir: str | Path
+) -> None:
+    """Stop a person's imports under way in this process and remove their uploaded files (erasure). Call
+    after the person's rows are committed away: a stopped import then finds nothing to write to."""
+    tasks = [running[i] for i in import_ids if i in running]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.wait(tasks, timeout=10)
+    for import_id in import_ids:
+        await asyncio.to_thread(upload_path(import_dir, import_id).unlink, missing_ok=True)

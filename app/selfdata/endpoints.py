@@ -6,15 +6,17 @@ import uuid
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from app.core.deps import AUTH_ERRORS, CurrentUser, DatabaseDep, SessionDep, SettingsDep
 from app.core.lang import LangDep
-from app.core.problems import Problem, not_found
+from app.core.problems import Problem, not_found, unauthorized
 from app.core.ratelimit import ExportLimit
 from app.core.schemas import rfc3339_ms
 from app.emissions.coaching import Lang
+from app.imports import repository as imports_store
+from app.imports.service import stop_imports_of
 from app.models import (
     Consent,
     ConsentEvent,
@@ -27,7 +29,7 @@ from app.models import (
 from app.pipeline.reconcile import shared_columns
 from app.selfdata import repository as store
 from app.selfdata.consents import PURPOSES, Purpose, receipt
-from app.selfdata.export import FORMATS, export_stream
+from app.selfdata.export import FORMATS, export_stream, held
 from app.selfdata.export_schema import (
     EXPORT_OPENAPI_SCHEMA,
     EXPORT_SCHEMA,
@@ -143,11 +145,18 @@ async def what_is_held(session: SessionDep, user: CurrentUser, lang: LangDep) ->
 
 
 @router.delete("", status_code=status.HTTP_204_NO_CONTENT, responses=AUTH_ERRORS)
-async def erase_me(session: SessionDep, user: CurrentUser) -> Response:
+async def erase_me(
+    request: Request, session: SessionDep, settings: SettingsDep, db: DatabaseDep, user: CurrentUser
+) -> Response:
     """Erase the account and everything derived from it, in every table, in one transaction. Every token
-    stops working at once. Anonymous aggregates already published stay: no one can be told apart in them."""
+    stops working at once; imports under way stop and their files are removed; on SQLite the freed pages
+    are overwritten and the journal emptied, so no erased byte stays in the files. Anonymous aggregates
+    already published stay: no one can be told apart in them."""
+    imports_under_way = await imports_store.live_of_user(session, user.user_id)
     await store.erase(session, user.user_id)
     await session.commit()
+    await stop_imports_of(request.app.state.imports_running, imports_under_way, settings.import_dir)
+    await db.forget_erased()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -193,11 +202,14 @@ async def export(
         action="export",
         reason=f"export in {format} format requested with this device's token",
     )
+    small_tables = await held(session, user.user_id)
+    if small_tables is None:  # erased between the token check and now
+        raise unauthorized("The token is unknown or has been revoked.")
     await session.commit()
     media, extension = FORMATS[format]
     stamp = utcnow().strftime("%Y%m%d")
     return StreamingResponse(
-        export_stream(db, user.user_id, format),
+        export_stream(db, user.user_id, format, small_tables),
         media_type=media,
         headers={"Content-Disposition": f'attachment; filename="coachco2-export-{stamp}.{extension}"'},
     )

@@ -23,6 +23,8 @@ from app.models import (
     PrivacyZone,
     Rollup,
     RollupMonthly,
+    StagedActivity,
+    StagedPoint,
     Trip,
     User,
     UserProfile,
@@ -133,7 +135,8 @@ async def erase(session: AsyncSession, user_id: uuid.UUID) -> None:
     The foreign keys cascade as well; deleting explicitly keeps erasure complete even where a store runs
     without foreign-key enforcement."""
     for model in (Leg, Trip, LocationPoint, MotionActivity, PipelineState, UserProfile, ConsentEvent, Consent,
-                  PrivacyZone, AccessLogEntry, Import, Rollup, RollupMonthly, ApiToken):  # fmt: skip
+                  PrivacyZone, AccessLogEntry, StagedPoint, StagedActivity, Import, Rollup, RollupMonthly,
+                  ApiToken):  # fmt: skip
         column = model.__table__.c.user_id
         await session.execute(sa.delete(model).where(column == user_id))
     await session.execute(sa.delete(User).where(User.id == user_id))

@@ -15,8 +15,17 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 
-from app.core.deps import OPERATOR_ERRORS, CurrentOperator, SessionDep, SettingsDep
+from app.accounts import repository as accounts
+from app.core.deps import (
+    ADMIN_ERRORS,
+    OPERATOR_ERRORS,
+    CurrentOperator,
+    SessionDep,
+    SettingsDep,
+    TerritoryAdmin,
+)
 from app.core.problems import Problem, ProblemError, invalid_field, not_found
+from app.core.schemas import InputText
 from app.models import ZoneSet
 from app.statistics import repository as store
 from app.statistics.disclosure import (
@@ -62,13 +71,15 @@ def _invalid(field: str, detail: str, location: str = "query") -> ProblemError:
 async def scope(
     session: SessionDep,
     zone_set: Annotated[
-        str, Query(description="Zone set name; the built-in 500 m grid by default")
+        InputText, Query(max_length=100, description="Zone set name; the built-in 500 m grid by default")
     ] = "grid-500m",
     from_: Annotated[
         date | None, Query(alias="from", description="First local day; default a year ago")
     ] = None,
     to: Annotated[date | None, Query(description="Last local day (included); default today")] = None,
-    zone: Annotated[str | None, Query(max_length=64, description="Only trips starting in this zone")] = None,
+    zone: Annotated[
+        InputText | None, Query(max_length=64, description="Only trips starting in this zone")
+    ] = None,
     epsilon: Annotated[
         float | None,
         Query(gt=0, le=5, description="Add differential-privacy noise with this ε (charged to the budget)"),
@@ -78,7 +89,8 @@ async def scope(
     if found is None:
         raise not_found("zone set")
     last = to or datetime.now(UTC).date()
-    first = from_ or last - timedelta(days=365)
+    # A year before `to` by default, but not before the calendar starts (`to` in year 1: nothing to count).
+    first = from_ or last - timedelta(days=min(365, last.toordinal() - 1))
     if first > last:
         raise _invalid("from", "must not be after `to`")
     if (last - first).days > 3 * 366:
@@ -299,13 +311,13 @@ async def list_zone_sets(session: SessionDep, operator: CurrentOperator) -> dict
     "/zone-sets",
     status_code=status.HTTP_201_CREATED,
     response_model=ZoneSetOut,
-    responses={**OPERATOR_ERRORS, 409: {"model": Problem}},
+    responses={**ADMIN_ERRORS, 409: {"model": Problem, "description": "A zone set of that name exists."}},
 )
 async def upload_zone_set(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    operator: CurrentOperator,
+    operator: TerritoryAdmin,
     name: Annotated[str, Query(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")],
     body: Annotated[
         dict[str, Any],
@@ -317,14 +329,19 @@ async def upload_zone_set(
 ) -> dict[str, Any]:
     """Upload zones (communes, neighbourhoods) as GeoJSON. Polygons are checked (valid rings, WGS 84,
     at most 5,000 zones). Trips already processed are assigned to the new zones in the background; new
-    trips are assigned as they are processed."""
+    trips are assigned as they are processed. Needs the administrator role; the upload is recorded in
+    `/v1/operator/actions`."""
     shapes = parse_zones(body)  # a bad zone file answers 422 (core/problems)
+    taken = ProblemError(409, "conflict", f"A zone set named {name!r} exists already.")
     if await store.zone_set_named(session, name) is not None:
-        raise ProblemError(409, "conflict", f"A zone set named {name!r} exists already.")
+        raise taken
     zs = ZoneSet(name=name, kind="polygons", operator_id=operator.operator_id)
-    await store.add_zone_set(
+    added = await store.add_zone_set(
         session, zs, [{"code": z.code, "name": z.name, "geometry": z.geometry} for z in shapes]
     )
+    if not added:  # another upload of the same name got in first
+        raise taken
+    await accounts.record_action(session, operator, "zone_set.upload", name, {"zones": len(shapes)})
     out = _zone_set_out(zs, len(shapes))
     await session.commit()
     task = asyncio.create_task(backfill(request.app.state.db, zs.id, settings))
@@ -356,14 +373,32 @@ async def get_zone_set(
     }  # fmt: skip
 
 
-@router.delete("/zone-sets/{zone_set_id}", status_code=status.HTTP_204_NO_CONTENT,
-               responses={**OPERATOR_ERRORS, 404: {"model": Problem}, 409: {"model": Problem}})  # fmt: skip
-async def delete_zone_set(session: SessionDep, operator: CurrentOperator, zone_set_id: uuid.UUID) -> Response:
+@router.delete(
+    "/zone-sets/{zone_set_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={
+        **ADMIN_ERRORS,
+        403: {
+            "model": Problem,
+            "description": "A person's token, an analyst, or a zone set another operator uploaded.",
+        },
+        404: {"model": Problem},
+        409: {"model": Problem, "description": "The built-in grid cannot be deleted."},
+    },
+)
+async def delete_zone_set(session: SessionDep, operator: TerritoryAdmin, zone_set_id: uuid.UUID) -> Response:
+    """Delete a zone set this operator uploaded (one whose operator is gone may be deleted by any
+    administrator). The deletion is recorded in `/v1/operator/actions`."""
     zs = await store.zone_set(session, zone_set_id)
     if zs is None:
         raise not_found("zone set")
     if zs.id == GRID_ID:
         raise ProblemError(409, "conflict", "The built-in grid cannot be deleted.")
+    if zs.operator_id is not None and zs.operator_id != operator.operator_id:
+        raise ProblemError(
+            403, "not-owner", "Another operator uploaded this zone set: only that operator may delete it."
+        )
     await store.delete_zone_set(session, zs)
+    await accounts.record_action(session, operator, "zone_set.delete", zs.name)
     await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import (
@@ -359,12 +360,17 @@ async def zone_counts(session: AsyncSession) -> dict[uuid.UUID, int]:
     return {zone_set_id: int(n) for zone_set_id, n in rows.all()}
 
 
-async def add_zone_set(session: AsyncSession, zs: ZoneSet, zones: list[dict[str, Any]]) -> ZoneSet:
-    """A new zone set with its zones (each a dict of `code`, `name` and `geometry`)."""
-    session.add(zs)
-    await session.flush()
+async def add_zone_set(session: AsyncSession, zs: ZoneSet, zones: list[dict[str, Any]]) -> bool:
+    """Add a new zone set with its zones (each a dict of `code`, `name` and `geometry`); False when a zone
+    set of that name was added meanwhile (the rest of the transaction stands)."""
+    try:
+        async with session.begin_nested():
+            session.add(zs)
+            await session.flush()
+    except IntegrityError:
+        return False
     await session.execute(sa.insert(Zone), [{"zone_set_id": zs.id, **z} for z in zones])
-    return zs
+    return True
 
 
 async def delete_zone_set(session: AsyncSession, zs: ZoneSet) -> None:

@@ -80,7 +80,8 @@ def parse_zones(document: Any) -> list[ZoneShape]:
         raise ZoneFormatError("the body must be a GeoJSON FeatureCollection")
     crs = document.get("crs")
     if crs is not None:
-        name = str((crs.get("properties") or {}).get("name", "")) if isinstance(crs, dict) else ""
+        crs_properties = crs.get("properties") if isinstance(crs, dict) else None
+        name = str(crs_properties.get("name", "")) if isinstance(crs_properties, dict) else ""
         if not any(tag in name for tag in ("CRS84", "EPSG::4326", "EPSG:4326")):
             raise ZoneFormatError(
                 f"coordinates must be WGS 84 longitude/latitude (RFC 7946), not {name or crs!r}"
@@ -111,11 +112,17 @@ def parse_zones(document: Any) -> list[ZoneShape]:
         if vertices > MAX_VERTICES:
             raise ZoneFormatError(f"the zones have more than {MAX_VERTICES} vertices in all")
         properties = feature.get("properties") or {}
+        if not isinstance(properties, dict):
+            raise ZoneFormatError(f"{where}: `properties` must be an object (or null)")
         code = str(properties.get("code") or properties.get("id") or feature.get("id") or index)[:64]
+        if "\x00" in code:
+            raise ZoneFormatError(f"{where}: the zone code must not contain NUL characters")
         if code in codes:
             raise ZoneFormatError(f"{where}: the code {code!r} is used twice")
         codes.add(code)
         name = str(properties.get("name") or properties.get("nom") or code)[:200]
+        if "\x00" in name:
+            raise ZoneFormatError(f"{where}: the zone name must not contain NUL characters")
         zones.append(ZoneShape(code, name, shapely.geometry.mapping(polygon)))
     return zones
 

@@ -10,8 +10,16 @@ from pathlib import Path
 
 from fastapi import APIRouter, Request, Response, status
 
-from app.core.deps import OPERATOR_ERRORS, CurrentOperator, SessionDep, SettingsDep
-from app.core.problems import Problem, invalid_field, not_found
+from app.accounts import repository as accounts
+from app.core.deps import (
+    ADMIN_ERRORS,
+    OPERATOR_ERRORS,
+    CurrentOperator,
+    SessionDep,
+    SettingsDep,
+    TerritoryAdmin,
+)
+from app.core.problems import Problem, ProblemError, invalid_field, not_found
 from app.core.uploads import save_upload
 from app.models import TransitFeed
 from app.transit import FEED_NAME, read_gtfs
@@ -50,7 +58,7 @@ async def list_feeds(session: SessionDep, operator: CurrentOperator) -> TransitF
     "/{name}",
     response_model=TransitFeedOut,
     responses={
-        **OPERATOR_ERRORS,
+        **ADMIN_ERRORS,
         200: {"description": "A feed of that name was replaced."},
         201: {"model": TransitFeedOut, "description": "The feed was published."},
         413: {"model": Problem, "description": "The file is larger than the server accepts."},
@@ -80,15 +88,16 @@ async def put_feed(
     response: Response,
     session: SessionDep,
     settings: SettingsDep,
-    operator: CurrentOperator,
+    operator: TerritoryAdmin,
 ) -> TransitFeedOut:
     """Publish the territory's public transport network as a GTFS zip (the raw body, or multipart with a
     `file` field), under a name of your choice (`yelo`, `ter-nouvelle-aquitaine`...). A feed of the same
     name is replaced in one go. From then on the pipeline takes a motorised leg that sets off from and
     arrives at stops of one line, halting at its stops, as that line's bus, tram, metro or train, and one
     halting away from any stop as a car; trips already built keep their modes until an administrator runs
-    `coachco2 reprocess`. A bad feed is refused with
-    a message naming the file, row and column, and the published network stays as it was."""
+    `coachco2 reprocess`. A bad feed is refused with a message naming the file, row and column, and the
+    published network stays as it was. Needs the administrator role; every publication is recorded in
+    `/v1/operator/actions`."""
     _check_name(name)
     folder = Path(settings.import_dir)
     await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
@@ -99,7 +108,19 @@ async def put_feed(
     finally:
         with contextlib.suppress(FileNotFoundError):
             await asyncio.to_thread(target.unlink)
-    feed, replaced = await store.replace_feed(session, name, network)
+    stored = await store.replace_feed(session, name, network)
+    if stored is None:
+        raise ProblemError(
+            409, "conflict", f"Another publication of the feed {name!r} was under way; send it again."
+        )
+    feed, replaced = stored
+    await accounts.record_action(
+        session,
+        operator,
+        "transit_feed.replace" if replaced else "transit_feed.publish",
+        name,
+        {"stops": feed.stops, "routes": feed.routes},
+    )
     out = feed_out(feed)
     await session.commit()
     response.status_code = status.HTTP_200_OK if replaced else status.HTTP_201_CREATED
@@ -109,11 +130,14 @@ async def put_feed(
 @router.delete(
     "/{name}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={**OPERATOR_ERRORS, 404: {"model": Problem, "description": "No feed of that name."}},
+    responses={**ADMIN_ERRORS, 404: {"model": Problem, "description": "No feed of that name."}},
 )
-async def delete_feed(name: str, session: SessionDep, operator: CurrentOperator) -> Response:
-    """Withdraw a network: new processing no longer uses its stops."""
+async def delete_feed(name: str, session: SessionDep, operator: TerritoryAdmin) -> Response:
+    """Withdraw a network: new processing no longer uses its stops. Needs the administrator role; the
+    withdrawal is recorded in `/v1/operator/actions`."""
+    _check_name(name)
     if not await store.delete_feed(session, name):
         raise not_found("transit feed")
+    await accounts.record_action(session, operator, "transit_feed.withdraw", name)
     await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.mobility.transit import TransitStops
@@ -20,9 +21,12 @@ INSERT_CHUNK = 5_000
 MARGIN_DEG = 0.02
 
 
-async def replace_feed(session: AsyncSession, name: str, network: GtfsNetwork) -> tuple[TransitFeed, bool]:
+async def replace_feed(
+    session: AsyncSession, name: str, network: GtfsNetwork
+) -> tuple[TransitFeed, bool] | None:
     """Store ``network`` under ``name``, replacing a feed of that name; returns it and whether it
-    replaced one. The caller commits: readers see the old feed or the new one, never a mix."""
+    replaced one, or None when another publication of a new feed of that name got in first. The caller
+    commits: readers see the old feed or the new one, never a mix."""
     old = await session.scalar(sa.select(TransitFeed).where(TransitFeed.name == name))
     if old is not None:
         await session.execute(sa.delete(TransitStopRow).where(TransitStopRow.feed_id == old.id))
@@ -39,8 +43,12 @@ async def replace_feed(session: AsyncSession, name: str, network: GtfsNetwork) -
         max_lat=max(lats),
         max_lon=max(lons),
     )
-    session.add(feed)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            session.add(feed)
+            await session.flush()
+    except IntegrityError:
+        return None
     rows: list[dict[str, Any]] = [
         {
             "feed_id": feed.id,
