@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import IO, Any, BinaryIO
 
 import ijson
 
+from app.imports.parsers.jsonguard import JsonGuard
 from app.imports.parsers.types import ImportBatch, ImportedActivity, ImportedPoint, ImportFormatError
 
 DEFAULT_BATCH_SIZE = 5000
@@ -18,6 +19,14 @@ CHUNK_SIZE = 64 * 1024
 # A numeric timestamp at or above this is taken as epoch *milliseconds*: 1e11 s is the year 5138,
 # while 1e11 ms is 1973-03-03, so every plausible track (1973 onwards) is classified correctly.
 EPOCH_MS_THRESHOLD = 1e11
+
+# One value built whole by iter_prefixed (a GeoJSON feature, a Google record or segment) may hold at most
+# this many JSON values: 1,000,000 is a line of 250,000 vertices with their times (three days at one fix
+# a second), some 60 MB once built in Python. Items of Google files hold a few dozen.
+MAX_ITEM_VALUES = 1_000_000
+# ... and at most this many characters in its strings and keys (up to 64 MB as Python str): the value
+# count alone would let a million strings of 1 MiB each through.
+MAX_ITEM_CHARS = 16 * 2**20
 
 
 def parse_rfc3339(text: str) -> float:
@@ -185,13 +194,23 @@ def read_head(f: BinaryIO, size: int) -> tuple[bytes, BinaryIO]:
     return head, io.BufferedReader(PrefixedReader(head, f), CHUNK_SIZE)
 
 
-def json_error(fmt: str, exc: Exception, f: IO[bytes]) -> ImportFormatError:
+def open_json(f: BinaryIO, fmt: str, **limits: Any) -> JsonGuard:
+    """The stream every JSON parser reads: ``f`` without a leading UTF-8 byte-order mark, behind a
+    :class:`~app.imports.parsers.jsonguard.JsonGuard` so that ijson never sees JSON nested too deep, or a
+    string or number too long (ijson has no limits of its own). ``limits`` go to the guard. Byte
+    positions in errors count the mark.
+    """
+    head, stream = read_head(f, 3)
+    offset = 0
+    if head == b"\xef\xbb\xbf":
+        stream.read(3)
+        offset = 3
+    return JsonGuard(stream, fmt, offset=offset, **limits)
+
+
+def json_error(fmt: str, exc: Exception, f: JsonGuard) -> ImportFormatError:
     """An ImportFormatError for an ijson failure, naming the approximate byte offset."""
-    try:
-        pos: int | None = f.tell()
-    except (OSError, AttributeError, ValueError):
-        pos = None
-    where = f" (before byte {pos})" if pos is not None else ""
+    where = f" (before byte {f.tell()})"
     detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
     if isinstance(exc, UnicodeError):
         return ImportFormatError(f"{fmt}: the file is not valid UTF-8 JSON{where}: {detail}")
@@ -200,38 +219,102 @@ def json_error(fmt: str, exc: Exception, f: IO[bytes]) -> ImportFormatError:
     return ImportFormatError(f"{fmt}: the file is not valid JSON{where}: {detail}")
 
 
-def iter_prefixed(f: IO[bytes], prefixes: frozenset[str]) -> Iterator[tuple[str, Any]]:
-    """Stream a JSON document and yield ``(prefix, value)`` for every value found at one of ``prefixes``.
+def iter_prefixed(f: JsonGuard, labels: Mapping[str, str], fmt: str) -> Iterator[tuple[str, Any]]:
+    """Stream a JSON document and yield ``(prefix, value)`` for every value found at a prefix of ``labels``.
 
-    Prefixes use ijson's dotted notation (``"features.item"``, ``"rawSignals.item"``). Each value is
-    built on its own and handed out at once, so memory is bounded by the largest single value, not
-    the document. Unlike ``ijson.items`` this serves several prefixes in one pass.
+    Prefixes use ijson's dotted notation (``"features.item"``, ``"rawSignals.item"``); ``labels`` maps
+    each to how an error names its n-th value (``"feature {}"``). Each value is built on its own and
+    handed out at once, so memory is bounded by the largest single value -- which is itself bounded:
+    one holding more than :data:`MAX_ITEM_VALUES` JSON values or :data:`MAX_ITEM_CHARS` characters of
+    strings is refused with an :class:`ImportFormatError` (a single GeoJSON line of ten million vertices
+    would otherwise be built whole, at some 200 bytes a vertex). Unlike ``ijson.items`` this serves
+    several prefixes in one pass.
+
+    Why ``basic_parse`` and our own path: ijson's ``parse`` gives every event its prefix string, built
+    anew at each key, so a path of long keys costs memory and time in proportion to its length at every
+    key (16 KB keys 64 deep: 156 s and 6 GB for a 13 MB file). Here the path is a list of at most a few
+    keys, only as deep as the deepest wanted prefix, and costs nothing further down. (No wanted prefix
+    may lie inside another: a value at one is built whole, not searched further.)
     Raises ``ijson.JSONError`` on malformed or truncated input.
     """
-    events = ijson.parse(f, use_float=True)
-    for prefix, event, value in events:
-        if prefix not in prefixes:
+    wanted: dict[tuple[str | None, ...], str] = {
+        tuple(prefix.split(".")) if prefix else (): prefix for prefix in labels
+    }
+    reach = max(len(k) for k in wanted)
+    seen = dict.fromkeys(labels, 0)
+    path: list[str | None] = []  # the prefix of the current value, one entry per open container
+    events = ijson.basic_parse(f, use_float=True)
+    for event, value in events:
+        if event == "map_key":
+            path[-1] = value if len(path) <= reach else None
             continue
+        if event == "end_map" or event == "end_array":
+            path.pop()
+            continue
+        prefix = wanted.get(tuple(path)) if len(path) <= reach else None
+        if prefix is not None:
+            index = seen[prefix]
+            seen[prefix] = index + 1
+            if event == "start_map" or event == "start_array":
+                yield prefix, _build(events, event, (fmt, labels[prefix], index), f)
+            else:
+                yield prefix, value
+        elif event == "start_map":
+            path.append(None)
+        elif event == "start_array":
+            path.append("item")
+
+
+def _build(events: Iterator[tuple[str, Any]], first: str, label: tuple[str, str, int], f: JsonGuard) -> Any:
+    """Build the container that ``first`` opened from the events up to its end (what ijson's
+    ObjectBuilder does, inline for speed), refusing it past the item limits.
+
+    ``label`` is ``(format name, label template, index)``, formatted only for an error message.
+    """
+    root: Any = {} if first == "start_map" else []
+    stack: list[Any] = []
+    current: Any = root
+    key: Any = None
+    values = 1
+    chars = 0
+    for event, value in events:
+        if event == "map_key":
+            key = value
+            chars += len(value)
+            if chars > MAX_ITEM_CHARS:
+                raise _too_large(label, f"{MAX_ITEM_CHARS:,} characters of strings", f)
+            continue
+        if event == "end_map" or event == "end_array":
+            if not stack:
+                return root
+            current = stack.pop()
+            continue
+        values += 1
+        if values > MAX_ITEM_VALUES:
+            raise _too_large(label, f"{MAX_ITEM_VALUES:,} JSON values", f)
         if event == "start_map" or event == "start_array":
-            builder = ijson.ObjectBuilder()
-            depth = 1
-            builder.event(event, value)
-            for _p, ev, val in events:
-                if ev == "start_map" or ev == "start_array":
-                    depth += 1
-                elif ev == "end_map" or ev == "end_array":
-                    depth -= 1
-                    if depth == 0:
-                        break
-                builder.event(ev, val)
-            yield prefix, builder.value
-        elif event != "map_key" and event != "end_map" and event != "end_array":
-            yield prefix, value
+            child: Any = {} if event == "start_map" else []
+            if type(current) is list:
+                current.append(child)
+            else:
+                current[key] = child
+            stack.append(current)
+            current = child
+            continue
+        if event == "string":
+            chars += len(value)
+            if chars > MAX_ITEM_CHARS:
+                raise _too_large(label, f"{MAX_ITEM_CHARS:,} characters of strings", f)
+        if type(current) is list:
+            current.append(value)
+        else:
+            current[key] = value
+    return root  # not reached on a whole document: ijson raises on a truncated one
 
 
-def skip_utf8_bom(f: BinaryIO) -> BinaryIO:
-    """Return a stream over ``f`` without its leading UTF-8 byte-order mark, if any (JSON parsers need it)."""
-    head, stream = read_head(f, 3)
-    if head == b"\xef\xbb\xbf":
-        stream.read(3)
-    return stream
+def _too_large(label: tuple[str, str, int], what: str, f: JsonGuard) -> ImportFormatError:
+    fmt, template, index = label
+    return ImportFormatError(
+        f"{fmt}: {template.format(index)} is too large to import in one piece: more than {what} "
+        f"(before byte {f.tell()}); split it into smaller ones"
+    )

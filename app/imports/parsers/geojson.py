@@ -27,8 +27,11 @@ Optional Point properties read: ``accuracy`` / ``accuracy_m`` / ``horizontal_acc
 altitude and time.
 
 Memory: features are built one at a time, so a collection of millions of Point features streams in
-bounded memory; a single huge LineString feature is held in memory while it is processed (its
-coordinates and times arrive in different parts of the feature and must be paired).
+bounded memory; a single LineString feature is held in memory while it is processed (its coordinates
+and times arrive in different parts of the feature and must be paired), so one feature may hold at most
+:data:`~app.imports.parsers._common.MAX_ITEM_VALUES` JSON values (a line of 250,000 vertices with
+their times). The JSON itself is checked by :class:`~app.imports.parsers.jsonguard.JsonGuard` (nesting,
+string and number lengths) before ijson parses it.
 """
 
 from __future__ import annotations
@@ -44,16 +47,21 @@ from app.imports.parsers._common import (
     iter_prefixed,
     json_error,
     make_point,
+    open_json,
     opt_float,
     parse_time_value,
-    skip_utf8_bom,
 )
 from app.imports.parsers.types import ImportBatch, ImportedPoint, ImportFormatError
 
 _FMT = "GeoJSON"
 _TIME_KEYS = ("time", "timestamp", "ts")
 _VERTEX_TIME_KEYS = ("coordTimes", "times")
-_PREFIXES = frozenset({"features.item", "type", "geometry", "properties"})
+_PREFIXES = {
+    "features.item": "feature {}",
+    "type": "the top-level 'type'",
+    "geometry": "the feature's geometry",
+    "properties": "the feature's properties",
+}
 
 
 def _first(props: dict[str, Any], keys: tuple[str, ...]) -> Any:
@@ -165,13 +173,13 @@ def parse_geojson(f: BinaryIO, batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator
     Raises :class:`ImportFormatError` on malformed or truncated JSON, a Point without time, a line
     whose times do not match its vertices, or impossible coordinates.
     """
-    f = skip_utf8_bom(f)
+    stream = open_json(f, _FMT)
     batcher = Batcher(batch_size)
     top_type: str | None = None
     single: dict[str, Any] = {}
     index = 0
     try:
-        for prefix, value in iter_prefixed(f, _PREFIXES):
+        for prefix, value in iter_prefixed(stream, _PREFIXES, _FMT):
             if prefix == "features.item":
                 for point in _feature_points(value, f"feature {index}"):
                     batcher.points.append(point)
@@ -183,7 +191,7 @@ def parse_geojson(f: BinaryIO, batch_size: int = DEFAULT_BATCH_SIZE) -> Iterator
             else:
                 single[prefix] = value
     except (ijson.JSONError, UnicodeError) as exc:
-        raise json_error(_FMT, exc, f) from None
+        raise json_error(_FMT, exc, stream) from None
     if top_type == "Feature":
         for point in _feature_points(single, "the feature"):
             batcher.points.append(point)
