@@ -17,7 +17,7 @@ from app import __version__, dashboard
 from app.accounts import endpoints as auth
 from app.accounts import operator_endpoints as operator
 from app.core import endpoints as service
-from app.core import problems
+from app.core import offload, problems
 from app.core.db import Database
 from app.core.logs import AccessLogMiddleware, SecurityHeadersMiddleware
 from app.core.middleware import BodyGuardMiddleware
@@ -81,6 +81,21 @@ def _problem_openapi(app: FastAPI) -> dict[str, Any]:
     return schema
 
 
+#: how often the SQLite journal is copied into the database (see Database.checkpoint)
+CHECKPOINT_S = 2.0
+
+
+async def _checkpoint_forever(db: Database) -> None:
+    if db.dialect != "sqlite":
+        return
+    while True:
+        await asyncio.sleep(CHECKPOINT_S)
+        try:
+            await db.checkpoint()
+        except Exception:
+            logging.getLogger("coachco2.db").warning("could not checkpoint the journal", exc_info=True)
+
+
 async def _recover_imports_forever(db: Database, import_dir: str) -> None:
     """Settle, now and then, the imports another process left under way when it stopped."""
     while True:
@@ -109,15 +124,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         task = asyncio.create_task(worker.run_forever()) if settings.worker_in_process else None
         sweeper = asyncio.create_task(_recover_imports_forever(db, settings.import_dir))
+        checkpoints = asyncio.create_task(_checkpoint_forever(db))
         try:
             yield
         finally:
-            for running in [task, sweeper, *app.state.import_tasks]:
+            for running in [task, sweeper, checkpoints, *app.state.import_tasks]:
                 if running is not None:
                     running.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await running
             await db.dispose()
+            offload.shutdown()
 
     app = FastAPI(
         title="Coach CO2",

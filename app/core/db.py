@@ -42,6 +42,10 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         # Deleted content is overwritten with zeros, so an erased person's rows cannot be read back from
         # the file's free pages.
         cursor.execute("PRAGMA secure_delete=ON")
+        # No checkpoint inside a commit: SQLite's automatic one would make whichever request commits
+        # next wait while the journal is copied into the database; the server checkpoints in the
+        # background instead (Database.checkpoint), and SQLite does when the last connection closes.
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -72,6 +76,7 @@ class Database:
     """The engine and the session factory of one running app."""
 
     def __init__(self, settings: Settings) -> None:
+        self.url = settings.database_url
         self.engine = create_engine(settings)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
 
@@ -92,6 +97,8 @@ class Database:
     async def ping(self) -> bool:
         try:
             async with self.engine.connect() as conn:
+                # a read-only transaction: on SQLite it does not wait for the write lock (see _on_begin)
+                conn = await conn.execution_options(sqlite_readonly=True)
                 await conn.execute(text("SELECT 1"))
             return True
         except Exception:
@@ -101,10 +108,20 @@ class Database:
         """The migration the database is at; None when it has none (created empty) or cannot be reached."""
         try:
             async with self.engine.connect() as conn:
+                conn = await conn.execution_options(sqlite_readonly=True)
                 revision = await conn.scalar(text("SELECT version_num FROM alembic_version"))
                 return None if revision is None else str(revision)
         except Exception:
             return None
+
+    async def checkpoint(self) -> None:
+        """On SQLite, copy what the journal holds into the database without holding up anyone (a passive
+        checkpoint: it never takes the write lock), so the journal stays small."""
+        if self.dialect != "sqlite":
+            return
+        async with self.engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            await raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")  # type: ignore[union-attr]
 
     async def forget_erased(self) -> None:
         """After an erasure: on SQLite, copy the journal into the database and empty it, so the erased

@@ -83,6 +83,9 @@ async def upload(
     deduplicated against what is already held, and taken into trips by the normal pipeline. Follow it at
     `GET /v1/me/imports/{id}`. A bad or foreign file fails with a message naming what is wrong, and nothing
     of it is stored."""
+    # End the token check's transaction before the body arrives: on SQLite it holds the write lock, which
+    # other people's writes would wait behind for as long as the upload takes.
+    await session.commit()
     folder = Path(settings.import_dir)
     await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
     import_id = uuid.uuid4()

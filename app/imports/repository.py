@@ -199,6 +199,24 @@ async def heartbeat(session: AsyncSession, import_id: uuid.UUID, **values: objec
     )
 
 
+async def advance(session: AsyncSession, import_id: uuid.UUID, from_status: str, **values: object) -> bool:
+    """Move an import on from `from_status` (setting `values`); False when it is no longer there."""
+    result = await session.execute(
+        sa.update(Import)
+        .where(Import.id == import_id, Import.status == from_status)
+        .values(heartbeat_at=utcnow(), **values)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def drop_orphan_staging(session: AsyncSession) -> None:
+    """Delete staged rows of imports that are no longer under way (a worker process that went on
+    staging after its import was settled)."""
+    settled = sa.select(Import.id).where(Import.status.not_in(LIVE))
+    await session.execute(sa.delete(StagedPoint).where(StagedPoint.import_id.in_(settled)))
+    await session.execute(sa.delete(StagedActivity).where(StagedActivity.import_id.in_(settled)))
+
+
 async def unfinished(session: AsyncSession) -> list[Import]:
     """Every import under way, whoever runs it."""
     return list(await session.scalars(sa.select(Import).where(Import.status.in_(LIVE))))

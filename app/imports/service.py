@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from app.core.db import Database
+from app.core.offload import in_process
 from app.core.schemas import MAX_FUTURE_S, MIN_TS_S
 from app.imports import repository
 from app.imports.parsers import (
@@ -38,6 +39,7 @@ from app.imports.parsers import (
 from app.ingest.repository import ActivityColumns, PointColumns, mark_pending
 from app.ingest.schemas import ACCURACY_RANGE_M, ALTITUDE_RANGE_M, HEADING_RANGE_DEG, SPEED_RANGE_MPS
 from app.models import utcnow
+from app.settings import Settings
 
 log = logging.getLogger("coachco2.imports")
 
@@ -125,9 +127,14 @@ def check(path: Path, now_s: float | None = None, progress: Progress | None = No
 
 #: points written to the staging tables per transaction: short enough that other people's writes get in
 #: between (a few milliseconds of write lock each), long enough that commits do not dominate
-STAGE_POINTS = 20_000
-#: points moved from staging into the history per transaction (well under a second of write lock on SQLite)
-PUBLISH_POINTS = 100_000
+STAGE_POINTS = 10_000
+#: points moved from staging into the history per transaction (under a tenth of a second of write lock on
+#: SQLite)
+PUBLISH_POINTS = 25_000
+#: the pause between two of those transactions: SQLite gives its write lock to whoever asks first once it
+#: is free, and a writer kept waiting polls only every few tens of milliseconds, so without a pause the next
+#: chunk would always win and a phone's upload would wait for the whole import
+PAUSE_S = 0.1
 #: the process running an import notes it is alive this often; an import under way not heard from for
 #: STALE_AFTER_S was cut short (its process stopped or was killed)
 HEARTBEAT_S = 5.0
@@ -184,19 +191,16 @@ async def alive(db: Database, import_id: uuid.UUID) -> AsyncIterator[None]:
             await task
 
 
-async def store_file(
+async def stage_file(
     db: Database,
     user_id: uuid.UUID,
     import_id: uuid.UUID,
     path: Path,
     progress: Progress | None = None,
-) -> tuple[int, int]:
-    """Store a checked file's points for the person, all of them or none; returns (new points, hints).
-
-    The points are first written to staging tables in short transactions, so other people's writes get
-    in between. Should anything fail then, the staged rows are deleted and nothing reaches the history.
-    Then the import is marked as publishing and its staged points move into the person's history in
-    chunks; once begun, the move is finished, here or, after a crash, by :func:`recover_imports`."""
+) -> None:
+    """Write a checked file's points to the staging tables in short transactions, so that other people's
+    writes get in between. Should anything fail, what was staged is deleted: nothing reaches the
+    history."""
     _, batches, raw = _batches(path, progress)
     try:
         staged: list[ImportBatch] = []
@@ -220,10 +224,58 @@ async def store_file(
         raise
     finally:
         raw.close()
+
+
+async def publish_staged(db: Database, user_id: uuid.UUID, import_id: uuid.UUID) -> tuple[int, int]:
+    """Mark the import as publishing, then move its staged points into the person's history in chunks;
+    once begun, the move is finished, here or, after a crash, by :func:`recover_imports`."""
     async with db.session() as session:
         await repository.heartbeat(session, import_id, publishing=True, points_accepted=0, activities=0)
         await session.commit()
     return await asyncio.shield(publish(db, user_id, import_id))
+
+
+async def store_file(
+    db: Database,
+    user_id: uuid.UUID,
+    import_id: uuid.UUID,
+    path: Path,
+    progress: Progress | None = None,
+) -> tuple[int, int]:
+    """Store a checked file's points for the person, all of them or none; returns (new points, hints).
+    Staged in this process (the command line's and the benchmarks' way; the server stages in a worker
+    process, see :func:`check_and_stage`)."""
+    await stage_file(db, user_id, import_id, path, progress)
+    return await publish_staged(db, user_id, import_id)
+
+
+def check_and_stage(database_url: str, import_id: str, user_id: str, path: str) -> Checked:
+    """Check a file, then stage its points: the heavy part of an import, run in a worker process
+    (app/core/offload.py) with its own connection to the database. Raises ImportFormatError for a bad
+    file. Stages nothing if the import is no longer being checked (failed or erased meanwhile)."""
+
+    async def run() -> Checked:
+        db = Database(Settings(database_url=database_url))
+        try:
+            checked = check(Path(path))
+            ident = uuid.UUID(import_id)
+            async with db.session() as session:
+                going_on = await repository.advance(
+                    session,
+                    ident,
+                    "checking",
+                    status="storing",
+                    format=checked.format,
+                    points_read=checked.points,
+                )
+                await session.commit()
+            if going_on:
+                await stage_file(db, uuid.UUID(user_id), ident, Path(path))
+            return checked
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
 
 
 async def publish(db: Database, user_id: uuid.UUID, import_id: uuid.UUID) -> tuple[int, int]:
@@ -238,6 +290,7 @@ async def publish(db: Database, user_id: uuid.UUID, import_id: uuid.UUID) -> tup
             await session.commit()
         if moved.done:
             return totals
+        await asyncio.sleep(PAUSE_S)
 
 
 async def drop_staged(db: Database, user_id: uuid.UUID, import_id: uuid.UUID) -> None:
@@ -248,6 +301,7 @@ async def drop_staged(db: Database, user_id: uuid.UUID, import_id: uuid.UUID) ->
             await session.commit()
         if done:
             return
+        await asyncio.sleep(PAUSE_S)
 
 
 async def _update(db: Database, import_id: uuid.UUID, **values: object) -> None:
@@ -257,6 +311,13 @@ async def _update(db: Database, import_id: uuid.UUID, **values: object) -> None:
             for name, value in values.items():
                 setattr(row, name, value)
             await session.commit()
+
+
+async def _status(db: Database, import_id: uuid.UUID) -> str | None:
+    async with db.session() as session:
+        row = await repository.get(session, import_id)
+        await session.commit()
+        return None if row is None else row.status
 
 
 async def _finish(db: Database, import_id: uuid.UUID, points_read: int) -> None:
@@ -278,18 +339,20 @@ async def run_import(
     user_id: uuid.UUID,
     path: Path,
     *,
-    progress: Progress | None = None,
     wake: Callable[[], None] | None = None,
     keep_file: bool = False,
 ) -> None:
-    """Check, then store, one uploaded file, recording the outcome on its import row. The file is removed
-    at the end, whatever the outcome (unless `keep_file`)."""
+    """Check, then store, one uploaded file, recording the outcome on its import row. The file is read in
+    a worker process (app/core/offload.py), so the server's other requests do not wait behind it. The
+    file is removed at the end, whatever the outcome (unless `keep_file`)."""
     try:
         async with alive(db, import_id):
             await _update(db, import_id, status="checking")
-            checked = await asyncio.to_thread(check, path, None, progress)
-            await _update(db, import_id, status="storing", format=checked.format, points_read=checked.points)
-            accepted, _ = await store_file(db, user_id, import_id, path)
+            checked = await in_process(check_and_stage, db.url, str(import_id), str(user_id), str(path))
+            current = await _status(db, import_id)
+            if current != "storing":  # failed or erased while the file was read
+                return
+            accepted, _ = await publish_staged(db, user_id, import_id)
             await _finish(db, import_id, checked.points)
         if wake is not None and accepted:
             wake()
@@ -341,6 +404,9 @@ async def recover_imports(db: Database, import_dir: str | Path) -> int:
             await drop_staged(db, row.user_id, row.id)
             await _update(db, row.id, status="failed", error=INTERRUPTED, finished_at=utcnow())
         settled += 1
+    async with db.session() as session:
+        await repository.drop_orphan_staging(session)
+        await session.commit()
     await asyncio.to_thread(_sweep_uploads, Path(import_dir), await _live_ids(db))
     return settled
 

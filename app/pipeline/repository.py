@@ -8,6 +8,7 @@ commits its results only if its lease is still its own: no point is lost or proc
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -115,46 +116,66 @@ class Window:
     activity_confidence: np.ndarray
 
 
-def _column(values: list[Any]) -> np.ndarray:
-    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+#: rows converted between two turns of the event loop when reading a window
+WINDOW_PART_ROWS = 20_000
+
+
+async def _columns_in_parts(conn: AsyncConnection, query: Any, kinds: tuple[str, ...]) -> list[np.ndarray]:
+    """A query's columns as arrays (`kinds`: "int", "float" with None as NaN, or "object"), read and
+    converted a part at a time with a turn of the event loop in between, so that a window of hundreds of
+    thousands of rows never holds up the server's other requests."""
+    parts: list[list[np.ndarray]] = [[] for _ in kinds]
+    result = await conn.stream(query)
+    async for part in result.partitions(WINDOW_PART_ROWS):
+        for i, values in enumerate(zip(*part, strict=True)):
+            parts[i].append(_array(values, kinds[i]))
+        await asyncio.sleep(0)
+    return [np.concatenate(p) if p else _array((), kind) for p, kind in zip(parts, kinds, strict=True)]
+
+
+def _array(values: Any, kind: str) -> np.ndarray:
+    if kind == "int":
+        return np.array(values, dtype=np.int64)
+    if kind == "float":
+        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    return np.array(values, dtype=object)
 
 
 async def read_window(conn: AsyncConnection, user_id: uuid.UUID, start_ms: int) -> Window:
-    """The person's points and motion activities from `start_ms` on, as columns, in time order."""
-    rows = (
-        await conn.execute(
-            sa.select(
-                LocationPoint.ts_ms,
-                LocationPoint.lat,
-                LocationPoint.lon,
-                LocationPoint.accuracy_m,
-                LocationPoint.speed_mps,
-                LocationPoint.altitude_m,
-            )
-            .where(LocationPoint.user_id == user_id, LocationPoint.ts_ms >= start_ms)
-            .order_by(LocationPoint.ts_ms)
+    """The person's points and motion activities from `start_ms` on, as columns, in time order. Read in
+    parts, letting the server's other requests run in between: a window of an imported history holds
+    hundreds of thousands of rows."""
+    ts, lat, lon, accuracy, speed, altitude = await _columns_in_parts(
+        conn,
+        sa.select(
+            LocationPoint.ts_ms,
+            LocationPoint.lat,
+            LocationPoint.lon,
+            LocationPoint.accuracy_m,
+            LocationPoint.speed_mps,
+            LocationPoint.altitude_m,
         )
-    ).all()
-    acts = (
-        await conn.execute(
-            sa.select(MotionActivity.ts_ms, MotionActivity.activity_type, MotionActivity.confidence)
-            .where(MotionActivity.user_id == user_id, MotionActivity.ts_ms >= start_ms)
-            .order_by(MotionActivity.ts_ms)
-        )
-    ).all()
-    empty: tuple[Any, ...] = ()
-    cols = list(zip(*rows, strict=True)) if rows else [empty] * 6
-    acols = list(zip(*acts, strict=True)) if acts else [empty] * 3
+        .where(LocationPoint.user_id == user_id, LocationPoint.ts_ms >= start_ms)
+        .order_by(LocationPoint.ts_ms),
+        ("int", "float", "float", "float", "float", "float"),
+    )
+    act_ts, act_kind, act_confidence = await _columns_in_parts(
+        conn,
+        sa.select(MotionActivity.ts_ms, MotionActivity.activity_type, MotionActivity.confidence)
+        .where(MotionActivity.user_id == user_id, MotionActivity.ts_ms >= start_ms)
+        .order_by(MotionActivity.ts_ms),
+        ("int", "object", "float"),
+    )
     return Window(
-        ts_ms=np.array(cols[0], dtype=np.int64),
-        lat=np.array(cols[1], dtype=np.float64),
-        lon=np.array(cols[2], dtype=np.float64),
-        accuracy_m=_column(list(cols[3])),
-        speed_mps=_column(list(cols[4])),
-        altitude_m=_column(list(cols[5])),
-        activity_ts_ms=np.array(acols[0], dtype=np.int64),
-        activity_kind=np.array(acols[1], dtype=object),
-        activity_confidence=_column(list(acols[2])),
+        ts_ms=ts,
+        lat=lat,
+        lon=lon,
+        accuracy_m=accuracy,
+        speed_mps=speed,
+        altitude_m=altitude,
+        activity_ts_ms=act_ts,
+        activity_kind=act_kind,
+        activity_confidence=act_confidence,
     )
 
 

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from app.core.db import Database
+from app.core.offload import in_process
 from app.emissions import DEFAULT_POLICY, EmissionPolicy
 from app.footprint.service import load_context
 from app.mobility import DEFAULT_PARAMS, ActivityArrays, PipelineResult, PointArrays, TransitStops, process
@@ -59,6 +60,11 @@ def run_pipeline(window: Window, now_s: float | None, transit: TransitStops | No
             confidence=window.activity_confidence,
         )
     return process(points, activities, now_s=now_s, transit=transit)
+
+
+#: windows of at least this many points are processed in a worker process; smaller ones (a phone's day)
+#: take milliseconds, less than sending them to another process would
+OFFLOAD_POINTS = 20_000
 
 
 class PipelineWorker:
@@ -138,7 +144,12 @@ class PipelineWorker:
             window = await store.read_window(conn, claim.user_id, start_ms)
             transit = await transit_store.stops_around(conn, window.lat, window.lon)
             await conn.rollback()
-        result = await asyncio.to_thread(run_pipeline, window, now_s, transit)
+        if len(window.ts_ms) >= OFFLOAD_POINTS:
+            # a big window (an imported history) is minutes of Python work: in a worker process, so the
+            # server's requests do not wait behind it (app/core/offload.py)
+            result = await in_process(run_pipeline, window, now_s, transit)
+        else:
+            result = await asyncio.to_thread(run_pipeline, window, now_s, transit)
         async with self.db.session() as session:
             if not await store.hold_lease(session, claim):
                 log.warning("lease on a person's pipeline was lost; another worker takes over")

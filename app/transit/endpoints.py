@@ -19,6 +19,7 @@ from app.core.deps import (
     SettingsDep,
     TerritoryAdmin,
 )
+from app.core.offload import in_process
 from app.core.problems import Problem, ProblemError, invalid_field, not_found
 from app.core.uploads import save_upload
 from app.models import TransitFeed
@@ -99,12 +100,15 @@ async def put_feed(
     published network stays as it was. Needs the administrator role; every publication is recorded in
     `/v1/operator/actions`."""
     _check_name(name)
+    # End the token check's transaction before the body arrives and is read (see app/imports/endpoints.py)
+    await session.commit()
     folder = Path(settings.import_dir)
     await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
     target = folder / f"transit-{uuid.uuid4()}.zip"
     try:
         await save_upload(request, target, settings.max_import_bytes, "the GTFS zip")
-        network = await asyncio.to_thread(read_gtfs, target)  # a bad feed answers 422 (core/problems)
+        # read in a worker process (app/core/offload.py); a bad feed answers 422 (core/problems)
+        network = await in_process(read_gtfs, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
             await asyncio.to_thread(target.unlink)
