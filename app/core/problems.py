@@ -251,6 +251,22 @@ _UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57", "28")
 _UNAVAILABLE_SQLSTATES = ("3D000", "42P01", "3F000")
 
 
+#: PostgreSQL's answers to two transactions that collided (a deadlock, a serialization failure): the one it
+#: rolled back succeeds if sent again
+_TRANSIENT_SQLSTATES = ("40P01", "40001")
+
+
+def _sqlstate(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)
+    return str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for a transaction the database rolled back because it collided with another (a deadlock, a
+    serialization failure): sent again, it succeeds."""
+    return _sqlstate(exc) in _TRANSIENT_SQLSTATES
+
+
 def database_unavailable(exc: BaseException) -> bool:
     """True for errors that mean "the store is out of reach or cannot write now", not a bug."""
     if isinstance(exc, OperationalError | OSError | TimeoutError):
@@ -259,7 +275,7 @@ def database_unavailable(exc: BaseException) -> bool:
         return False
     if exc.connection_invalidated:
         return True
-    sqlstate = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "")
+    sqlstate = _sqlstate(exc)
     return sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES or sqlstate in _UNAVAILABLE_SQLSTATES
 
 
@@ -281,7 +297,9 @@ def install(app: FastAPI) -> None:
         headers = dict(exc.headers or {})
         return problem_response(exc.status_code, slug, detail, headers=headers or None)
 
-    async def _database(_: Request, exc: Exception) -> JSONResponse:
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        if is_transient(exc):
+            return await _integrity(request, exc)
         if not database_unavailable(exc):
             raise exc
         return problem_response(

@@ -217,6 +217,30 @@ async def drop_orphan_staging(session: AsyncSession) -> None:
     await session.execute(sa.delete(StagedActivity).where(StagedActivity.import_id.in_(settled)))
 
 
+async def finish(session: AsyncSession, import_id: uuid.UUID, points_read: int) -> None:
+    """Mark the import done; what it read and did not add were duplicates of points already held."""
+    await session.execute(
+        sa.update(Import)
+        .where(Import.id == import_id)
+        .values(
+            status="done",
+            finished_at=utcnow(),
+            duplicates=sa.func.greatest(0, points_read - Import.points_accepted)
+            if session.get_bind().dialect.name == "postgresql"
+            else sa.func.max(0, points_read - Import.points_accepted),
+        )
+    )
+
+
+async def fail_unless_publishing(session: AsyncSession, import_id: uuid.UUID, error: str) -> None:
+    """Mark an import under way failed, unless its points already began moving into the history."""
+    await session.execute(
+        sa.update(Import)
+        .where(Import.id == import_id, Import.status.in_(LIVE), Import.publishing.is_(False))
+        .values(status="failed", error=error, finished_at=utcnow())
+    )
+
+
 async def unfinished(session: AsyncSession) -> list[Import]:
     """Every import under way, whoever runs it."""
     return list(await session.scalars(sa.select(Import).where(Import.status.in_(LIVE))))

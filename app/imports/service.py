@@ -305,12 +305,10 @@ async def drop_staged(db: Database, user_id: uuid.UUID, import_id: uuid.UUID) ->
 
 
 async def _update(db: Database, import_id: uuid.UUID, **values: object) -> None:
+    """Set `values` on the import (a plain UPDATE: an import erased meanwhile is no error)."""
     async with db.session() as session:
-        row = await repository.get(session, import_id)
-        if row is not None:
-            for name, value in values.items():
-                setattr(row, name, value)
-            await session.commit()
+        await repository.heartbeat(session, import_id, **values)
+        await session.commit()
 
 
 async def _status(db: Database, import_id: uuid.UUID) -> str | None:
@@ -322,11 +320,8 @@ async def _status(db: Database, import_id: uuid.UUID) -> str | None:
 
 async def _finish(db: Database, import_id: uuid.UUID, points_read: int) -> None:
     async with db.session() as session:
-        row = await repository.get(session, import_id)
-        if row is not None:
-            row.status, row.finished_at = "done", utcnow()
-            row.duplicates = max(0, points_read - row.points_accepted)
-            await session.commit()
+        await repository.finish(session, import_id, points_read)
+        await session.commit()
 
 
 FAILED_ON_SERVER = "the import failed on the server; nothing was stored"
@@ -372,10 +367,8 @@ async def run_import(
 async def _fail_unless_publishing(db: Database, import_id: uuid.UUID, error: str) -> None:
     with contextlib.suppress(Exception):  # the database may be what failed: recovery will see to it
         async with db.session() as session:
-            row = await repository.get(session, import_id)
-            if row is not None and not row.publishing and row.status in repository.LIVE:
-                row.status, row.error, row.finished_at = "failed", error, utcnow()
-                await session.commit()
+            await repository.fail_unless_publishing(session, import_id, error)
+            await session.commit()
 
 
 async def recover_imports(db: Database, import_dir: str | Path) -> int:

@@ -8,10 +8,11 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse, StreamingResponse
+from sqlalchemy.exc import DBAPIError
 
 from app.core.deps import AUTH_ERRORS, CurrentUser, DatabaseDep, SessionDep, SettingsDep
 from app.core.lang import LangDep
-from app.core.problems import Problem, not_found, unauthorized
+from app.core.problems import Problem, is_transient, not_found, unauthorized
 from app.core.ratelimit import ExportLimit
 from app.core.schemas import rfc3339_ms
 from app.emissions.coaching import Lang
@@ -144,6 +145,10 @@ async def what_is_held(session: SessionDep, user: CurrentUser, lang: LangDep) ->
     )
 
 
+#: how many times an erasure is tried when the database rolls it back over a collision
+ERASE_ATTEMPTS = 5
+
+
 @router.delete("", status_code=status.HTTP_204_NO_CONTENT, responses=AUTH_ERRORS)
 async def erase_me(
     request: Request, session: SessionDep, settings: SettingsDep, db: DatabaseDep, user: CurrentUser
@@ -153,8 +158,17 @@ async def erase_me(
     are overwritten and the journal emptied, so no erased byte stays in the files. Anonymous aggregates
     already published stay: no one can be told apart in them."""
     imports_under_way = await imports_store.live_of_user(session, user.user_id)
-    await store.erase(session, user.user_id)
-    await session.commit()
+    for attempt in range(ERASE_ATTEMPTS):
+        try:
+            await store.erase(session, user.user_id)
+            await session.commit()
+            break
+        except DBAPIError as exc:
+            # PostgreSQL may pick the erasure as the one to roll back when it collides with the person's
+            # own requests under way (a deadlock): the erasure is what the person asked for, so it goes again
+            await session.rollback()
+            if not is_transient(exc) or attempt == ERASE_ATTEMPTS - 1:
+                raise
     await stop_imports_of(request.app.state.imports_running, imports_under_way, settings.import_dir)
     await db.forget_erased()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
