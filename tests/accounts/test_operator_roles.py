@@ -103,3 +103,21 @@ async def test_an_operator_deletes_only_its_own_zone_sets_and_every_change_is_re
     assert actions[1]["detail"] == {"g_per_km": 95.0, "valid_from": "2027-01-01T00:00:00.000Z"}
     assert actions[2]["detail"] == {"stops": 2, "routes": 1}
     assert actions[-1]["detail"] == {"zones": 1}
+
+
+async def test_two_publications_of_one_new_feed_name_at_once_never_fail(
+    client: httpx.AsyncClient, admins: list[tuple[str, dict[str, str]]]
+) -> None:
+    import asyncio
+
+    (_, first), (_, second) = admins
+    answers = await asyncio.gather(
+        *(
+            client.put("/v1/operator/transit-feeds/race", headers=h | ZIP, content=FEED)
+            for h in (first, second)
+        )
+    )
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses in ([200, 201], [201, 409]), [a.text for a in answers]
+    listed = (await client.get("/v1/operator/transit-feeds", headers=first)).json()["feeds"]
+    assert [f["name"] for f in listed] == ["race"]
