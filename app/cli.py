@@ -226,15 +226,27 @@ def cmd_transit_withdraw(args: argparse.Namespace) -> int:
 
 
 async def _worker_loop() -> None:
+    from app.core import offload
     from app.pipeline.worker import PipelineWorker
 
     settings = get_settings()
     db = Database(settings)
     worker = PipelineWorker.from_settings(db, settings)
+    # SIGTERM through the event loop (its wake-up file descriptor): the loop stops at once, whichever
+    # thread the signal reaches (the worker-process pool's threads among them)
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    running = asyncio.create_task(worker.run_forever())
+    stopping = asyncio.create_task(stop.wait())
     try:
-        await worker.run_forever()
+        await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        for task in (running, stopping):
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
         await db.dispose()
+        offload.shutdown()
 
 
 def _stop_on_sigterm() -> None:
