@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,6 +21,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from app.settings import Settings
+
+log = logging.getLogger("coachco2.db")
 
 
 def sqlite_file(url: str) -> Path | None:
@@ -123,16 +127,30 @@ class Database:
             raw = await conn.get_raw_connection()
             await raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)")  # type: ignore[union-attr]
 
-    async def forget_erased(self) -> None:
+    async def forget_erased(self, attempts: int = 25) -> bool:
         """After an erasure: on SQLite, copy the journal into the database and empty it, so the erased
         rows' old pages do not stay in the `-wal` file (the database's own pages were overwritten by
-        `secure_delete`). A reader holding an old snapshot may keep the journal for now: the next
-        erasure, or SQLite's own checkpoints, empty it. PostgreSQL reclaims dead rows by autovacuum."""
+        `secure_delete`). Another process in the middle of a transaction (a worker process reading a
+        file) holds the journal for a moment: the checkpoint is tried again for a few seconds. Never
+        raises: the erasure itself is done; False when the journal could not be emptied yet (SQLite's
+        own checkpoints empty it later). PostgreSQL reclaims dead rows by autovacuum."""
         if self.dialect != "sqlite":
-            return
-        async with self.engine.connect() as conn:
-            raw = await conn.get_raw_connection()
-            await raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+            return True
+        for _ in range(attempts):
+            try:
+                async with self.engine.connect() as conn:
+                    raw = await conn.get_raw_connection()
+                    driver = raw.driver_connection
+                    await driver.execute("PRAGMA busy_timeout=200")  # type: ignore[union-attr]
+                    cursor = await driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+                    busy = (await cursor.fetchone())[0]
+                    await driver.execute("PRAGMA busy_timeout=10000")  # type: ignore[union-attr]
+                if not busy:
+                    return True
+            except Exception as exc:  # busy or locked: try again in a moment
+                log.debug("journal checkpoint after an erasure not possible yet: %s", type(exc).__name__)
+            await asyncio.sleep(0.2)
+        return False
 
     async def dispose(self) -> None:
         await self.engine.dispose()

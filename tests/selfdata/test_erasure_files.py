@@ -4,6 +4,7 @@ nor the upload folder holds the person's id, labels or coordinates, even with an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import struct
 from collections.abc import AsyncIterator
@@ -101,7 +102,7 @@ async def test_nothing_of_an_erased_person_stays_in_the_files(
         "an imported point": struct.pack(">d", float(f"{45.7 + 150e-6:.7f}")),
     }
     # SQLite moves the journal into the database now and then: the person's rows are in its pages
-    with sqlite3.connect(folder / "held.db") as raw:
+    with contextlib.closing(sqlite3.connect(folder / "held.db")) as raw:
         raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     assert set(traces_in(folder, needles).get("held.db", [])) == set(needles)
 
