@@ -264,6 +264,8 @@ def _sqlstate(exc: BaseException) -> str:
 def is_transient(exc: BaseException) -> bool:
     """True for a transaction the database rolled back because it collided with another (a deadlock, a
     serialization failure): sent again, it succeeds."""
+    if isinstance(exc, OperationalError) and "locking protocol" in str(getattr(exc, "orig", "")):
+        return True  # SQLite's SQLITE_PROTOCOL: a journal reset raced this connection; retrying succeeds
     return _sqlstate(exc) in _TRANSIENT_SQLSTATES
 
 
