@@ -15,20 +15,9 @@ import httpx
 
 from tests.support.gtfs import table
 from tests.support.servers import COACHCO2, running_server
+from tests.support.traces import straight_gpx
 
 LIMIT_S = 1.0
-
-
-def gpx(points: int) -> bytes:
-    rows = "".join(
-        f'<trkpt lat="{45 + i * 1e-6:.7f}" lon="-1.1520483"><time>2024-03-{1 + i // 86400:02d}T'
-        f"{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z</time></trkpt>"
-        for i in range(points)
-    )
-    return (
-        '<?xml version="1.0"?><gpx version="1.1" xmlns="http://www.topografix.com/GPX/1/1">'
-        f"<trk><trkseg>{rows}</trkseg></trk></gpx>"
-    ).encode()
 
 
 def big_feed(trips: int, stops_per_trip: int = 30) -> bytes:
@@ -56,7 +45,7 @@ def test_heavy_requests_delay_neither_health_nor_another_persons_ingest(tmp_path
     operator = subprocess.run(
         [COACHCO2, "operator", "create", "busy"], env=env, capture_output=True, text=True
     )
-    history, feed = gpx(250_000), big_feed(20_000)
+    history, feed = straight_gpx(250_000), big_feed(20_000)
     with running_server(env) as server:
         base = server.base
         importer, phone = (httpx.post(f"{base}/v1/auth/register", json={}).json()["token"] for _ in range(2))

@@ -16,18 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.core.migrate import upgrade
 from tests.support.servers import running_server
-
-
-def gpx(points: int) -> bytes:
-    rows = "".join(
-        f'<trkpt lat="{45 + i * 1e-6:.7f}" lon="-1.1520483"><time>2024-03-{1 + i // 86400:02d}T'
-        f"{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z</time></trkpt>"
-        for i in range(points)
-    )
-    return (
-        '<?xml version="1.0"?><gpx version="1.1" xmlns="http://www.topografix.com/GPX/1/1">'
-        f"<trk><trkseg>{rows}</trkseg></trk></gpx>"
-    ).encode()
+from tests.support.traces import straight_gpx
 
 
 @pytest.mark.parametrize("phase", ["checking", "storing"])
@@ -38,7 +27,7 @@ def test_an_import_cut_by_a_kill_fails_at_once_and_leaves_nothing(
     folder = tmp_path / "imports"
     env = {**os.environ, "DATABASE_URL": empty_database_url, "COACHCO2_IMPORT_DIR": str(folder),
            "COACHCO2_LOG_FORMAT": "text"}  # fmt: skip
-    body = gpx(150_000)
+    body = straight_gpx(150_000)
     with running_server(env) as server:
         person = httpx.post(f"{server.base}/v1/auth/register", json={}).json()
         headers = {"Authorization": f"Bearer {person['token']}"}

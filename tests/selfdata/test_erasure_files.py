@@ -19,7 +19,7 @@ from app.main import create_app
 from app.mobility.simulate import LegPlan, StayPlan, TripPlan, simulate
 from app.settings import Settings
 from tests.conftest import register
-from tests.support.traces import payload, upload
+from tests.support.traces import payload, straight_gpx, upload
 
 LABEL = "Téléphone de Jeanne Dupont"
 HOME = "12 rue des Mouettes, La Rochelle"
@@ -28,18 +28,6 @@ DAY = simulate(
     seed=3,
     sampling_s=5,
 )
-
-
-def gpx(points: int, lat0: float) -> bytes:
-    rows = "".join(
-        f'<trkpt lat="{lat0 + i * 1e-6:.7f}" lon="-1.1520483"><time>2024-03-{1 + i // 86400:02d}T'
-        f"{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z</time></trkpt>"
-        for i in range(points)
-    )
-    return (
-        '<?xml version="1.0"?><gpx version="1.1" xmlns="http://www.topografix.com/GPX/1/1">'
-        f"<trk><trkseg>{rows}</trkseg></trk></gpx>"
-    ).encode()
 
 
 @pytest.fixture
@@ -77,7 +65,7 @@ async def test_nothing_of_an_erased_person_stays_in_the_files(
     await app.state.worker.run_until_idle()
     assert (await client.get("/v1/me/trips", headers=person.headers)).json()["trips"]
     done = await client.post(
-        "/v1/me/imports", headers=person.headers, files={"file": ("a.gpx", gpx(300, 45.7))}
+        "/v1/me/imports", headers=person.headers, files={"file": ("a.gpx", straight_gpx(300, 45.7))}
     )
     for _ in range(200):
         state = (await client.get(f"/v1/me/imports/{done.json()['id']}", headers=person.headers)).json()
@@ -90,7 +78,7 @@ async def test_nothing_of_an_erased_person_stays_in_the_files(
         raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     # a big import under way when the person leaves
     running = await client.post(
-        "/v1/me/imports", headers=person.headers, files={"file": ("big.gpx", gpx(60_000, 44.3))}
+        "/v1/me/imports", headers=person.headers, files={"file": ("big.gpx", straight_gpx(60_000, 44.3))}
     )
     assert running.status_code == 202
     await asyncio.sleep(0.2)

@@ -68,3 +68,17 @@ def bus_halts(sim: Simulation) -> tuple[np.ndarray, np.ndarray, list[tuple[float
     )
     ends_ll = [(float(p.lat[sel[0]]), float(p.lon[sel[0]])), (float(p.lat[sel[-1]]), float(p.lon[sel[-1]]))]
     return lat, lon, ends_ll
+
+
+def straight_gpx(points: int, lat0: float = 45.0) -> bytes:
+    """A GPX 1.1 track of `points` fixes one second apart, creeping north from `lat0` (a big history file
+    built fast, for import, crash and load tests)."""
+    rows = "".join(
+        f'<trkpt lat="{lat0 + i * 1e-6:.7f}" lon="-1.1520483"><time>2024-03-{1 + i // 86400:02d}T'
+        f"{i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}Z</time></trkpt>"
+        for i in range(points)
+    )
+    return (
+        '<?xml version="1.0"?><gpx version="1.1" xmlns="http://www.topografix.com/GPX/1/1">'
+        f"<trk><trkseg>{rows}</trkseg></trk></gpx>"
+    ).encode()
