@@ -17,7 +17,9 @@ from tests.support.gtfs import table
 from tests.support.servers import COACHCO2, running_server
 from tests.support.traces import straight_gpx
 
-LIMIT_S = 1.0
+# Quiet, the slowest probe takes 0.4-0.7 s on the 2-core CI machine; with the machine busy besides (another
+# suite running) up to 1.3 s. What this guards against froze the server for 10 to 161 s.
+LIMIT_S = 2.5
 
 
 def big_feed(trips: int, stops_per_trip: int = 30) -> bytes:
