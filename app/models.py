@@ -440,6 +440,8 @@ class ZoneSet(Base):
         sa.Uuid, sa.ForeignKey("operators.id", ondelete="SET NULL")
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The administrator's partition of the territory: published exactly each month (app/statistics/publications.py).
+    official: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
 
 
 class Zone(Base):
@@ -451,6 +453,7 @@ class Zone(Base):
     code: Mapped[str] = mapped_column(sa.String(64))
     name: Mapped[str] = mapped_column(sa.String(200))
     geometry: Mapped[dict[str, Any]] = mapped_column(sa.JSON)  # GeoJSON Polygon or MultiPolygon, WGS 84
+    parent: Mapped[str | None] = mapped_column(sa.String(64))  # the larger zone (commune) this one is in
 
 
 class Rollup(Base):
@@ -484,16 +487,51 @@ class Rollup(Base):
     co2e_g: Mapped[float] = mapped_column(sa.Double)
 
 
-class PrivacyBudget(Base):
-    """The ε an operator has spent on differentially private releases in a calendar month."""
+class PrivacyMonth(Base):
+    """The ε spent on one local month of people's data, by every differentially private release that
+    counted it, whoever asked. The lifetime budget of a month (`COACHCO2_DP_MONTH_EPSILON`) is never renewed."""
 
-    __tablename__ = "privacy_budgets"
+    __tablename__ = "privacy_months"
 
-    operator_id: Mapped[uuid.UUID] = mapped_column(
-        sa.Uuid, sa.ForeignKey("operators.id", ondelete="CASCADE"), primary_key=True
-    )
-    period: Mapped[str] = mapped_column(sa.String(7), primary_key=True)  # YYYY-MM
+    month: Mapped[int] = mapped_column(sa.Integer, primary_key=True)  # local month as YYYYMM
     epsilon_spent: Mapped[float] = mapped_column(sa.Double, default=0.0)
+
+
+class PrivacyRelease(Base):
+    """A differentially private answer, computed once and kept: the same question gets it again at no cost.
+
+    `question` is a digest of the endpoint and its normalised parameters; `months` the local months of data
+    it was charged to (each `epsilon`); `body` the answer as published."""
+
+    __tablename__ = "privacy_releases"
+    __table_args__ = (sa.Index("ix_privacy_releases_created_at", "created_at"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    question: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    endpoint: Mapped[str] = mapped_column(sa.String(40))
+    params: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    epsilon: Mapped[float] = mapped_column(sa.Double)
+    months: Mapped[list[int]] = mapped_column(sa.JSON)
+    operator_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.Uuid, sa.ForeignKey("operators.id", ondelete="SET NULL")
+    )
+    operator_name: Mapped[str] = mapped_column(sa.String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    body: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+
+
+class Publication(Base):
+    """An exact, k-anonymous publication of one whole local month over an official zone set, made once
+    the month is over and frozen: its tables never change (see app/statistics/publications.py)."""
+
+    __tablename__ = "publications"
+    __table_args__ = (sa.UniqueConstraint("zone_set_id", "month", name="uq_publications_zone_set_id_month"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    zone_set_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("zone_sets.id", ondelete="CASCADE"))
+    month: Mapped[int] = mapped_column(sa.Integer)  # local month as YYYYMM
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    body: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
 
 
 class RollupMonthly(Base):

@@ -35,10 +35,17 @@ class Settings(BaseSettings):
     # Uploaded history files (imports) wait here while they are checked and stored; the cap is per file.
     import_dir: str = "./var/imports"
     max_import_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)
-    # Territory statistics: the least number of people behind any published figure (INSEE's rule is 11),
-    # and the ε each operator may spend per calendar month on differentially private releases.
+    # Territory statistics (docs/statistics.md). Exact publications: the least number of people behind any
+    # published figure (INSEE's rule is 11), and how many days after a month ends it is published (late
+    # uploads arrive first). Differentially private releases: the lifetime ε of each local month of
+    # people's data, over every release that counts it whoever asks, never renewed; the ε of a release
+    # when the operator names none; the territory's extent (lon_min,lat_min,lon_max,lat_max, WGS 84), whose
+    # grid cells are the zones of the built-in grid (the La Rochelle agglomeration by default).
     stats_k: int = Field(default=11, ge=2)
-    dp_monthly_budget: float = Field(default=10.0, gt=0)
+    publication_delay_days: int = Field(default=5, ge=0, le=60)
+    dp_month_epsilon: float = Field(default=10.0, gt=0, le=100)
+    dp_release_epsilon: float = Field(default=0.5, gt=0, le=5)
+    territory_bbox: str = "-1.30,46.06,-0.89,46.25"
     # The pipeline worker runs inside the API process unless turned off (then run `coachco2 worker`).
     worker_in_process: bool = True
     # A worker's claim on a person expires after this long, so a killed worker's work passes to another.
@@ -87,6 +94,21 @@ class Settings(BaseSettings):
             return "sqlite+aiosqlite://" + value.split("://", 1)[1]
         if not (value.startswith("postgresql+asyncpg://") or value.startswith("sqlite+aiosqlite://")):
             raise ValueError("DATABASE_URL must be a sqlite+aiosqlite:// or postgresql+asyncpg:// URL")
+        return value
+
+    @field_validator("territory_bbox")
+    @classmethod
+    def _extent(cls, value: str) -> str:
+        try:
+            lon_min, lat_min, lon_max, lat_max = (float(part) for part in value.split(","))
+        except ValueError:
+            raise ValueError("territory_bbox must be lon_min,lat_min,lon_max,lat_max (WGS 84)") from None
+        if not (-180 <= lon_min < lon_max <= 180 and -85 <= lat_min < lat_max <= 85):
+            raise ValueError("territory_bbox must have lon_min < lon_max and lat_min < lat_max, in WGS 84")
+        if (lon_max - lon_min) * (lat_max - lat_min) > 0.25:
+            raise ValueError(
+                "territory_bbox covers at most a quarter of a square degree (its grid cells are all published)"
+            )
         return value
 
     @field_validator("factor_set")

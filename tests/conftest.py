@@ -160,6 +160,7 @@ async def _empty_tables(application: FastAPI) -> None:
                     name="grid-500m",
                     kind="grid",
                     cell_m=500,
+                    official=True,
                     created_at=datetime(2026, 1, 1, tzinfo=UTC),
                 )
             )

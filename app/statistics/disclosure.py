@@ -23,8 +23,6 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
 DEFAULT_K = 11
 
 
@@ -134,18 +132,6 @@ def group_total(
     if total.users < k:
         total.suppressed, total.reason = True, f"fewer than {k} people"
     return total
-
-
-def add_noise(cells: Iterable[Cell], epsilon: float, caps: Caps, rng: np.random.Generator) -> None:
-    """Laplace noise on each published measure; ε is split evenly between the three measures. Each
-    person's contribution to the whole release is bounded by the caps, so that is the L1 sensitivity."""
-    share = epsilon / 3
-    for cell in cells:
-        if cell.suppressed:
-            continue
-        cell.trips = max(0.0, cell.trips + float(rng.laplace(0.0, caps.trips / share)))
-        cell.distance_m = max(0.0, cell.distance_m + float(rng.laplace(0.0, caps.distance_m / share)))
-        cell.co2e_g = max(0.0, cell.co2e_g + float(rng.laplace(0.0, caps.co2e_g / share)))
 
 
 def people_behind(cells: Iterable[Cell]) -> set[Hashable]:

@@ -1,17 +1,21 @@
 """The territory's statistics for its operators: aggregates of consenting people, never a person.
 
-Every answer says which protections were applied (see app/statistics/disclosure.py): contribution caps, a
-k-anonymity threshold with secondary suppression, and optionally differential privacy charged to the
-operator's monthly privacy budget. Every person counted in a published figure finds it in their access
-log.
+Every ad-hoc answer here is differentially private (app/statistics/privacy.py): contributions bounded per
+person and month, discrete Laplace noise on every figure, ε charged to the territory's budget of each
+month of data it covers, and the answer kept, so that asking again returns it at no cost. Exact figures
+exist only as the monthly publications (app/statistics/publication_endpoints.py). Every person counted
+finds it in their access log.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Hashable
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 
@@ -26,15 +30,16 @@ from app.core.deps import (
 )
 from app.core.problems import Problem, ProblemError, invalid_field, not_found
 from app.core.schemas import InputText
+from app.mobility.types import MODES
 from app.models import ZoneSet
+from app.settings import Settings
 from app.statistics import repository as store
-from app.statistics.disclosure import (
-    rounded,
-)
 from app.statistics.schemas import (
+    BudgetOut,
     Co2PerUserOut,
     ModalShareOut,
     OriginDestinationOut,
+    ReleaseList,
     TimeseriesOut,
     TravelProfileOut,
     ZoneSetList,
@@ -43,62 +48,125 @@ from app.statistics.schemas import (
     ZonesMapOut,
 )
 from app.statistics.service import (
+    DETAIL,
+    Noisy,
     Period,
+    Question,
     Scope,
+    answer,
     backfill,
     day_int,
-    group_by,
     head,
     measures,
+    month_text,
     period_of,
-    release,
+    periods,
+    periods_per_month,
     share,
 )
-from app.statistics.zones import GRID_ID, grid_cell_polygon, parse_zones
+from app.statistics.zones import GRID_ID, grid_cell_polygon, grid_codes_in, parse_zones
 
 router = APIRouter(prefix="/v1/operator", tags=["operator statistics"])
 ERRORS: dict[int | str, dict[str, Any]] = {
     **OPERATOR_ERRORS,
     404: {"model": Problem, "description": "No such zone set."},
-    429: {"model": Problem, "description": "This month's privacy budget would be exceeded."},
+    409: {
+        "model": Problem,
+        "description": "The privacy budget of a month of data this release covers would be exceeded.",
+    },
 }
+# Origin-destination flows publish every pair of zones with noise: a zone set of at most this many zones.
+OD_MAX_ZONES = 100
+GRID_CODE = re.compile(r"^E-?\d{1,7}N-?\d{1,7}$")
 
 
 def _invalid(field: str, detail: str, location: str = "query") -> ProblemError:
     return invalid_field(field, detail, location)
 
 
+def _today(settings: Settings) -> date:
+    return datetime.now(ZoneInfo(settings.timezone)).date()
+
+
 async def scope(
     session: SessionDep,
+    settings: SettingsDep,
     zone_set: Annotated[
         InputText, Query(max_length=100, description="Zone set name; the built-in 500 m grid by default")
     ] = "grid-500m",
     from_: Annotated[
-        date | None, Query(alias="from", description="First local day; default a year ago")
+        date | None,
+        Query(
+            alias="from",
+            description="First local day; default the first day of the twelfth month before `to`",
+        ),
     ] = None,
-    to: Annotated[date | None, Query(description="Last local day (included); default today")] = None,
+    to: Annotated[
+        date | None,
+        Query(description="Last local day (included), before today; default the last day of last month"),
+    ] = None,
     zone: Annotated[
         InputText | None, Query(max_length=64, description="Only trips starting in this zone")
     ] = None,
     epsilon: Annotated[
         float | None,
-        Query(gt=0, le=5, description="Add differential-privacy noise with this ε (charged to the budget)"),
+        Query(
+            gt=0,
+            le=5,
+            description="The ε this release spends on each month of data it covers; "
+            "COACHCO2_DP_RELEASE_EPSILON by default",
+        ),
     ] = None,
 ) -> Scope:
     found = await store.zone_set_named(session, zone_set)
     if found is None:
         raise not_found("zone set")
-    last = to or datetime.now(UTC).date()
-    # A year before `to` by default, but not before the calendar starts (`to` in year 1: nothing to count).
-    first = from_ or last - timedelta(days=min(365, last.toordinal() - 1))
-    if first > last:
+    today = _today(settings)
+    if to is not None and to >= today:
+        raise _invalid("to", "a release covers days that have ended: `to` must be before today")
+    if to is None:
+        to = today.replace(day=1) - timedelta(days=1)
+    if from_ is None:
+        back = (to.year * 12 + to.month - 1) - 11
+        first = date(max(1, back // 12), back % 12 + 1, 1) if back >= 12 else date(1, 1, 1)
+        from_ = first
+    if from_ > to:
         raise _invalid("from", "must not be after `to`")
-    if (last - first).days > 3 * 366:
+    if (to - from_).days > 3 * 366:
         raise _invalid("from", "a release covers three years at most")
-    return Scope(found, day_int(first), day_int(last), zone, epsilon)
+    if zone is not None:
+        await _check_zone(session, found, zone)
+    await session.commit()
+    return Scope(
+        found, day_int(from_), day_int(to), zone, settings.dp_release_epsilon if epsilon is None else epsilon
+    )
+
+
+async def _check_zone(session: SessionDep, zone_set: ZoneSet, zone: str) -> None:
+    if zone_set.kind == "grid":
+        if not GRID_CODE.match(zone):
+            raise _invalid("zone", "not a cell of the grid (E<x>N<y>, as /stats/zones names them)")
+        return
+    if zone not in await store.zone_codes(session, zone_set.id):
+        raise _invalid("zone", f"no zone with that code in the zone set {zone_set.name!r}")
 
 
 ScopeDep = Annotated[Scope, Depends(scope)]
+
+
+async def zone_keys(session: SessionDep, settings: Settings, zone_set: ZoneSet) -> list[str]:
+    """The zones of a zone set, whatever the data: the grid's cells over the territory, or the uploaded
+    zones; `outside` for trips starting elsewhere."""
+    if zone_set.kind == "grid":
+        codes: list[str] = list(grid_codes_in(settings.territory_bbox, zone_set.cell_m or 500))
+    else:
+        codes = sorted(await store.zone_codes(session, zone_set.id))
+    await session.commit()
+    return [*codes, "outside"]
+
+
+def _known(codes: set[str]) -> Any:
+    return lambda code: code if code in codes else "outside"
 
 
 @router.get(
@@ -113,25 +181,32 @@ async def modalshare(
     period: Period = "month",
 ) -> dict[str, Any]:
     """Modal share per period: trips (counted under their main mode), passenger-km and CO2e per mode,
-    with the period's totals and each mode's share of them. Optionally for trips starting in one zone."""
-    cells, totals, protection = await release(
-        session, settings, operator, sc, ("day", "mode"),
-        key=lambda row: (period_of(row[0], period), row[1]),
-        groups=lambda cells: group_by(cells, lambda k: k[0]),
-        what="the modal share", monthly=period == "month",
+    with the period's totals and each mode's share of them, every figure with its 95 % margin of error.
+    Optionally for trips starting in one zone."""
+    starts = periods(sc.day_from, sc.day_to, period)
+    question = Question(
+        "modal-share", {"period": period}, ("day", "mode"), [(p, m) for p in starts for m in MODES],
+        key_of=lambda row: (period_of(row[0], period), row[1]), measures=("trips", "passenger_km", "co2e_g"),
+        monthly=period == "month",
     )  # fmt: skip
-    dp = sc.epsilon is not None
-    periods = []
-    for start in sorted(totals):
-        total = measures(totals[start], dp)
-        modes = []
-        for key in sorted(k for k in cells if k[0] == start):
-            m = measures(cells[key], dp)
-            modes.append({"mode": key[1], **m, "share_trips": share(m["trips"], total["trips"]),
-                          "share_passenger_km": share(m["passenger_km"], total["passenger_km"]),
-                          "share_co2e": share(m["co2e_g"], total["co2e_g"])})  # fmt: skip
-        periods.append({"start": start, "total": total, "modes": modes})
-    return {**head(sc, period), "periods": periods, "protection": protection}
+
+    def build(noisy: Noisy) -> dict[str, Any]:
+        out = []
+        for start in starts:
+            cells: list[Hashable] = [(start, m) for m in MODES]
+            total = measures(noisy, cells)
+            modes = []
+            for mode in MODES:
+                m = measures(noisy, [(start, mode)])
+                modes.append({"mode": mode, **m, "share_trips": share(m["trips"], total["trips"]),
+                              "share_passenger_km": share(m["passenger_km"], total["passenger_km"]),
+                              "share_co2e": share(m["co2e_g"], total["co2e_g"])})  # fmt: skip
+            out.append({"start": start, "total": total, "modes": modes})
+        return {**head(sc, period), "periods": out}
+
+    return await answer(
+        request.app.state.db, session, settings, operator, sc, question, build, "the modal share"
+    )
 
 
 @router.get(
@@ -145,20 +220,27 @@ async def co2_per_user(
     sc: ScopeDep,
     period: Period = "month",
 ) -> dict[str, Any]:
-    """CO2e per active person (people with at least one counted trip) per period."""
-    cells, _, protection = await release(
-        session, settings, operator, sc, ("day",),
-        key=lambda row: period_of(row[0], period), groups=lambda cells: {}, what="CO2e per active person",
+    """CO2e per active person (people with at least one counted trip) per period: the noisy CO2e over the
+    noisy count of active people (ε shared between the two)."""
+    starts = periods(sc.day_from, sc.day_to, period)
+    question = Question(
+        "co2-per-user", {"period": period}, ("day",), starts, key_of=lambda row: period_of(row[0], period),
+        measures=("co2e_g", "people"), people_sensitivity=periods_per_month(sc.day_from, sc.day_to, period),
         monthly=period == "month",
     )  # fmt: skip
-    rows = []
-    for start in sorted(cells):
-        cell = cells[start]
-        m = measures(cell, sc.epsilon is not None)
-        per_user = None if cell.suppressed or cell.users == 0 else rounded(cell.co2e_g / cell.users)
-        rows.append({"start": start, **m, "active_people": None if cell.suppressed else cell.users,
-                     "co2e_g_per_person": per_user})  # fmt: skip
-    return {**head(sc, period), "periods": rows, "protection": protection}
+
+    def build(noisy: Noisy) -> dict[str, Any]:
+        rows = []
+        for start in starts:
+            m = measures(noisy, [start])
+            active = m["people"]
+            per_person = round(m["co2e_g"] / active, 1) if active and m["co2e_g"] is not None else None
+            rows.append({"start": start, **m, "active_people": active, "co2e_g_per_person": per_person})
+        return {**head(sc, period), "periods": rows}
+
+    return await answer(
+        request.app.state.db, session, settings, operator, sc, question, build, "CO2e per active person"
+    )
 
 
 @router.get(
@@ -174,18 +256,23 @@ async def profile(
 ) -> dict[str, Any]:
     """When people travel: trips, passenger-km and CO2e per local hour of the day (0-23) or per weekday
     (0 = Monday), with the total."""
-    cells, totals, protection = await release(
-        session, settings, operator, sc, (by,),
-        key=lambda row: int(row[0]), groups=lambda cells: {"all": list(cells)}, what=f"the {by} profile",
+    buckets = list(range(24 if by == "hour" else 7))
+    question = Question(
+        "profile", {"by": by}, (by,), buckets, key_of=lambda row: int(row[0]),
+        measures=("trips", "passenger_km", "co2e_g"),
     )  # fmt: skip
-    dp = sc.epsilon is not None
-    return {
-        **head(sc, None),
-        "by": by,
-        "buckets": [{by: k, **measures(cells[k], dp)} for k in sorted(cells)],
-        "total": measures(totals["all"], dp) if "all" in totals else None,
-        "protection": protection,
-    }
+
+    def build(noisy: Noisy) -> dict[str, Any]:
+        return {
+            **head(sc, None),
+            "by": by,
+            "buckets": [{by: b, **measures(noisy, [b])} for b in buckets],
+            "total": measures(noisy, buckets),
+        }
+
+    return await answer(
+        request.app.state.db, session, settings, operator, sc, question, build, f"the {by} profile"
+    )
 
 
 @router.get(
@@ -200,18 +287,25 @@ async def timeseries(
     period: Period = "day",
 ) -> dict[str, Any]:
     """Trips, passenger-km and CO2e over time, per day, week or month."""
-    cells, _, protection = await release(
-        session, settings, operator, sc, ("day",),
-        key=lambda row: period_of(row[0], period), groups=lambda cells: {}, what="the time series",
-        monthly=period == "month",
+    starts = periods(sc.day_from, sc.day_to, period)
+    question = Question(
+        "timeseries", {"period": period}, ("day",), starts, key_of=lambda row: period_of(row[0], period),
+        measures=("trips", "passenger_km", "co2e_g"), monthly=period == "month",
     )  # fmt: skip
-    dp = sc.epsilon is not None
-    series = [{"start": k, **measures(cells[k], dp)} for k in sorted(cells)]
-    return {**head(sc, period), "series": series, "protection": protection}
+
+    def build(noisy: Noisy) -> dict[str, Any]:
+        return {**head(sc, period), "series": [{"start": s, **measures(noisy, [s])} for s in starts]}
+
+    return await answer(
+        request.app.state.db, session, settings, operator, sc, question, build, "the time series"
+    )
 
 
 @router.get(
-    "/stats/od", response_model=OriginDestinationOut, response_model_exclude_unset=True, responses=ERRORS
+    "/stats/od",
+    response_model=OriginDestinationOut,
+    response_model_exclude_unset=True,
+    responses={**ERRORS, 422: {"model": Problem, "description": "A zone set with too many zones."}},
 )
 async def origin_destination(
     request: Request,
@@ -220,27 +314,42 @@ async def origin_destination(
     operator: CurrentOperator,
     sc: ScopeDep,
 ) -> dict[str, Any]:
-    """Origin-destination flows between zones (trips, passenger-km, CO2e), with the totals leaving each
-    origin and reaching each destination. Trip ends inside people's privacy zones are never used."""
-    cells, totals, protection = await release(
-        session, settings, operator, sc, ("origin_zone", "dest_zone"),
-        key=lambda row: (row[0] or "outside", row[1] or "outside"),
-        groups=lambda cells: {**group_by(cells, lambda k: ("from", k[0])), **group_by(cells, lambda k: ("to", k[1]))},
-        what="origin-destination flows",
+    """Origin-destination flows between the zones of an uploaded zone set of at most 100 zones (trips,
+    passenger-km, CO2e), with the totals leaving each origin and reaching each destination. Every pair is
+    measured with noise; `flows` lists the pairs whose trips stand clear of it (above their 95 % margin).
+    Trip ends inside people's privacy zones are never used."""
+    if sc.zone_set.kind == "grid":
+        raise _invalid(
+            "zone_set", f"origin-destination flows need an uploaded zone set of at most {OD_MAX_ZONES} zones"
+        )
+    zones = await zone_keys(session, settings, sc.zone_set)
+    if len(zones) - 1 > OD_MAX_ZONES:
+        raise _invalid(
+            "zone_set", f"origin-destination flows need a zone set of at most {OD_MAX_ZONES} zones"
+        )
+    known = _known(set(zones))
+    question = Question(
+        "od", {}, ("origin_zone", "dest_zone"), [(o, d) for o in zones for d in zones],
+        key_of=lambda row: (known(row[0]), known(row[1])), measures=("trips", "passenger_km", "co2e_g"),
     )  # fmt: skip
-    dp = sc.epsilon is not None
-    flows = [{"origin": k[0], "destination": k[1], **measures(cells[k], dp)} for k in sorted(cells)]
-    return {
-        **head(sc, None),
-        "flows": flows,
-        "from_totals": [
-            {"origin": k[1], **measures(t, dp)} for k, t in sorted(totals.items()) if k[0] == "from"
-        ],
-        "to_totals": [
-            {"destination": k[1], **measures(t, dp)} for k, t in sorted(totals.items()) if k[0] == "to"
-        ],
-        "protection": protection,
-    }
+
+    def build(noisy: Noisy) -> dict[str, Any]:
+        flows = []
+        for o in zones:
+            for d in zones:
+                m = measures(noisy, [(o, d)])
+                if (m["trips"] or 0) > (m["margin_95"].get("trips") or 0):
+                    flows.append({"origin": o, "destination": d, **m})
+        return {
+            **head(sc, None),
+            "flows": flows,
+            "from_totals": [{"origin": o, **measures(noisy, [(o, d) for d in zones])} for o in zones],
+            "to_totals": [{"destination": d, **measures(noisy, [(o, d) for o in zones])} for d in zones],
+        }
+
+    return await answer(
+        request.app.state.db, session, settings, operator, sc, question, build, "origin-destination flows"
+    )
 
 
 @router.get("/stats/zones", response_model=ZonesMapOut, response_model_exclude_unset=True, responses=ERRORS)
@@ -251,37 +360,103 @@ async def zones_map(
     operator: CurrentOperator,
     sc: ScopeDep,
 ) -> dict[str, Any]:
-    """Per origin zone, as a GeoJSON FeatureCollection for a map: trips, passenger-km, CO2e and the main
-    modes' shares of trips. Only zones with published figures are returned."""
-    cells, totals, protection = await release(
-        session, settings, operator, sc, ("origin_zone", "mode"),
-        key=lambda row: (row[0] or "outside", row[1]),
-        groups=lambda cells: group_by(cells, lambda k: k[0]),
-        what="the zone map",
+    """Per origin zone, as a GeoJSON FeatureCollection for a map: trips, passenger-km, CO2e and the modes'
+    shares of trips. Every zone is measured with noise; the features are the zones whose trips stand clear
+    of it (above their 95 % margin)."""
+    zones = await zone_keys(session, settings, sc.zone_set)
+    known = _known(set(zones))
+    question = Question(
+        "zones", {}, ("origin_zone", "mode"), zones, key_of=lambda row: known(row[0]),
+        measures=("trips", "passenger_km", "co2e_g"), detail_keys=[(z, m) for z in zones for m in MODES],
+        detail_of=lambda row: (known(row[0]), row[1]),
     )  # fmt: skip
-    dp = sc.epsilon is not None
-    shapes = {}
+    shapes: dict[str, Any] = {}
     if sc.zone_set.kind != "grid":
         shapes = {z.code: z.geometry for z in await store.zone_shapes(session, sc.zone_set.id)}
+        await session.commit()
+
+    def build(noisy: Noisy) -> dict[str, Any]:
+        features = []
+        for code in zones:
+            if code == "outside":
+                continue
+            figures = measures(noisy, [code])
+            if (figures["trips"] or 0) <= (figures["margin_95"].get("trips") or 0):
+                continue
+            geometry = (
+                grid_cell_polygon(code, sc.zone_set.cell_m or 500)
+                if sc.zone_set.kind == "grid"
+                else shapes.get(code)
+            )
+            # Shares of the zone's trips by mode, from trips measured per zone and mode (their own noise).
+            by_mode = {m: noisy.figure(DETAIL, [(code, m)]) or 0.0 for m in MODES}
+            whole = sum(by_mode.values())
+            shares = {m: share(v, whole) for m, v in by_mode.items()}
+            features.append({"type": "Feature", "id": code, "geometry": geometry,
+                             "properties": {"zone": code, **figures, "mode_share_trips": shares}})  # fmt: skip
+        return {"type": "FeatureCollection", **head(sc, None), "features": features}
+
+    return await answer(
+        request.app.state.db, session, settings, operator, sc, question, build, "the zone map"
+    )
+
+
+# -- the privacy budget and the ledger of releases ------------------------------------------------------------
+
+
+@router.get("/privacy/budget", response_model=BudgetOut, responses=OPERATOR_ERRORS)
+async def privacy_budget(
+    session: SessionDep, settings: SettingsDep, operator: CurrentOperator
+) -> dict[str, Any]:
+    """The territory's privacy budget: for each month of data that releases have counted, its lifetime ε,
+    what all releases together spent on it, and what is left. A month no release has counted has all of
+    its budget."""
+    spent = await store.spent(session)
     await session.commit()
-    features = []
-    for code in sorted(totals):
-        total = totals[code]
-        if total.suppressed or code == "outside":
-            continue
-        geometry = (
-            grid_cell_polygon(str(code), sc.zone_set.cell_m or 500)
-            if sc.zone_set.kind == "grid"
-            else shapes.get(str(code))
-        )
-        figures = measures(total, dp)
-        shares = {}
-        for key in (k for k in cells if k[0] == code):
-            cell = cells[key]
-            shares[key[1]] = None if cell.suppressed else share(cell.trips, total.trips)
-        features.append({"type": "Feature", "id": code, "geometry": geometry,
-                         "properties": {"zone": code, **figures, "mode_share_trips": shares}})  # fmt: skip
-    return {"type": "FeatureCollection", **head(sc, None), "features": features, "protection": protection}
+    return {
+        "lifetime_epsilon": settings.dp_month_epsilon,
+        "release_epsilon": settings.dp_release_epsilon,
+        "unit": "one person's data of one local month",
+        "months": [
+            {"month": month_text(m), "lifetime_epsilon": settings.dp_month_epsilon, "spent_epsilon": round(e, 9),
+             "remaining_epsilon": round(max(0.0, settings.dp_month_epsilon - e), 9)}
+            for m, e in sorted(spent.items())
+        ],
+    }  # fmt: skip
+
+
+@router.get(
+    "/privacy/releases",
+    response_model=ReleaseList,
+    responses={**OPERATOR_ERRORS, 422: {"model": Problem, "description": "A malformed cursor."}},
+)
+async def privacy_releases(
+    session: SessionDep,
+    operator: CurrentOperator,
+    limit: Annotated[int, Query(ge=1, le=500, description="At most this many releases")] = 100,
+    cursor: Annotated[
+        str | None, Query(max_length=100, description="`next_cursor` of the previous page")
+    ] = None,
+) -> dict[str, Any]:
+    """The ledger: every differentially private release, newest first: who asked, what, the ε it spent on
+    each month of data it covers."""
+    before = None
+    if cursor is not None:
+        try:
+            at_text, id_text = cursor.split("_", 1)
+            before = (datetime.fromisoformat(at_text), uuid.UUID(id_text))
+        except ValueError:
+            raise _invalid("cursor", "not a cursor this endpoint gave") from None
+    rows = await store.releases(session, limit + 1, before)
+    await session.commit()
+    page = rows[:limit]
+    items = [
+        {"id": str(r.id), "created_at": r.created_at.isoformat().replace("+00:00", "Z"), "asked_by": r.operator_name,
+         "endpoint": r.endpoint, "params": r.params, "epsilon": r.epsilon, "months": [month_text(m) for m in r.months]}
+        for r in page
+    ]  # fmt: skip
+    last = page[-1] if len(rows) > limit else None
+    return {"releases": items, "next_cursor": f"{last.created_at.isoformat()}_{last.id}" if last else None}
 
 
 # -- zone sets --------------------------------------------------------------------------------------------
@@ -337,7 +512,9 @@ async def upload_zone_set(
         raise taken
     zs = ZoneSet(name=name, kind="polygons", operator_id=operator.operator_id)
     added = await store.add_zone_set(
-        session, zs, [{"code": z.code, "name": z.name, "geometry": z.geometry} for z in shapes]
+        session,
+        zs,
+        [{"code": z.code, "name": z.name, "geometry": z.geometry, "parent": z.parent} for z in shapes],
     )
     if not added:  # another upload of the same name got in first
         raise taken

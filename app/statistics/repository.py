@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,7 +16,8 @@ from app.models import (
     Consent,
     ConsentEvent,
     Leg,
-    PrivacyBudget,
+    PrivacyMonth,
+    PrivacyRelease,
     Rollup,
     RollupMonthly,
     Trip,
@@ -36,6 +37,10 @@ async def zone_sets(session: AsyncSession) -> list[ZoneSet]:
 async def zone_shapes(session: AsyncSession, zone_set_id: uuid.UUID) -> list[ZoneShape]:
     rows = await session.scalars(sa.select(Zone).where(Zone.zone_set_id == zone_set_id).order_by(Zone.code))
     return [ZoneShape(z.code, z.name, z.geometry) for z in rows]
+
+
+async def zone_codes(session: AsyncSession, zone_set_id: uuid.UUID) -> set[str]:
+    return set(await session.scalars(sa.select(Zone.code).where(Zone.zone_set_id == zone_set_id)))
 
 
 async def indexes(
@@ -232,8 +237,11 @@ async def _daily(
     day_to: int,
     dims: Sequence[str],
     zone: str | None,
+    by_month: bool = False,
 ) -> list[tuple[Any, ...]]:
-    columns = [getattr(Rollup, d) for d in dims]
+    columns: list[Any] = [getattr(Rollup, d) for d in dims]
+    if by_month:
+        columns.append(Rollup.day // 100)
     query = (
         sa.select(*columns, Rollup.user_id, sa.func.sum(Rollup.trips), sa.func.sum(Rollup.distance_m),
                   sa.func.sum(Rollup.co2e_g))
@@ -247,26 +255,87 @@ async def _daily(
     return [tuple(row) for row in (await session.execute(query)).all()]
 
 
-async def spend_budget(
-    session: AsyncSession, operator_id: uuid.UUID, epsilon: float, budget: float
-) -> float | None:
-    """Charge ε to the operator's budget of this month; None (and nothing charged) when it would exceed."""
-    period = datetime.now(UTC).strftime("%Y-%m")
-    query = sa.select(PrivacyBudget).where(
-        PrivacyBudget.operator_id == operator_id, PrivacyBudget.period == period
-    )
+async def person_month_rows(
+    session: AsyncSession,
+    zone_set_id: uuid.UUID,
+    day_from: int,
+    day_to: int,
+    dims: Sequence[str],
+    zone: str | None = None,
+    monthly: bool = False,
+) -> list[tuple[Any, ...]]:
+    """(dims..., month, person, trips, distance_m, co2e_g) per cell, person and local month (YYYYMM), for
+    people whose consent stands: what a release bounds per person-month. With `monthly` (dims within `day`
+    and `mode`, all zones) whole months are read from the monthly table, `day` standing for their first."""
+    n = len(dims)
+    if "day" in dims:
+        at = list(dims).index("day")
+        rows = await contributions(session, zone_set_id, day_from, day_to, dims, zone, monthly)
+        return [(*row[:n], int(row[at]) // 100, *row[n:]) for row in rows]
+    return await _daily(session, zone_set_id, day_from, day_to, dims, zone, by_month=True)
+
+
+async def charge(session: AsyncSession, months: Sequence[int], epsilon: float, lifetime: float) -> bool:
+    """Charge ε to each month of data, all or none: False (nothing charged) when any month's lifetime
+    budget would be exceeded. One conditional UPDATE, so concurrent releases can never overspend."""
+    wanted = sorted(set(months))
+    if not wanted:
+        return True
+    insert: Any
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = await session.scalar(query)
-    spent = row.epsilon_spent if row else 0.0
-    if spent + epsilon > budget + 1e-9:
-        return None
-    if row is None:
-        session.add(PrivacyBudget(operator_id=operator_id, period=period, epsilon_spent=epsilon))
+        from sqlalchemy.dialects.postgresql import insert
     else:
-        row.epsilon_spent = spent + epsilon
-    await session.flush()
-    return budget - spent - epsilon
+        from sqlalchemy.dialects.sqlite import insert
+    await session.execute(
+        insert(PrivacyMonth).on_conflict_do_nothing(index_elements=["month"]),
+        [{"month": m, "epsilon_spent": 0.0} for m in wanted],
+    )
+    result = await session.execute(
+        sa.update(PrivacyMonth)
+        .where(PrivacyMonth.month.in_(wanted), PrivacyMonth.epsilon_spent + epsilon <= lifetime + 1e-9)
+        .values(epsilon_spent=PrivacyMonth.epsilon_spent + epsilon)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0) == len(wanted)
+
+
+async def spent(session: AsyncSession, months: Sequence[int] | None = None) -> dict[int, float]:
+    """The ε spent so far on each month of data (all months with a charge when None)."""
+    query = sa.select(PrivacyMonth.month, PrivacyMonth.epsilon_spent).order_by(PrivacyMonth.month)
+    if months is not None:
+        query = query.where(PrivacyMonth.month.in_(sorted(set(months))))
+    return {int(m): float(e) for m, e in (await session.execute(query)).all()}
+
+
+async def stored_release(session: AsyncSession, question: str) -> PrivacyRelease | None:
+    return await session.scalar(sa.select(PrivacyRelease).where(PrivacyRelease.question == question))
+
+
+async def add_release(session: AsyncSession, release: PrivacyRelease) -> bool:
+    """Store a release; False when the same question was answered meanwhile (then nothing is stored)."""
+    try:
+        async with session.begin_nested():
+            session.add(release)
+            await session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+async def releases(
+    session: AsyncSession, limit: int, before: tuple[datetime, uuid.UUID] | None = None
+) -> list[PrivacyRelease]:
+    """The ledger of releases, newest first (keyset pagination on created_at, id)."""
+    query = sa.select(PrivacyRelease).order_by(PrivacyRelease.created_at.desc(), PrivacyRelease.id.desc())
+    if before is not None:
+        at, release_id = before
+        query = query.where(
+            sa.or_(
+                PrivacyRelease.created_at < at,
+                sa.and_(PrivacyRelease.created_at == at, PrivacyRelease.id < release_id),
+            )
+        )
+    return list(await session.scalars(query.limit(limit)))
 
 
 def _cap_scale(total: Any, cap: float) -> Any:
@@ -380,3 +449,121 @@ async def delete_zone_set(session: AsyncSession, zs: ZoneSet) -> None:
 async def consenting_people(session: AsyncSession) -> list[uuid.UUID]:
     """People whose consent to the territory's statistics stands."""
     return list(await session.scalars(sa.select(Consent.user_id).where(Consent.purpose == PURPOSE)))
+
+
+# -- publications --
+# The exact monthly publications over official zone sets (app/statistics/publications.py).
+
+from app.models import Publication  # noqa: E402  (this section is appended to the module)
+
+
+async def official_zone_sets(session: AsyncSession) -> list[ZoneSet]:
+    """The administrator's partitions of the territory, published exactly each month."""
+    query = sa.select(ZoneSet).where(ZoneSet.official.is_(True)).order_by(ZoneSet.created_at, ZoneSet.name)
+    return list(await session.scalars(query))
+
+
+async def set_official(session: AsyncSession, zs: ZoneSet, official: bool) -> bool:
+    """Mark a zone set official or not; False when it already was so (nothing changed)."""
+    if zs.official == official:
+        return False
+    zs.official = official
+    await session.flush()
+    return True
+
+
+async def zone_parents(session: AsyncSession, zone_set_id: uuid.UUID) -> dict[str, str | None]:
+    """Each zone's parent (the commune it is in), None where the upload named none."""
+    rows = await session.execute(sa.select(Zone.code, Zone.parent).where(Zone.zone_set_id == zone_set_id))
+    return {code: parent for code, parent in rows.all()}
+
+
+async def first_rollup_day(session: AsyncSession, zone_set_id: uuid.UUID) -> int | None:
+    """The earliest local day (YYYYMMDD) with rollups over a zone set, if any."""
+    day = await session.scalar(sa.select(sa.func.min(Rollup.day)).where(Rollup.zone_set_id == zone_set_id))
+    return None if day is None else int(day)
+
+
+async def publication_rows(
+    session: AsyncSession, zone_set_id: uuid.UUID, day_from: int, day_to: int, by: str
+) -> list[tuple[Any, ...]]:
+    """(day or origin zone, mode, person, trips, distance_m, co2e_g) per cell and person over some local
+    days, for people whose consent stands (as `_daily` reads them)."""
+    column = {"day": Rollup.day, "origin_zone": Rollup.origin_zone}[by]
+    query = (
+        sa.select(column, Rollup.mode, Rollup.user_id, sa.func.sum(Rollup.trips), sa.func.sum(Rollup.distance_m),
+                  sa.func.sum(Rollup.co2e_g))
+        .join(Consent, sa.and_(Consent.user_id == Rollup.user_id, Consent.purpose == PURPOSE))
+        .where(Consent.granted.is_(True), Rollup.zone_set_id == zone_set_id, Rollup.day >= day_from,
+               Rollup.day <= day_to)
+        .group_by(column, Rollup.mode, Rollup.user_id)
+    )  # fmt: skip
+    return [tuple(row) for row in (await session.execute(query)).all()]
+
+
+async def person_totals(
+    session: AsyncSession, zone_set_id: uuid.UUID, day_from: int, day_to: int
+) -> list[tuple[Any, ...]]:
+    """(person, trips, distance_m, co2e_g) summed over some local days, for people whose consent stands:
+    what the contribution caps bound."""
+    query = (
+        sa.select(Rollup.user_id, sa.func.sum(Rollup.trips), sa.func.sum(Rollup.distance_m),
+                  sa.func.sum(Rollup.co2e_g))
+        .join(Consent, sa.and_(Consent.user_id == Rollup.user_id, Consent.purpose == PURPOSE))
+        .where(Consent.granted.is_(True), Rollup.zone_set_id == zone_set_id, Rollup.day >= day_from,
+               Rollup.day <= day_to)
+        .group_by(Rollup.user_id)
+    )  # fmt: skip
+    return [tuple(row) for row in (await session.execute(query)).all()]
+
+
+async def rollup_extent(
+    session: AsyncSession, zone_set_id: uuid.UUID, day_from: int, day_to: int
+) -> tuple[int, int]:
+    """(people, trips) over some local days of a zone set: every zone set counts the same trips, so a zone
+    set whose past trips are still being assigned (a new upload) shows fewer than the grid."""
+    query = sa.select(
+        sa.func.count(sa.distinct(Rollup.user_id)), sa.func.coalesce(sa.func.sum(Rollup.trips), 0)
+    ).where(Rollup.zone_set_id == zone_set_id, Rollup.day >= day_from, Rollup.day <= day_to)
+    people, trips = (await session.execute(query)).one()
+    return int(people), int(trips)
+
+
+async def latest_publication_month(session: AsyncSession, zone_set_id: uuid.UUID) -> int | None:
+    month = await session.scalar(
+        sa.select(sa.func.max(Publication.month)).where(Publication.zone_set_id == zone_set_id)
+    )
+    return None if month is None else int(month)
+
+
+async def publication(session: AsyncSession, zone_set_id: uuid.UUID, month: int) -> Publication | None:
+    return await session.scalar(
+        sa.select(Publication).where(Publication.zone_set_id == zone_set_id, Publication.month == month)
+    )
+
+
+async def publication_list(session: AsyncSession) -> list[tuple[str, int, datetime, int, int]]:
+    """(zone set name, month, created_at, cells published, cells suppressed) of every publication, by zone
+    set and month; the counts are read from the bodies' summaries, not the whole bodies."""
+    published = Publication.body[("summary", "cells_published")].as_integer()
+    suppressed = Publication.body[("summary", "cells_suppressed")].as_integer()
+    query = (
+        sa.select(ZoneSet.name, Publication.month, Publication.created_at, published, suppressed)
+        .join(ZoneSet, ZoneSet.id == Publication.zone_set_id)
+        .order_by(ZoneSet.name, Publication.month)
+    )
+    return [
+        (name, int(month), created_at, int(p or 0), int(s or 0))
+        for name, month, created_at, p, s in (await session.execute(query)).all()
+    ]
+
+
+async def add_publication(session: AsyncSession, pub: Publication) -> bool:
+    """Store a publication; False when the same zone set and month was published meanwhile."""
+    try:
+        async with session.begin_nested():
+            session.add(pub)
+            await session.flush()
+    except IntegrityError:
+        return False
+    return True

@@ -1,5 +1,5 @@
-"""What the operators' statistics and zone-set endpoints answer. Every figure is an aggregate of people
-who consented; a suppressed cell carries no figure, only why it was withheld."""
+"""What the operators' statistics and zone-set endpoints answer. Every figure is a differentially private
+aggregate of people who consented, with its 95 % margin of error (see docs/statistics.md)."""
 
 from __future__ import annotations
 
@@ -9,19 +9,24 @@ from pydantic import BaseModel, ConfigDict, Field
 
 Number = int | float
 
-_MEASURES = {"suppressed": False, "people": 14, "trips": 212, "passenger_km": 1830.4, "co2e_g": 201340}
-_HIDDEN = {"suppressed": True, "reason": "fewer than 11 people", "people": None, "trips": None,
-           "passenger_km": None, "co2e_g": None}  # fmt: skip
+_MEASURES = {"suppressed": False, "reason": None, "people": None, "trips": 212.0, "passenger_km": 1830.4,
+             "co2e_g": 201340.0, "margin_95": {"trips": 1078.5, "passenger_km": 53923.1, "co2e_g": 10784622.0}}  # fmt: skip
+_BUDGET = [{"month": "2026-11", "lifetime_epsilon": 10.0, "spent_epsilon": 1.5, "remaining_epsilon": 8.5}]
 _PROTECTION: dict[str, Any] = {
-    "k_anonymity": {"k": 11, "suppressed_cells": 3, "secondary_suppression": True},
-    "contribution_cap": {"scope": "per person, over the whole release", "trips": 60.0, "passenger_km": 3000.0,
-                         "co2e_kg": 600.0},
-    "differential_privacy": None,
+    "differential_privacy": {
+        "mechanism": "discrete Laplace (OpenDP)", "unit": "one person's data of one local month", "epsilon": 0.5,
+        "measures": [{"measure": "trips", "epsilon": 0.1667, "scale": 360.0, "margin_95": 1078.5}],
+        "months": ["2026-11"], "budget": _BUDGET,
+    },
+    "contribution_cap": {"scope": "per person and local month, over the whole release", "trips": 60.0,
+                         "passenger_km": 3000.0, "co2e_kg": 600.0},
     "consent": "only trips made while the person had granted territory_statistics, by people whose consent "
-    "still stands",
+    "still stood when the release was made",
     "privacy_zones": "trip ends inside people's privacy zones are cut before anything is counted",
 }  # fmt: skip
-_HEAD = {"zone_set": "grid-500m", "from": "2026-01-01", "to": "2026-12-01", "zone": None}
+_RELEASE = {"id": "0b8f6c0e-3f1d-4d6e-9f57-2a1d1f0e9c11", "created_at": "2026-12-01T08:00:00Z",
+            "asked_by": "agglo-mobilite", "replayed": False}  # fmt: skip
+_HEAD = {"zone_set": "grid-500m", "from": "2025-12-01", "to": "2026-11-30", "zone": None, "release": _RELEASE}
 _ZONE_SET = {"id": "6f1c0e2a-8d4b-4c1e-9a57-3b2d1f0e9c88", "name": "communes", "kind": "polygons",
              "cell_m": None, "zones": 28, "created_at": "2026-11-02T09:30:00Z"}  # fmt: skip
 _POLYGON = {
@@ -40,55 +45,61 @@ def _examples(*examples: dict[str, Any]) -> ConfigDict:
 
 
 class Measures(BaseModel):
-    """A published cell: people, trips, passenger-km and CO2e, or why it is withheld."""
+    """A published cell (or a sum of cells): noisy figures, each with its 95 % margin of error."""
 
-    model_config = _examples(_MEASURES, _HIDDEN)
+    model_config = _examples(_MEASURES)
 
-    suppressed: bool = Field(description="True when the cell is withheld; its figures are then null.")
-    reason: str | None = Field(
-        default=None, description="Why a withheld cell is withheld; the key is present only then."
-    )
-    people: int | None = Field(
-        description="Distinct people counted (null when withheld or under differential privacy)."
+    suppressed: bool = Field(description="Always false: every cell of a release is published, with noise.")
+    reason: str | None = Field(default=None, description="Why a cell is withheld (never, under noise).")
+    people: Number | None = Field(
+        description="Distinct people counted, with noise (null where the release does not measure people)."
     )
     trips: Number | None = Field(
-        description="Trips, after the contribution caps (and noise under differential privacy), to 0.1."
+        description="Trips, after the contribution caps and with noise, to 0.1 (never below 0)."
     )
     passenger_km: Number | None = Field(description="Distance travelled, in passenger-kilometres, to 0.1.")
     co2e_g: Number | None = Field(description="Emissions, in grams of CO2 equivalent, to 0.1.")
-
-
-class KAnonymity(BaseModel):
-    model_config = _examples(_PROTECTION["k_anonymity"])
-
-    k: int = Field(description="No published cell counts fewer people than this.")
-    suppressed_cells: int = Field(description="Cells withheld in this release, primary and secondary.")
-    secondary_suppression: bool = Field(
-        description="Whether cells were also withheld so that a total does not reveal a withheld cell."
+    margin_95: dict[str, Number | None] = Field(
+        default_factory=dict,
+        description="Per figure, the half-width of its 95 % interval: the true figure (after the caps) is "
+        "within ± this of the published one with 95 % probability.",
     )
 
 
 class ContributionCap(BaseModel):
     model_config = _examples(_PROTECTION["contribution_cap"])
 
-    scope: str = Field(description="What the caps bound: one person's contribution to the whole release.")
-    trips: Number = Field(description="At most this many trips of one person count.")
-    passenger_km: Number = Field(description="At most this many passenger-kilometres of one person count.")
-    co2e_kg: Number = Field(description="At most this many kilograms of CO2e of one person count.")
+    scope: str = Field(description="What the caps bound: one person's data of one month in the release.")
+    trips: Number = Field(description="At most this many trips of one person in one month count.")
+    passenger_km: Number = Field(description="At most this many passenger-kilometres of one person-month.")
+    co2e_kg: Number = Field(description="At most this many kilograms of CO2e of one person-month.")
+
+
+class MeasureNoise(BaseModel):
+    measure: str = Field(description="`trips`, `passenger_km`, `co2e_g`, `people` or `trips_by_mode` (a zone's modes).")
+    epsilon: float = Field(description="The share of the release's ε this measure spent.")
+    scale: Number = Field(description="The Laplace scale of the noise on one cell, in the measure's unit.")
+    margin_95: Number | None = Field(description="Half-width of the 95 % interval of one cell's noise.")
+
+
+class MonthBudget(BaseModel):
+    model_config = _examples(_BUDGET[0])
+
+    month: str = Field(description="A local month of people's data (YYYY-MM).")
+    lifetime_epsilon: float = Field(description="The ε all releases together may ever spend on it.")
+    spent_epsilon: float = Field(description="What releases have spent on it so far, whoever asked.")
+    remaining_epsilon: float = Field(description="What is left; it is never renewed.")
 
 
 class DifferentialPrivacy(BaseModel):
-    model_config = _examples(
-        {"mechanism": "laplace", "epsilon": 0.5, "split": "ε/3 each for trips, passenger-km and CO2e",
-         "sensitivity": "the per-person caps", "budget_period": "2026-12", "budget_remaining": 4.5}
-    )  # fmt: skip
+    model_config = _examples(_PROTECTION["differential_privacy"])
 
-    mechanism: str = Field(description="The noise added: `laplace`.")
-    epsilon: float = Field(description="The ε this release spent.")
-    split: str = Field(description="How ε is shared between the measures.")
-    sensitivity: str = Field(description="What the noise is calibrated to.")
-    budget_period: str = Field(description="The month (YYYY-MM) whose budget paid for this release.")
-    budget_remaining: float = Field(description="The ε left in that month's budget.")
+    mechanism: str = Field(description="The noise: OpenDP's discrete Laplace sampler, exact on integers.")
+    unit: str = Field(description="What the guarantee protects: one person's data of one local month.")
+    epsilon: float = Field(description="The ε this release spent on each month of data it covers.")
+    measures: list[MeasureNoise] = Field(description="How ε is shared between the measures, and the noise.")
+    months: list[str] = Field(description="The months of data this release was charged to (YYYY-MM).")
+    budget: list[MonthBudget] = Field(description="Those months' budgets as they stand now.")
 
 
 class Protection(BaseModel):
@@ -96,13 +107,21 @@ class Protection(BaseModel):
 
     model_config = _examples(_PROTECTION)
 
-    k_anonymity: KAnonymity = Field(description="The threshold of people behind a published cell.")
-    contribution_cap: ContributionCap = Field(description="The most one person adds to the release.")
-    differential_privacy: DifferentialPrivacy | None = Field(
-        description="The noise added and the budget spent, when `epsilon` was given; null otherwise."
-    )
+    differential_privacy: DifferentialPrivacy = Field(description="The noise added and the budget spent.")
+    contribution_cap: ContributionCap = Field(description="The most one person-month adds to the release.")
     consent: str = Field(description="Whose trips count.")
     privacy_zones: str = Field(description="How people's privacy zones are respected.")
+
+
+class ReleaseInfo(BaseModel):
+    model_config = _examples(_RELEASE)
+
+    id: str = Field(description="The release's id (a UUID), as the ledger names it.")
+    created_at: str = Field(description="When it was computed (RFC 3339, UTC); it never changes afterwards.")
+    asked_by: str = Field(description="The operator who first asked this question.")
+    replayed: bool = Field(
+        description="True when this question had been answered before: the stored answer, at no cost."
+    )
 
 
 class _Head(BaseModel):
@@ -110,6 +129,7 @@ class _Head(BaseModel):
     from_: str = Field(alias="from", description="First local day (YYYY-MM-DD).")
     to: str = Field(description="Last local day, included.")
     zone: str | None = Field(description="Only trips starting in this zone, if asked.")
+    release: ReleaseInfo = Field(description="Which release this is: the same question gets the same one.")
 
 
 class _PeriodHead(_Head):
@@ -145,7 +165,7 @@ class ModalPeriod(BaseModel):
 class ModalShareOut(_PeriodHead):
     model_config = _examples({**_HEAD, "period": "month", "periods": [], "protection": _PROTECTION})
 
-    periods: list[ModalPeriod] = Field(description="One entry per period with trips, oldest first.")
+    periods: list[ModalPeriod] = Field(description="One entry per period of the range, oldest first.")
     protection: Protection
 
 
@@ -154,18 +174,18 @@ class Co2Period(Measures, _StartKey):
         {"start": "2026-11-01", **_MEASURES, "active_people": 14, "co2e_g_per_person": 14381.4}
     )
 
-    active_people: int | None = Field(
-        description="People with at least one counted trip in the period (null when withheld)."
+    active_people: Number | None = Field(
+        description="People with at least one counted trip in the period, with noise."
     )
     co2e_g_per_person: Number | None = Field(
-        description="Grams of CO2e per active person, to 0.1 (null when withheld)."
+        description="Grams of CO2e per active person (noisy CO2e over noisy people), to 0.1."
     )
 
 
 class Co2PerUserOut(_PeriodHead):
     model_config = _examples({**_HEAD, "period": "month", "periods": [], "protection": _PROTECTION})
 
-    periods: list[Co2Period] = Field(description="One entry per period with trips, oldest first.")
+    periods: list[Co2Period] = Field(description="One entry per period of the range, oldest first.")
     protection: Protection
 
 
@@ -188,7 +208,7 @@ class TravelProfileOut(_Head):
     )
 
     by: Literal["hour", "weekday"] = Field(description="What the buckets are: local hours or weekdays.")
-    buckets: list[ProfileBucket] = Field(description="One entry per hour or weekday with trips, in order.")
+    buckets: list[ProfileBucket] = Field(description="One entry per hour or weekday, in order.")
     total: Measures | None = Field(description="All buckets together.")
     protection: Protection
 
@@ -200,7 +220,7 @@ class SeriesPoint(Measures, _StartKey):
 class TimeseriesOut(_PeriodHead):
     model_config = _examples({**_HEAD, "period": "day", "series": [], "protection": _PROTECTION})
 
-    series: list[SeriesPoint] = Field(description="One entry per period with trips, oldest first.")
+    series: list[SeriesPoint] = Field(description="One entry per period of the range, oldest first.")
     protection: Protection
 
 
@@ -238,7 +258,9 @@ class OriginDestinationOut(_Head):
         {**_HEAD, "flows": [], "from_totals": [], "to_totals": [], "protection": _PROTECTION}
     )
 
-    flows: list[Flow] = Field(description="One entry per origin and destination with trips.")
+    flows: list[Flow] = Field(
+        description="The pairs whose trips stand clear of the noise (above their 95 % margin)."
+    )
     from_totals: list[OriginTotal] = Field(description="The trips leaving each origin.")
     to_totals: list[DestinationTotal] = Field(description="The trips reaching each destination.")
     protection: Protection
@@ -277,7 +299,9 @@ class ZonesMapOut(_Head, _FeatureCollectionKey):
         {"type": "FeatureCollection", **_HEAD, "features": [], "protection": _PROTECTION}
     )
 
-    features: list[ZoneMapFeature] = Field(description="One feature per origin zone with published figures.")
+    features: list[ZoneMapFeature] = Field(
+        description="The zones whose trips stand clear of the noise (above their 95 % margin)."
+    )
     protection: Protection
 
 
@@ -327,3 +351,30 @@ class ZoneSetShapes(BaseModel):
     type: Literal["FeatureCollection"] = Field(description="GeoJSON: always `FeatureCollection`.")
     zone_set: ZoneSetOut
     features: list[ZoneShapeFeature] = Field(description="The zones, by code (none for the grid).")
+
+
+class BudgetOut(BaseModel):
+    model_config = _examples(
+        {"lifetime_epsilon": 10.0, "release_epsilon": 0.5, "unit": "one person's data of one local month",
+         "months": _BUDGET}
+    )  # fmt: skip
+
+    lifetime_epsilon: float = Field(description="The ε every month of data has, over all releases ever.")
+    release_epsilon: float = Field(description="The ε a release spends when the operator names none.")
+    unit: str = Field(description="What the guarantee protects.")
+    months: list[MonthBudget] = Field(description="The months some release has counted, oldest first.")
+
+
+class ReleaseEntry(BaseModel):
+    id: str = Field(description="The release's id (a UUID).")
+    created_at: str = Field(description="When it was computed (RFC 3339, UTC).")
+    asked_by: str = Field(description="The operator who asked.")
+    endpoint: str = Field(description="What was asked: `modal-share`, `co2-per-user`, `profile`, ...")
+    params: dict[str, Any] = Field(description="The question's parameters, normalised.")
+    epsilon: float = Field(description="The ε spent on each month of data it covers.")
+    months: list[str] = Field(description="Those months (YYYY-MM).")
+
+
+class ReleaseList(BaseModel):
+    releases: list[ReleaseEntry] = Field(description="Newest first.")
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")

@@ -1,35 +1,38 @@
-"""The release logic of the territory's statistics: read, cap, suppress, maybe noise, log who was
-counted, and say which protections were applied (see app/statistics/disclosure.py). No SQL here: the
-queries are in app/statistics/repository.py."""
+"""The release logic of the territory's ad-hoc statistics: one question, one differentially private answer,
+computed once and kept (see app/statistics/privacy.py for the guarantee). No SQL here: the queries are in
+app/statistics/repository.py.
+
+A release is made in three steps, so that nothing holds the database's write lock while figures are
+computed: read the bounded contributions in a read-only transaction; add the noise (OpenDP, in a thread);
+then, in one short write transaction, charge ε to every month of data the release touches (all or
+nothing), store the answer under its question, and log who was counted. The same question asked again, by
+any operator, gets the stored answer and costs nothing, so the noise cannot be averaged away.
+"""
 
 from __future__ import annotations
 
-import calendar
+import asyncio
+import hashlib
+import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import repository as accounts
+from app.core.db import Database
 from app.core.problems import ProblemError
-from app.models import ZoneSet
+from app.models import PrivacyRelease, ZoneSet, utcnow
 from app.selfdata.repository import log_access
 from app.settings import Settings
+from app.statistics import privacy
 from app.statistics import repository as store
-from app.statistics.disclosure import (
-    Caps,
-    Cell,
-    add_noise,
-    combine,
-    group_total,
-    people_behind,
-    rounded,
-    suppress,
-)
+from app.statistics.disclosure import Caps, rounded
 
 Period = Literal["day", "week", "month"]
 CAPS = Caps()
@@ -41,16 +44,11 @@ class Scope:
     day_from: int
     day_to: int
     zone: str | None
-    epsilon: float | None
+    epsilon: float
 
 
 def day_int(value: date) -> int:
     return value.year * 10000 + value.month * 100 + value.day
-
-
-def month_of(period_start: Any) -> int:
-    """YYYYMM of a period's first day written as YYYY-MM-DD."""
-    return int(str(period_start)[:7].replace("-", ""))
 
 
 def day_date(day: int) -> date:
@@ -66,139 +64,86 @@ def period_of(day: int, period: Period) -> str:
     return d.replace(day=1).isoformat()
 
 
-async def release(
-    session: AsyncSession,
-    settings: Settings,
-    operator: accounts.OperatorPrincipal,
-    sc: Scope,
-    dims: Sequence[str],
-    key: Callable[[tuple[Any, ...]], Any],
-    groups: Callable[[dict[Any, Cell]], dict[Any, list[Any]]],
-    what: str,
-    monthly: bool = False,
-) -> tuple[dict[Any, Cell], dict[Any, Cell], dict[str, Any]]:
-    """Read, cap, suppress, maybe noise; log who was counted; say what protection was applied.
-
-    A release by month over all zones is computed in SQL from the monthly rollups (its cost follows people
-    and months); any other is combined here from per-person rows of the daily rollups."""
-    in_sql = monthly and sc.zone is None and set(dims) <= {"day", "mode"}
-    people_by_month: dict[int, list[uuid.UUID]] = {}
-    if in_sql:
-        caps = (CAPS.trips, CAPS.distance_m, CAPS.co2e_g)
-        rows, people_by_month = await store.monthly_release(
-            session, sc.zone_set.id, sc.day_from, sc.day_to, "mode" in dims, caps
-        )
-        n = len(dims)
-        cells = {}
-        for row in rows:
-            cell_key = key(tuple(row[0] * 100 + 1 if d == "day" else row[i] for i, d in enumerate(dims)))
-            cells[cell_key] = Cell(users=row[n], trips=row[n + 1], distance_m=row[n + 2], co2e_g=row[n + 3])
-    else:
-        rows = await store.contributions(session, sc.zone_set.id, sc.day_from, sc.day_to, dims, sc.zone)
-        n = len(dims)
-        cells = combine(((key(row[:n]), row[n], row[n + 1], row[n + 2], row[n + 3]) for row in rows), CAPS)
-    grouping = groups(cells)
-    group_users = [len(people_by_month.get(month_of(name), ())) for name in grouping] if in_sql else None
-    hidden = suppress(cells, list(grouping.values()), settings.stats_k, group_users)
-    totals = {
-        name: group_total(
-            cells, members, settings.stats_k, group_users[i] if group_users is not None else None
-        )
-        for i, (name, members) in enumerate(grouping.items())
-    }
-    dp: dict[str, Any] | None = None
-    if sc.epsilon is not None:
-        remaining = await store.spend_budget(
-            session, operator.operator_id, sc.epsilon, settings.dp_monthly_budget
-        )
-        if remaining is None:
-            now = datetime.now(UTC)
-            month_end = datetime(now.year, now.month, calendar.monthrange(now.year, now.month)[1], tzinfo=UTC)
-            wait = int((month_end + timedelta(days=1) - now).total_seconds())
-            raise ProblemError(
-                429,
-                "privacy-budget-exhausted",
-                f"This release would spend ε={sc.epsilon} and this month's budget of ε={settings.dp_monthly_budget} "
-                "does not allow it.",
-                headers={"Retry-After": str(wait)},
-            )
-        add_noise(cells.values(), sc.epsilon, CAPS, np.random.default_rng())
-        for name, members in grouping.items():
-            # Totals of noisy cells are post-processing: they cost no more budget.
-            total = totals[name]
-            total.trips = sum(cells[m].trips for m in members if m in cells)
-            total.distance_m = sum(cells[m].distance_m for m in members if m in cells)
-            total.co2e_g = sum(cells[m].co2e_g for m in members if m in cells)
-        dp = {
-            "mechanism": "laplace",
-            "epsilon": sc.epsilon,
-            "split": "ε/3 each for trips, passenger-km and CO2e",
-            "sensitivity": "the per-person caps",
-            "budget_period": datetime.now(UTC).strftime("%Y-%m"),
-            "budget_remaining": round(remaining, 6),
-        }
-    if in_sql:
-        published = {
-            month_of(k[0] if isinstance(k, tuple) else k) for k, c in cells.items() if not c.suppressed
-        }
-        published |= {month_of(name) for name, total in totals.items() if not total.suppressed}
-        counted: set[Any] = {person for m in published for person in people_by_month.get(m, ())}
-    else:
-        counted = people_behind([*cells.values(), *totals.values()])
-    name = await operator_name(session, operator)
-    await log_access(
-        session,
-        [uuid.UUID(str(p)) if not isinstance(p, uuid.UUID) else p for p in counted],
-        actor=f"operator: {name}",
-        action="aggregate",
-        reason=f"counted in {what} ({day_date(sc.day_from)} to {day_date(sc.day_to)}, zone set {sc.zone_set.name})",
-    )
-    await session.commit()
-    protection = {
-        "k_anonymity": {"k": settings.stats_k, "suppressed_cells": hidden, "secondary_suppression": True},
-        "contribution_cap": {
-            "scope": "per person, over the whole release",
-            "trips": CAPS.trips,
-            "passenger_km": CAPS.distance_m / 1000,
-            "co2e_kg": CAPS.co2e_g / 1000,
-        },
-        "differential_privacy": dp,
-        "consent": "only trips made while the person had granted territory_statistics, by people whose "
-        "consent still stands",
-        "privacy_zones": "trip ends inside people's privacy zones are cut before anything is counted",
-    }
-    return cells, totals, protection
+def _days(day_from: int, day_to: int) -> list[date]:
+    first, last = day_date(day_from), day_date(day_to)
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-async def operator_name(session: AsyncSession, operator: accounts.OperatorPrincipal) -> str:
-    found = await accounts.get_operator(session, operator.operator_id)
-    return found.name if found else str(operator.operator_id)
+def periods(day_from: int, day_to: int, period: Period) -> list[str]:
+    """Every period of the range, oldest first: the cells of a release, whatever the data."""
+    return sorted({period_of(day_int(d), period) for d in _days(day_from, day_to)})
 
 
-def measures(cell: Cell, dp: bool) -> dict[str, Any]:
-    if cell.suppressed:
-        return {"suppressed": True, "reason": cell.reason, "people": None, "trips": None, "passenger_km": None,
-                "co2e_g": None}  # fmt: skip
-    return {
+def months_of(day_from: int, day_to: int) -> list[int]:
+    """The local months (YYYYMM) a range of days touches: what a release over it is charged to."""
+    return sorted({d.year * 100 + d.month for d in _days(day_from, day_to)})
+
+
+def periods_per_month(day_from: int, day_to: int, period: Period) -> int:
+    """The most periods of the range that one month's days fall in: how many cells one person-month can
+    be counted in as a person (the sensitivity of a count of people per period)."""
+    by_month: dict[int, set[str]] = {}
+    for d in _days(day_from, day_to):
+        by_month.setdefault(d.year * 100 + d.month, set()).add(period_of(day_int(d), period))
+    return max((len(p) for p in by_month.values()), default=1)
+
+
+def month_text(month: int) -> str:
+    return f"{month // 100:04d}-{month % 100:02d}"
+
+
+@dataclass
+class Noisy:
+    """A release's figures after noise, with what a reader needs to weigh them."""
+
+    index: dict[Hashable, int]
+    values: dict[str, npt.NDArray[np.int64]]  # noisy, in stored units (milli-trips, metres, grams, people)
+    scales: dict[str, float]  # Laplace scale of each measure, in stored units
+    per_unit: dict[str, float]
+    detail_index: dict[Hashable, int] | None = None  # the finer cells of `trips_by_mode`, if measured
+
+    def raw(self, name: str, keys: Sequence[Hashable]) -> float:
+        """The unclamped noisy sum of some cells, in published units (unbiased)."""
+        index = self.detail_index if name == DETAIL and self.detail_index is not None else self.index
+        at = [index[k] for k in keys if k in index]
+        return float(self.values[name][at].sum()) / self.per_unit[name] if at else 0.0
+
+    def figure(self, name: str, keys: Sequence[Hashable]) -> float | None:
+        """What is published for a cell or a sum of cells: never below 0, to 0.1 (people: whole)."""
+        if name not in self.values:
+            return None
+        value = max(0.0, self.raw(name, keys))
+        return float(round(value)) if name == "people" else rounded(value)
+
+    def margin(self, name: str, cells: int = 1) -> float | None:
+        if name not in self.scales:
+            return None
+        value = privacy.margin_95(self.scales[name], cells) / self.per_unit[name]
+        return float(round(value)) if name == "people" else rounded(value)
+
+
+def measures(noisy: Noisy, keys: Sequence[Hashable], names: Sequence[str] | None = None) -> dict[str, Any]:
+    """A cell's (or a sum of cells') published figures with their 95 % margins of error."""
+    wanted = set(names) if names is not None else set(noisy.values)
+    figures: dict[str, Any] = {
         "suppressed": False,
-        "people": None if dp else cell.users,
-        "trips": rounded(cell.trips),
-        "passenger_km": rounded(cell.distance_m / 1000),
-        "co2e_g": rounded(cell.co2e_g),
+        "reason": None,
+        "people": noisy.figure("people", keys) if "people" in wanted else None,
+        "trips": noisy.figure("trips", keys) if "trips" in wanted else None,
+        "passenger_km": noisy.figure("passenger_km", keys) if "passenger_km" in wanted else None,
+        "co2e_g": noisy.figure("co2e_g", keys) if "co2e_g" in wanted else None,
     }
+    figures["margin_95"] = {
+        name: noisy.margin(name, len(keys)) for name in ("people", "trips", "passenger_km", "co2e_g")
+        if name in wanted and name in noisy.values
+    }  # fmt: skip
+    return figures
 
 
 def share(part: float | None, whole: float | None) -> float | None:
     if part is None or not whole:
         return None
-    return round(part / whole, 4)
-
-
-def group_by(cells: dict[Any, Cell], of: Callable[[Any], Any]) -> dict[Any, list[Any]]:
-    groups: dict[Any, list[Any]] = {}
-    for key in cells:
-        groups.setdefault(of(key), []).append(key)
-    return groups
+    return round(min(1.0, part / whole), 4)
 
 
 def head(sc: Scope, period: str | None) -> dict[str, Any]:
@@ -211,6 +156,221 @@ def head(sc: Scope, period: str | None) -> dict[str, Any]:
     if period is not None:
         head["period"] = period
     return head
+
+
+@dataclass(frozen=True)
+class Question:
+    """What a release answers: the endpoint, the rollup dimensions it reads, its cells and measures."""
+
+    endpoint: str
+    extra: dict[str, Any]  # the endpoint's own parameters (period, by)
+    dims: tuple[str, ...]
+    keys: Sequence[Hashable]
+    key_of: Callable[[tuple[Any, ...]], Hashable]
+    measures: tuple[str, ...]
+    people_sensitivity: int = 1
+    monthly: bool = False  # whole months may be read from the monthly table
+    # Trips also measured on finer cells (a zone's modes), with their own share of ε.
+    detail_keys: Sequence[Hashable] | None = None
+    detail_of: Callable[[tuple[Any, ...]], Hashable] | None = None
+
+
+def digest(sc: Scope, question: Question) -> tuple[str, dict[str, Any]]:
+    params = {
+        "zone_set": str(sc.zone_set.id),
+        "zone_set_name": sc.zone_set.name,
+        "from": day_date(sc.day_from).isoformat(),
+        "to": day_date(sc.day_to).isoformat(),
+        "zone": sc.zone,
+        "epsilon": round(sc.epsilon, 9),
+        **question.extra,
+    }
+    canonical = json.dumps({"endpoint": question.endpoint, **params}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest(), params
+
+
+DETAIL = "trips_by_mode"
+
+
+def _noise(
+    bounded: privacy.Bounded, detail: privacy.Bounded | None, question: Question, epsilon: float
+) -> Noisy:
+    chosen = privacy.measures_for(CAPS, question.measures, question.people_sensitivity)
+    (trips,) = privacy.measures_for(CAPS, ("trips",))
+    share_of = epsilon / (len(chosen) + (1 if detail is not None else 0))
+    values, scales = {}, {}
+    for measure in chosen:
+        values[measure.name] = privacy.noisy(bounded.values[measure.name], measure.sensitivity, share_of)
+        scales[measure.name] = privacy.scale_for(measure.sensitivity, share_of)
+    per_unit = {m.name: m.per_unit for m in chosen}
+    detail_index = None
+    if detail is not None:
+        values[DETAIL] = privacy.noisy(detail.values["trips"], trips.sensitivity, share_of)
+        scales[DETAIL] = privacy.scale_for(trips.sensitivity, share_of)
+        per_unit[DETAIL] = trips.per_unit
+        detail_index = {key: i for i, key in enumerate(detail.keys)}
+    index = {key: i for i, key in enumerate(bounded.keys)}
+    return Noisy(index, values, scales, per_unit, detail_index)
+
+
+async def _replay(session: AsyncSession, release: PrivacyRelease, settings: Settings) -> dict[str, Any]:
+    """A stored answer as first published, with the budget of its months as it stands now."""
+    body: dict[str, Any] = json.loads(json.dumps(release.body))
+    body["release"] = {**body.get("release", {}), "replayed": True}
+    spent = await store.spent(session, release.months)
+    await session.commit()
+    body["protection"]["differential_privacy"]["budget"] = _budget(release.months, spent, settings)
+    return body
+
+
+async def answer(
+    db: Database,
+    session: AsyncSession,
+    settings: Settings,
+    operator: accounts.OperatorPrincipal,
+    sc: Scope,
+    question: Question,
+    build: Callable[[Noisy], dict[str, Any]],
+    what: str,
+) -> dict[str, Any]:
+    """The stored answer to this question, or a new differentially private one, charged and stored."""
+    key, params = digest(sc, question)
+    found = await store.stored_release(session, key)
+    await session.commit()
+    if found is not None:
+        return await _replay(session, found, settings)
+    months = months_of(sc.day_from, sc.day_to)
+    left = await store.spent(session, months)
+    await session.commit()
+    short = [m for m in months if left.get(m, 0.0) + sc.epsilon > settings.dp_month_epsilon + 1e-9]
+    if short:
+        raise _exhausted(sc.epsilon, short, left, settings)
+    async with db.engine.connect() as connection:
+        connection = await connection.execution_options(sqlite_readonly=True)
+        async with AsyncSession(bind=connection) as reader:
+            rows = await store.person_month_rows(
+                reader, sc.zone_set.id, sc.day_from, sc.day_to, question.dims, sc.zone, question.monthly
+            )
+            await reader.rollback()
+    n = len(question.dims)
+    cells = [(question.key_of(row[:n]), *row[n:]) for row in rows]
+    finer = None
+    if question.detail_keys is not None and question.detail_of is not None:
+        finer = [(question.detail_of(row[:n]), *row[n:]) for row in rows]
+
+    def compute() -> tuple[privacy.Bounded, Noisy]:
+        bounded = privacy.bound(question.keys, cells, CAPS)
+        detail = privacy.bound(question.detail_keys or [], finer, CAPS) if finer is not None else None
+        return bounded, _noise(bounded, detail, question, sc.epsilon)
+
+    bounded, noisy = await asyncio.to_thread(compute)
+    name = await operator_name(session, operator)
+    release_id, now = uuid.uuid4(), utcnow()
+    body = build(noisy)
+    body["protection"] = protection(settings, sc, question, noisy, months)
+    body["release"] = {
+        "id": str(release_id),
+        "created_at": now.isoformat().replace("+00:00", "Z"),
+        "asked_by": name,
+        "replayed": False,
+    }
+    if not await store.charge(session, months, sc.epsilon, settings.dp_month_epsilon):
+        await session.rollback()  # another release spent the budget meanwhile: nothing is published
+        left = await store.spent(session, months)
+        await session.commit()
+        short = [m for m in months if left.get(m, 0.0) + sc.epsilon > settings.dp_month_epsilon + 1e-9]
+        raise _exhausted(sc.epsilon, short or months, left, settings)
+    spent_now = await store.spent(session, months)
+    body["protection"]["differential_privacy"]["budget"] = _budget(months, spent_now, settings)
+    record = PrivacyRelease(
+        id=release_id, question=key, endpoint=question.endpoint, params=params, epsilon=sc.epsilon,
+        months=months, operator_id=operator.operator_id, operator_name=name, created_at=now, body=body,
+    )  # fmt: skip
+    if not await store.add_release(session, record):
+        # The same question was answered meanwhile: that answer stands, and this one's charge is undone.
+        await session.rollback()
+        found = await store.stored_release(session, key)
+        await session.commit()
+        if found is None:  # pragma: no cover - the other release rolled back after all
+            raise ProblemError(409, "conflict", "The same release is being made: ask again.")
+        return await _replay(session, found, settings)
+    await log_access(
+        session,
+        [p if isinstance(p, uuid.UUID) else uuid.UUID(str(p)) for p in bounded.people],
+        actor=f"operator: {name}",
+        action="aggregate",
+        reason=f"counted in {what} ({day_date(sc.day_from)} to {day_date(sc.day_to)}, zone set "
+        f"{sc.zone_set.name}), with differential privacy ε={sc.epsilon:g}",
+    )
+    await session.commit()
+    return body
+
+
+def _budget(months: Sequence[int], spent: dict[int, float], settings: Settings) -> list[dict[str, Any]]:
+    return [
+        {
+            "month": month_text(m),
+            "lifetime_epsilon": settings.dp_month_epsilon,
+            "spent_epsilon": round(spent.get(m, 0.0), 9),
+            "remaining_epsilon": round(max(0.0, settings.dp_month_epsilon - spent.get(m, 0.0)), 9),
+        }
+        for m in months
+    ]
+
+
+def _exhausted(
+    epsilon: float, months: Sequence[int], spent: dict[int, float], settings: Settings
+) -> ProblemError:
+    remaining = ", ".join(
+        f"{month_text(m)} has ε={max(0.0, settings.dp_month_epsilon - spent.get(m, 0.0)):.4g} left"
+        for m in months
+    )
+    return ProblemError(
+        409,
+        "privacy-budget-exhausted",
+        f"This release would spend ε={epsilon:g} on each month of data it covers, and the lifetime budget "
+        f"of ε={settings.dp_month_epsilon:g} per month does not allow it ({remaining}). Ask with a smaller "
+        "epsilon or a shorter range, ask a question already answered (it costs nothing), or read the "
+        "monthly publications (/v1/operator/publications).",
+    )
+
+
+def protection(
+    settings: Settings, sc: Scope, question: Question, noisy: Noisy, months: Sequence[int]
+) -> dict[str, Any]:
+    share_of = sc.epsilon / max(len(noisy.values), 1)  # every measure (and the detail) has an equal share
+    return {
+        "differential_privacy": {
+            "mechanism": "discrete Laplace (OpenDP)",
+            "unit": "one person's data of one local month",
+            "epsilon": sc.epsilon,
+            "measures": [
+                {
+                    "measure": name,
+                    "epsilon": round(share_of, 9),
+                    "scale": rounded(noisy.scales[name] / noisy.per_unit[name]),
+                    "margin_95": noisy.margin(name),
+                }
+                for name in noisy.values
+            ],
+            "months": [month_text(m) for m in months],
+            "budget": [],
+        },
+        "contribution_cap": {
+            "scope": "per person and local month, over the whole release",
+            "trips": CAPS.trips,
+            "passenger_km": CAPS.distance_m / 1000,
+            "co2e_kg": CAPS.co2e_g / 1000,
+        },
+        "consent": "only trips made while the person had granted territory_statistics, by people whose "
+        "consent still stood when the release was made",
+        "privacy_zones": "trip ends inside people's privacy zones are cut before anything is counted",
+    }
+
+
+async def operator_name(session: AsyncSession, operator: accounts.OperatorPrincipal) -> str:
+    found = await accounts.get_operator(session, operator.operator_id)
+    return found.name if found else str(operator.operator_id)
 
 
 async def backfill(db: Any, zone_set_id: uuid.UUID, settings: Settings) -> int:

@@ -72,6 +72,7 @@ class ZoneShape:
     code: str
     name: str
     geometry: dict[str, Any]
+    parent: str | None = None  # the larger zone (commune) this one is in, for the publications' parents table
 
 
 def parse_zones(document: Any) -> list[ZoneShape]:
@@ -123,8 +124,25 @@ def parse_zones(document: Any) -> list[ZoneShape]:
         name = str(properties.get("name") or properties.get("nom") or code)[:200]
         if "\x00" in name:
             raise ZoneFormatError(f"{where}: the zone name must not contain NUL characters")
-        zones.append(ZoneShape(code, name, shapely.geometry.mapping(polygon)))
+        zones.append(ZoneShape(code, name, shapely.geometry.mapping(polygon), _parent(properties, where)))
     return zones
+
+
+def _parent(properties: dict[str, Any], where: str) -> str | None:
+    """The optional `parent` (or `commune`) property: the code of the larger zone this one is in."""
+    value = properties.get("parent")
+    if value is None or value == "":
+        value = properties.get("commune")
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ZoneFormatError(f"{where}: the parent zone (`parent` or `commune`) must be a string")
+    parent = str(value)
+    if len(parent) > 64:
+        raise ZoneFormatError(f"{where}: the parent zone code is longer than 64 characters")
+    if "\x00" in parent:
+        raise ZoneFormatError(f"{where}: the parent zone code must not contain NUL characters")
+    return parent
 
 
 class ZoneIndex:
@@ -220,3 +238,20 @@ def rollup_rows(
         }
         for key, values in acc.items()
     ]
+
+
+@lru_cache(maxsize=8)
+def grid_codes_in(bbox: str, cell_m: int = GRID_CELL_M) -> tuple[str, ...]:
+    """Every grid cell over the territory's extent (`lon_min,lat_min,lon_max,lat_max`, WGS 84): the zones
+    of the grid, fixed by the territory, not by where people went."""
+    lon_min, lat_min, lon_max, lat_max = (float(part) for part in bbox.split(","))
+    # The extent's outline, densely, in Lambert-93: its bounding box there covers the whole extent.
+    steps = np.linspace(0.0, 1.0, 33)
+    lons = np.concatenate([lon_min + (lon_max - lon_min) * steps, np.full(33, lon_max),
+                           lon_max - (lon_max - lon_min) * steps, np.full(33, lon_min)])  # fmt: skip
+    lats = np.concatenate([np.full(33, lat_min), lat_min + (lat_max - lat_min) * steps,
+                           np.full(33, lat_max), lat_max - (lat_max - lat_min) * steps])  # fmt: skip
+    x, y = _to_lambert().transform(lons, lats)
+    xs = range(int(np.floor(np.min(x) / cell_m)), int(np.floor(np.max(x) / cell_m)) + 1)
+    ys = range(int(np.floor(np.min(y) / cell_m)), int(np.floor(np.max(y) / cell_m)) + 1)
+    return tuple(f"E{a}N{b}" for a in xs for b in ys)
