@@ -30,9 +30,11 @@ DEFAULT_K = 11
 class Caps:
     """The most one person may add to one release (over all its cells)."""
 
-    trips: float = 60.0  # two trips a day for a month
-    distance_m: float = 3_000_000.0  # 3,000 km
-    co2e_g: float = 600_000.0  # 600 kg
+    # About the 95th percentile of a person's month: 2 trips a day, 50 km a day, and the CO2e of 50 km a
+    # day by car. Above, a person's figures are scaled down; the smaller the caps, the smaller the noise.
+    trips: float = 60.0
+    distance_m: float = 1_500_000.0  # 1,500 km
+    co2e_g: float = 200_000.0  # 200 kg
 
 
 @dataclass

@@ -11,7 +11,7 @@ person's guarantee over several months is the sum of those months' budgets.
 How a release is made:
 
 1. **Contributions are bounded per person-month.** A person's trips, passenger-km and CO2e in one month,
-   summed over all cells of the release, are scaled down to at most `Caps` (60 trips, 3,000 km, 600 kg),
+   summed over all cells of the release, are scaled down to at most `Caps` (60 trips, 1,500 km, 200 kg),
    then floored to whole units (milli-trips, metres, grams), so one person-month moves the vector of a
    measure by at most the cap in L1 norm: that is the sensitivity.
 2. **Cells are fixed by the question, not the data**: every period of the range and mode, every hour,
@@ -138,7 +138,8 @@ def _laplace(scale: float) -> Any:
     import opendp.prelude as dp
 
     dp.enable_features("contrib")
-    return dp.m.make_laplace(dp.vector_domain(dp.atom_domain(T=int)), dp.l1_distance(T=int), scale=scale)
+    # 64-bit integers: a month of CO2e in grams exceeds 2^31 for a large territory.
+    return dp.m.make_laplace(dp.vector_domain(dp.atom_domain(T="i64")), dp.l1_distance(T="i64"), scale=scale)
 
 
 def scale_for(sensitivity: int, epsilon: float) -> float:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 Number = int | float
 
 _MEASURES = {"suppressed": False, "reason": None, "people": None, "trips": 212.0, "passenger_km": 1830.4,
-             "co2e_g": 201340.0, "margin_95": {"trips": 1078.5, "passenger_km": 53923.1, "co2e_g": 10784622.0}}  # fmt: skip
+             "co2e_g": 201340.0, "margin_95": {"trips": 1078.5, "passenger_km": 26961.6, "co2e_g": 3594887.5}}  # fmt: skip
 _BUDGET = [{"month": "2026-11", "lifetime_epsilon": 10.0, "spent_epsilon": 1.5, "remaining_epsilon": 8.5}]
 _PROTECTION: dict[str, Any] = {
     "differential_privacy": {
@@ -19,7 +19,7 @@ _PROTECTION: dict[str, Any] = {
         "months": ["2026-11"], "budget": _BUDGET,
     },
     "contribution_cap": {"scope": "per person and local month, over the whole release", "trips": 60.0,
-                         "passenger_km": 3000.0, "co2e_kg": 600.0},
+                         "passenger_km": 1500.0, "co2e_kg": 200.0},
     "consent": "only trips made while the person had granted territory_statistics, by people whose consent "
     "still stood when the release was made",
     "privacy_zones": "trip ends inside people's privacy zones are cut before anything is counted",
@@ -76,7 +76,9 @@ class ContributionCap(BaseModel):
 
 
 class MeasureNoise(BaseModel):
-    measure: str = Field(description="`trips`, `passenger_km`, `co2e_g`, `people` or `trips_by_mode` (a zone's modes).")
+    measure: str = Field(
+        description="`trips`, `passenger_km`, `co2e_g`, `people` or `trips_by_mode` (a zone's modes)."
+    )
     epsilon: float = Field(description="The share of the release's ε this measure spent.")
     scale: Number = Field(description="The Laplace scale of the noise on one cell, in the measure's unit.")
     margin_95: Number | None = Field(description="Half-width of the 95 % interval of one cell's noise.")

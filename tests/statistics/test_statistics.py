@@ -116,9 +116,9 @@ async def test_every_figure_is_noisy_with_its_margin_and_every_cell_is_there(
     assert dp["mechanism"] == "discrete Laplace (OpenDP)" and dp["epsilon"] == 0.5
     assert dp["months"] == ["2023-11"]
     scales = {m["measure"]: m["scale"] for m in dp["measures"]}
-    # ε/3 per measure, at the caps of one person-month: 60 trips, 3,000 km, 600 kg.
-    assert scales == {"trips": pytest.approx(360.0), "passenger_km": pytest.approx(18000.0),
-                      "co2e_g": pytest.approx(3_600_000.0)}  # fmt: skip
+    # ε/3 per measure, at the caps of one person-month: 60 trips, 1,500 km, 200 kg.
+    assert scales == {"trips": pytest.approx(360.0), "passenger_km": pytest.approx(9000.0),
+                      "co2e_g": pytest.approx(1_200_000.0)}  # fmt: skip
     car = next(m for m in period["modes"] if m["mode"] == "car")
     assert car["margin_95"]["trips"] == pytest.approx(360.0 * math.log(20), abs=0.1)
     assert period["total"]["margin_95"]["trips"] == pytest.approx(
