@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     # grid cells are the zones of the built-in grid (the La Rochelle agglomeration by default).
     stats_k: int = Field(default=11, ge=2)
     publication_delay_days: int = Field(default=5, ge=0, le=60)
-    dp_month_epsilon: float = Field(default=10.0, gt=0, le=100)
+    dp_month_epsilon: float = Field(default=10.0, gt=0, le=1000)
     dp_release_epsilon: float = Field(default=0.5, gt=0, le=5)
     territory_bbox: str = "-1.30,46.06,-0.89,46.25"
     # The pipeline worker runs inside the API process unless turned off (then run `coachco2 worker`).

@@ -39,6 +39,7 @@ from app.statistics.schemas import (
     Co2PerUserOut,
     ModalShareOut,
     OriginDestinationOut,
+    PublicationMapOut,
     ReleaseList,
     TimeseriesOut,
     TravelProfileOut,
@@ -579,3 +580,50 @@ async def delete_zone_set(session: SessionDep, operator: TerritoryAdmin, zone_se
     await accounts.record_action(session, operator, "zone_set.delete", zs.name)
     await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+# -- the exact publications on a map ----------------------------------------------------------------------------
+
+
+@router.get(
+    "/publications/{zone_set}/{month}/map",
+    response_model=PublicationMapOut,
+    responses={**OPERATOR_ERRORS, 404: {"model": Problem, "description": "No such zone set or publication."}},
+)
+async def publication_map(
+    session: SessionDep, operator: CurrentOperator, zone_set: str, month: str
+) -> dict[str, Any]:
+    """A monthly publication's zones as GeoJSON, for a map: the zones whose total was published (a zone
+    whose travellers were too few is not drawn at all, so the map tells nothing of where they were), each
+    with its exact trips, passenger-km, CO2e and people, and its modes' shares of trips."""
+    found = await store.zone_set_named(session, zone_set)
+    if found is None:
+        raise not_found("zone set")
+    matched = re.fullmatch(r"(\d{4})-(\d{2})", month)
+    if matched is None or not 1 <= int(matched.group(2)) <= 12 or int(matched.group(1)) < 1:
+        raise _invalid("month", "a month written YYYY-MM", location="path")
+    body = await store.publication_body(
+        session, found.id, int(matched.group(1)) * 100 + int(matched.group(2))
+    )
+    shapes: dict[str, Any] = {}
+    if body is not None and found.kind != "grid":
+        shapes = {z.code: z.geometry for z in await store.zone_shapes(session, found.id)}
+    await session.commit()
+    if body is None:
+        raise not_found("publication")
+    features = []
+    for row in body["tables"]["zones"]:
+        code, total = row.get("zone"), row.get("total") or {}
+        if code is None or total.get("suppressed", True):
+            continue
+        geometry = grid_cell_polygon(code, found.cell_m or 500) if found.kind == "grid" else shapes.get(code)
+        trips = total.get("trips") or 0.0
+        shares = {
+            m["mode"]: share(m.get("trips"), trips) for m in row.get("modes", []) if not m.get("suppressed")
+        }
+        features.append({"type": "Feature", "id": code, "geometry": geometry,
+                         "properties": {"zone": code, "people": total.get("people"), "trips": total.get("trips"),
+                                        "passenger_km": total.get("passenger_km"), "co2e_g": total.get("co2e_g"),
+                                        "mode_share_trips": shares}})  # fmt: skip
+    return {"type": "FeatureCollection", "zone_set": found.name, "month": body["month"], "k": body["k"],
+            "features": features}  # fmt: skip

@@ -18,6 +18,7 @@ from app.models import (
     Leg,
     PrivacyMonth,
     PrivacyRelease,
+    Publication,
     Rollup,
     RollupMonthly,
     Trip,
@@ -37,6 +38,14 @@ async def zone_sets(session: AsyncSession) -> list[ZoneSet]:
 async def zone_shapes(session: AsyncSession, zone_set_id: uuid.UUID) -> list[ZoneShape]:
     rows = await session.scalars(sa.select(Zone).where(Zone.zone_set_id == zone_set_id).order_by(Zone.code))
     return [ZoneShape(z.code, z.name, z.geometry) for z in rows]
+
+
+async def publication_body(session: AsyncSession, zone_set_id: uuid.UUID, month: int) -> dict[str, Any] | None:
+    """The stored body of a zone set's publication of a month (YYYYMM), if made."""
+    body = await session.scalar(
+        sa.select(Publication.body).where(Publication.zone_set_id == zone_set_id, Publication.month == month)
+    )
+    return dict(body) if body is not None else None
 
 
 async def zone_codes(session: AsyncSession, zone_set_id: uuid.UUID) -> set[str]:
@@ -454,7 +463,6 @@ async def consenting_people(session: AsyncSession) -> list[uuid.UUID]:
 # -- publications --
 # The exact monthly publications over official zone sets (app/statistics/publications.py).
 
-from app.models import Publication  # noqa: E402  (this section is appended to the module)
 
 
 async def official_zone_sets(session: AsyncSession) -> list[ZoneSet]:

@@ -380,3 +380,29 @@ class ReleaseEntry(BaseModel):
 class ReleaseList(BaseModel):
     releases: list[ReleaseEntry] = Field(description="Newest first.")
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")
+
+
+class PublicationZoneProperties(BaseModel):
+    zone: str = Field(description="The zone's code.")
+    people: int | None = Field(description="Distinct people counted (at least k).")
+    trips: Number | None = Field(description="Trips, after the contribution caps, to 0.1.")
+    passenger_km: Number | None = Field(description="Passenger-kilometres, to 0.1.")
+    co2e_g: Number | None = Field(description="Grams of CO2e, to 0.1.")
+    mode_share_trips: dict[str, float | None] = Field(
+        description="Published modes' shares of the zone's trips."
+    )
+
+
+class PublicationZoneFeature(BaseModel):
+    type: Literal["Feature"] = Field(description="GeoJSON: always `Feature`.")
+    id: str = Field(description="The zone's code.")
+    geometry: dict[str, Any] | None = Field(description="GeoJSON Polygon or MultiPolygon, WGS 84.")
+    properties: PublicationZoneProperties
+
+
+class PublicationMapOut(BaseModel):
+    type: Literal["FeatureCollection"] = Field(description="GeoJSON: always `FeatureCollection`.")
+    zone_set: str = Field(description="The zone set's name.")
+    month: str = Field(description="The month published (YYYY-MM).")
+    k: int = Field(description="No figure counts fewer people than this.")
+    features: list[PublicationZoneFeature] = Field(description="The zones whose total was published.")
