@@ -34,6 +34,7 @@ from app.pipeline.worker import PipelineWorker
 from app.selfdata import endpoints as selfdata
 from app.settings import Settings, get_settings
 from app.statistics import endpoints as statistics
+from app.statistics import publication_endpoints as publications
 from app.transit import endpoints as transit
 from app.trips import endpoints as trips
 
@@ -85,21 +86,30 @@ def _problem_openapi(app: FastAPI) -> dict[str, Any]:
 CHECKPOINT_S = 2.0
 
 
-async def _checkpoint_forever(db: Database) -> None:
+#: how long a shutdown waits for the background loops to finish the step under way before cancelling them
+STOP_GRACE_S = 10.0
+
+
+async def _pause(stopping: asyncio.Event, seconds: float) -> bool:
+    """Wait `seconds`, or less if the server is stopping; True when it is."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stopping.wait(), timeout=seconds)
+    return stopping.is_set()
+
+
+async def _checkpoint_forever(db: Database, stopping: asyncio.Event) -> None:
     if db.dialect != "sqlite":
         return
-    while True:
-        await asyncio.sleep(CHECKPOINT_S)
+    while not await _pause(stopping, CHECKPOINT_S):
         try:
             await db.checkpoint()
         except Exception:
             logging.getLogger("coachco2.db").warning("could not checkpoint the journal", exc_info=True)
 
 
-async def _recover_imports_forever(db: Database, import_dir: str) -> None:
+async def _recover_imports_forever(db: Database, import_dir: str, stopping: asyncio.Event) -> None:
     """Settle, now and then, the imports another process left under way when it stopped."""
-    while True:
-        await asyncio.sleep(STALE_AFTER_S)
+    while not await _pause(stopping, STALE_AFTER_S):
         try:
             await recover_imports(db, import_dir)
         except Exception:  # the database may be out of reach for a while: try again later
@@ -122,17 +132,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             logging.getLogger("coachco2.imports").warning(
                 "could not settle interrupted imports", exc_info=True
             )
+        stopping = asyncio.Event()
+        worker.resume()
         task = asyncio.create_task(worker.run_forever()) if settings.worker_in_process else None
-        sweeper = asyncio.create_task(_recover_imports_forever(db, settings.import_dir))
-        checkpoints = asyncio.create_task(_checkpoint_forever(db))
+        sweeper = asyncio.create_task(_recover_imports_forever(db, settings.import_dir, stopping))
+        checkpoints = asyncio.create_task(_checkpoint_forever(db, stopping))
         try:
             yield
         finally:
-            for running in [task, sweeper, checkpoints, *app.state.import_tasks]:
-                if running is not None:
-                    running.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await running
+            # The loops finish the database step under way (a statement cancelled half-way leaves its
+            # connection to be reset while cancelled, which the pool reports as an error), then stop.
+            stopping.set()
+            worker.stop()
+            loops = [t for t in (task, sweeper, checkpoints) if t is not None]
+            if loops:
+                await asyncio.wait(loops, timeout=STOP_GRACE_S)
+            for running in [*loops, *app.state.import_tasks]:
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
             await db.dispose()
             offload.shutdown()
 
@@ -180,6 +198,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         operator,
         territory_factors,
         statistics,
+        publications,
         transit,
         emission,
     ):

@@ -30,6 +30,7 @@ from app.pipeline.reconcile import result_rows
 from app.pipeline.repository import Claim, Window
 from app.selfdata.retention import purge_all
 from app.settings import Settings
+from app.statistics.publications import publish_due
 from app.statistics.zones import local_day
 from app.transit import repository as transit_store
 from app.trips.service import trips_changed
@@ -66,6 +67,9 @@ def run_pipeline(window: Window, now_s: float | None, transit: TransitStops | No
 #: take milliseconds, less than sending them to another process would
 OFFLOAD_POINTS = 20_000
 
+#: how often the worker looks for monthly publications that are due (and once at its start)
+PUBLICATIONS_EVERY_S = 3600.0
+
 
 class PipelineWorker:
     """Claims people with pending points and processes them until stopped."""
@@ -80,6 +84,7 @@ class PipelineWorker:
         lease_s: float = 300.0,
         batch: int = 8,
         poll_s: float = 1.0,
+        settings: Settings | None = None,
     ) -> None:
         self.db = db
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
@@ -89,8 +94,13 @@ class PipelineWorker:
         self.batch = batch
         self.poll_s = poll_s
         self._wakeup = asyncio.Event()
+        self._stopping = False
         self._last_close = 0.0
         self._last_purge = 0.0
+        # The territory's exact monthly publications (app/statistics/publications.py), checked at the
+        # start and about once an hour; only with the deployment's settings (k, delay, time zone).
+        self.settings = settings
+        self._next_publications = 0.0
 
     @classmethod
     def from_settings(cls, db: Database, settings: Settings, **overrides: Any) -> PipelineWorker:
@@ -100,6 +110,7 @@ class PipelineWorker:
             "timezone": settings.timezone,
             "lease_s": settings.worker_lease_s,
             "poll_s": settings.worker_poll_s,
+            "settings": settings,
         }
         return cls(db, **(options | overrides))
 
@@ -182,15 +193,36 @@ class PipelineWorker:
         async with self.db.session() as session:
             return await store.close_timed_out_trips(session, _ms(now_s - DEFAULT_PARAMS.trip_timeout_s))
 
+    async def publish(self) -> int:
+        """Make the monthly publications that are due; a failure is logged and tried again next time."""
+        assert self.settings is not None
+        try:
+            return await publish_due(self.db, self.settings)
+        except Exception:
+            log.exception("the monthly publications could not be made; trying again in an hour")
+            return 0
+
+    def resume(self) -> None:
+        """Undo `stop` before running again (an app started anew in the same process)."""
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Finish the step under way, then return from `run_forever` (a graceful shutdown)."""
+        self._stopping = True
+        self._wakeup.set()
+
     async def run_forever(self) -> None:
-        """Process whatever is pending, then wait for a wake-up or the poll interval; never returns."""
+        """Process whatever is pending, then wait for a wake-up or the poll interval, until `stop`."""
         backoff = self.poll_s
-        while True:
+        while not self._stopping:
             try:
                 processed = await self.run_once()
                 if time.monotonic() - self._last_close > 60:
                     await self.close_timed_out_trips()
                     self._last_close = time.monotonic()
+                if self.settings is not None and time.monotonic() >= self._next_publications:
+                    self._next_publications = time.monotonic() + PUBLICATIONS_EVERY_S
+                    await self.publish()
                 if time.monotonic() - self._last_purge > 3600:
                     self._last_purge = time.monotonic()
                     result = await purge_all(self.db, int(time.time() * 1000))
@@ -203,7 +235,7 @@ class PipelineWorker:
                 log.exception("pipeline run failed; retrying in %.0f s", backoff)
                 processed = 0
                 backoff = min(backoff * 2, 60.0)
-            if processed == 0:
+            if processed == 0 and not self._stopping:
                 self._wakeup.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), timeout=backoff)
