@@ -1,5 +1,5 @@
-"""The `coachco2` command: serve the API, migrate the database, manage operator accounts and the
-territory's transit networks."""
+"""The `coachco2` command: serve the API, migrate the database, manage operator accounts, the
+territory's transit networks and its monthly publications."""
 
 from __future__ import annotations
 
@@ -357,6 +357,33 @@ def cmd_purge(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_publications_publish(_: argparse.Namespace) -> int:
+    """Make the territory's monthly publications that are due now (the worker does it about hourly)."""
+    from app.models import Publication, ZoneSet
+    from app.statistics.publications import month_label, publish_due
+
+    _migrate()
+    settings = get_settings()
+
+    def show(zs: ZoneSet, pub: Publication) -> None:
+        summary = pub.body["summary"]
+        print(
+            f"published {zs.name} {month_label(pub.month)}: {summary['cells_published']} cells published, "
+            f"{summary['cells_suppressed']} suppressed"
+        )
+
+    async def run() -> int:
+        db = Database(settings)
+        try:
+            return await publish_due(db, settings, report=show)
+        finally:
+            await db.dispose()
+
+    made = asyncio.run(run())
+    print(f"{made} publication(s) made" if made else "no publication was due")
+    return 0
+
+
 class _ProgressBar:
     """A one-line progress bar on stderr, redrawn at most every tenth of a second."""
 
@@ -528,7 +555,12 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="fill the store with simulated residents of the La Rochelle agglomeration"
     )
     demo.add_argument("--users", type=int, default=50, help="residents to simulate (default 50)")
-    demo.add_argument("--days", type=int, default=14, help="days to simulate, ending yesterday (default 14)")
+    demo.add_argument(
+        "--days",
+        type=int,
+        default=14,
+        help="days to simulate, ending with the last day of last month, which is then published (default 14)",
+    )
     demo.add_argument(
         "--seed", type=int, default=2026, help="random seed (the same seed gives the same residents)"
     )
@@ -570,6 +602,13 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = op_sub.add_parser("revoke", help="revoke every token of an operator")
     revoke.add_argument("name")
     revoke.set_defaults(func=cmd_operator_revoke)
+
+    publications = sub.add_parser(
+        "publications", help="the territory's exact monthly publications over its official zone sets"
+    )
+    pub_sub = publications.add_subparsers(dest="publications_command", required=True)
+    pub_publish = pub_sub.add_parser("publish", help="make the publications that are due now, and list them")
+    pub_publish.set_defaults(func=cmd_publications_publish)
 
     transit_cmd = sub.add_parser("transit", help="the territory's public transport networks (GTFS feeds)")
     tr_sub = transit_cmd.add_subparsers(dest="transit_command", required=True)

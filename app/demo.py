@@ -1,12 +1,12 @@
 """Demo data: simulated residents of the La Rochelle agglomeration, through the real pipeline.
 
 `coachco2 demo --users N --days D` registers N residents, gives each a home and a place of work or study
-among the agglomeration's communes, and plays D days of their trips as a phone would record them: commutes
+among the agglomeration's communes, and plays the last D days of last month as a phone would record them: commutes
 by car, bus, bike, e-bike, on foot, by the regional train from Châtelaillon, by the sea-bus across the
 harbour, with shopping and leisure trips on some days. The points go through the same store and pipeline
 as a phone's, so trips, modes, CO2e, rollups and the operator's dashboard all show something on the first
 run. Most residents grant `territory_statistics` (dated from before the first demo day) and some declare a
-privacy zone at home.
+privacy zone at home. Last month is then published at once (docs/publications.md).
 """
 
 from __future__ import annotations
@@ -241,8 +241,10 @@ async def run_demo(db: Database, settings: Settings, users: int, days: int, seed
 
     rng = np.random.default_rng(seed)
     tz = ZoneInfo(settings.timezone)
+    # The days end with last month, so that month is whole: its exact publication is made at once.
     today = datetime.now(tz).replace(hour=0, minute=0, second=0, microsecond=0)
-    first_day = today - timedelta(days=days)
+    month_start = today.replace(day=1)
+    first_day = month_start - timedelta(days=days)
     consent_at = first_day.astimezone(UTC) - timedelta(days=1)
     total = 0
     for _ in range(users):
@@ -270,6 +272,10 @@ async def run_demo(db: Database, settings: Settings, users: int, days: int, seed
             await session.commit()
     worker = PipelineWorker.from_settings(db, settings)
     await worker.run_until_idle(now_s=time.time())
+    from app.statistics.publications import publish_due
+
+    # Simulated data has no late uploads to wait for: publish the demo's whole months now.
+    await publish_due(db, settings.model_copy(update={"publication_delay_days": 0}))
     async with db.session() as session:
         operator = await accounts.find_operator(session, "demo-operator")
         token = None

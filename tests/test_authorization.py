@@ -139,7 +139,8 @@ async def test_roles_never_cross(
     owned: dict[str, str],
     operator_headers: dict[str, str],
 ) -> None:
-    values = {**owned, "zone_set_id": str(uuid.uuid4()), "day": "2024-01-01", "slug": "not-found"}
+    values = {**owned, "zone_set_id": str(uuid.uuid4()), "day": "2024-01-01", "slug": "not-found",
+              "zone_set": "grid-500m", "month": "2023-11"}  # fmt: skip
     for method, path in routes(app):
         if (method, path) in PUBLIC:
             continue

@@ -40,7 +40,9 @@ async def zone_shapes(session: AsyncSession, zone_set_id: uuid.UUID) -> list[Zon
     return [ZoneShape(z.code, z.name, z.geometry) for z in rows]
 
 
-async def publication_body(session: AsyncSession, zone_set_id: uuid.UUID, month: int) -> dict[str, Any] | None:
+async def publication_body(
+    session: AsyncSession, zone_set_id: uuid.UUID, month: int
+) -> dict[str, Any] | None:
     """The stored body of a zone set's publication of a month (YYYYMM), if made."""
     body = await session.scalar(
         sa.select(Publication.body).where(Publication.zone_set_id == zone_set_id, Publication.month == month)
@@ -462,7 +464,6 @@ async def consenting_people(session: AsyncSession) -> list[uuid.UUID]:
 
 # -- publications --
 # The exact monthly publications over official zone sets (app/statistics/publications.py).
-
 
 
 async def official_zone_sets(session: AsyncSession) -> list[ZoneSet]:

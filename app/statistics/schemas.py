@@ -35,6 +35,17 @@ _POLYGON = {
 }
 
 
+_ENTRY = {"id": _RELEASE["id"], "created_at": _RELEASE["created_at"], "asked_by": "agglo-mobilite",
+          "endpoint": "modal-share", "params": {"zone_set": "grid-500m", "from": "2025-12-01", "to": "2026-11-30",
+                                                "zone": None, "epsilon": 0.5, "period": "month"},
+          "epsilon": 0.5, "months": ["2025-12", "2026-01"]}  # fmt: skip
+_PZ_PROPS = {"zone": "E3790N65520", "people": 14, "trips": 212.0, "passenger_km": 1830.4, "co2e_g": 201340.0,
+             "mode_share_trips": {"bus": 0.31, "car": 0.52}}  # fmt: skip
+_PZ_FEATURE = {"type": "Feature", "id": "E3790N65520", "geometry": _POLYGON, "properties": _PZ_PROPS}
+_PZ_MAP = {"type": "FeatureCollection", "zone_set": "grid-500m", "month": "2026-11", "k": 11,
+           "features": [_PZ_FEATURE]}  # fmt: skip
+
+
 def _examples(*examples: dict[str, Any]) -> ConfigDict:
     return ConfigDict(json_schema_extra={"examples": list(examples)}, populate_by_name=True)
 
@@ -76,6 +87,8 @@ class ContributionCap(BaseModel):
 
 
 class MeasureNoise(BaseModel):
+    model_config = _examples(_PROTECTION["differential_privacy"]["measures"][0])
+
     measure: str = Field(
         description="`trips`, `passenger_km`, `co2e_g`, `people` or `trips_by_mode` (a zone's modes)."
     )
@@ -368,6 +381,8 @@ class BudgetOut(BaseModel):
 
 
 class ReleaseEntry(BaseModel):
+    model_config = _examples(_ENTRY)
+
     id: str = Field(description="The release's id (a UUID).")
     created_at: str = Field(description="When it was computed (RFC 3339, UTC).")
     asked_by: str = Field(description="The operator who asked.")
@@ -378,11 +393,15 @@ class ReleaseEntry(BaseModel):
 
 
 class ReleaseList(BaseModel):
+    model_config = _examples({"releases": [_ENTRY], "next_cursor": None})
+
     releases: list[ReleaseEntry] = Field(description="Newest first.")
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")
 
 
 class PublicationZoneProperties(BaseModel):
+    model_config = _examples(_PZ_PROPS)
+
     zone: str = Field(description="The zone's code.")
     people: int | None = Field(description="Distinct people counted (at least k).")
     trips: Number | None = Field(description="Trips, after the contribution caps, to 0.1.")
@@ -394,6 +413,8 @@ class PublicationZoneProperties(BaseModel):
 
 
 class PublicationZoneFeature(BaseModel):
+    model_config = _examples(_PZ_FEATURE)
+
     type: Literal["Feature"] = Field(description="GeoJSON: always `Feature`.")
     id: str = Field(description="The zone's code.")
     geometry: dict[str, Any] | None = Field(description="GeoJSON Polygon or MultiPolygon, WGS 84.")
@@ -401,6 +422,8 @@ class PublicationZoneFeature(BaseModel):
 
 
 class PublicationMapOut(BaseModel):
+    model_config = _examples(_PZ_MAP)
+
     type: Literal["FeatureCollection"] = Field(description="GeoJSON: always `FeatureCollection`.")
     zone_set: str = Field(description="The zone set's name.")
     month: str = Field(description="The month published (YYYY-MM).")

@@ -12,9 +12,16 @@ const TEXT = {
     hourTitle: "Heures de départ (trajets)", odTitle: "Flux origine-destination", origin: "Origine",
     destination: "Destination", protectionTitle: "Protection des personnes", loading: "Chargement…",
     loaded: "À jour.", badToken: "Jeton refusé.", noData: "Aucune donnée publiable sur cette période.",
-    protection: (p) => `Chaque chiffre publié compte au moins ${p.k} personnes ; ${p.hidden} cases masquées ` +
-      `(dont masquage secondaire). Seuls comptent les trajets des personnes qui ont consenti, sans les extrémités ` +
-      `dans leurs zones privées ; la contribution d'une personne est plafonnée.`,
+    source: "Source", sourcePublication: "publication mensuelle (exacte)",
+    sourceQuery: "requête (confidentialité différentielle)", month: "Mois", noPublication: "Aucune publication encore.",
+    odGrid: "Les flux se lisent sur un zonage importé d'au plus 100 zones.", budgetOut: "Budget épuisé : ",
+    publication: (p) => `Publication exacte de ${p.month} : chaque chiffre compte au moins ${p.k} personnes ; ` +
+      `${p.hidden} cases masquées, vérifiées pour qu'aucun total ne les révèle. Seuls comptent les trajets des ` +
+      `personnes qui ont consenti, sans les extrémités dans leurs zones privées ; la contribution d'une personne ` +
+      `est plafonnée.`,
+    privacy: (p) => `Confidentialité différentielle : ε = ${p.epsilon} par requête, dépensé sur ${p.months} ; ` +
+      `chaque chiffre est bruité, à ± sa marge (95 %) près (trajets : ± ${p.margin} par case). Budget restant : ` +
+      `${p.budget}. Une même question reçoit la même réponse, sans nouveau coût.`,
     modes: { walk: "marche", run: "course", bike: "vélo", ebike: "VAE", escooter: "trottinette", car: "voiture",
       ecar: "voiture électrique", carpool: "covoiturage", bus: "bus", coach: "car", tram: "tram", metro: "métro",
       train: "train", hsr: "TGV", plane: "avion", boat: "bateau", moped: "scooter", motorcycle: "moto", unknown: "inconnu" },
@@ -29,9 +36,15 @@ const TEXT = {
     odTitle: "Origin-destination flows", origin: "Origin", destination: "Destination",
     protectionTitle: "Protecting people", loading: "Loading…", loaded: "Up to date.", badToken: "Token refused.",
     noData: "Nothing publishable for this period.",
-    protection: (p) => `Every published figure counts at least ${p.k} people; ${p.hidden} cells hidden ` +
-      `(secondary suppression included). Only trips of people who consented count, without their ends inside ` +
-      `their privacy zones; each person's contribution is capped.`,
+    source: "Source", sourcePublication: "monthly publication (exact)", sourceQuery: "query (differential privacy)",
+    month: "Month", noPublication: "No publication yet.",
+    odGrid: "Flows are read on an uploaded zone set of at most 100 zones.", budgetOut: "Budget spent: ",
+    publication: (p) => `Exact publication of ${p.month}: every figure counts at least ${p.k} people; ` +
+      `${p.hidden} cells hidden, checked so that no total reveals them. Only trips of people who consented ` +
+      `count, without their ends inside their privacy zones; each person's contribution is capped.`,
+    privacy: (p) => `Differential privacy: ε = ${p.epsilon} a query, spent on ${p.months}; every figure is ` +
+      `noisy, within ± its margin (95 %) (trips: ± ${p.margin} a cell). Budget left: ${p.budget}. ` +
+      `The same question gets the same answer, at no new cost.`,
     modes: { walk: "walk", run: "run", bike: "bike", ebike: "e-bike", escooter: "e-scooter", car: "car",
       ecar: "electric car", carpool: "carpool", bus: "bus", coach: "coach", tram: "tram", metro: "metro",
       train: "train", hsr: "high-speed train", plane: "plane", boat: "boat", moped: "moped", motorcycle: "motorbike",
@@ -51,6 +64,7 @@ const state = {
   map: null,
   layer: null,
   data: {},
+  zoneSets: {},
 };
 window.dashboard = state;
 
@@ -83,6 +97,15 @@ function filters() {
   };
 }
 
+function source() { return document.getElementById("source").value; }
+
+function margin(cell, name) { return cell && cell.margin_95 ? cell.margin_95[name] : null; }
+
+function plusMinus(value, m) {
+  if (value === null || value === undefined) return "–";
+  return m === null || m === undefined ? `${Math.round(value)}` : `${Math.round(value)} ± ${Math.round(m)}`;
+}
+
 function setStatus(text) { document.getElementById("status").textContent = text; }
 
 function chart(id, config) {
@@ -91,30 +114,42 @@ function chart(id, config) {
   return state.charts[id];
 }
 
-function drawShare(body) {
-  const periods = body.periods || [];
-  const modes = [...new Set(periods.flatMap((p) => p.modes.filter((m) => !m.suppressed).map((m) => m.mode)))];
+// rows: [{ label, total, modes: [{ mode, trips, suppressed, margin_95? }] }], from a release or a publication.
+function drawShare(rows) {
+  const modes = [...new Set(rows.flatMap((p) => p.modes.filter((m) => !m.suppressed && m.trips > 0).map((m) => m.mode)))];
+  const cellOf = (row, mode) => row.modes.find((x) => x.mode === mode);
   chart("share-chart", {
     type: "bar",
     data: {
-      labels: periods.map((p) => p.start),
+      labels: rows.map((p) => p.label),
       datasets: modes.map((mode) => ({
         label: modeName(mode),
         backgroundColor: COLORS[mode] || "#888",
-        data: periods.map((p) => { const m = p.modes.find((x) => x.mode === mode); return m && !m.suppressed ? m.trips : 0; }),
+        data: rows.map((p) => { const m = cellOf(p, mode); return m && !m.suppressed ? m.trips : null; }),
+        margins: rows.map((p) => margin(cellOf(p, mode), "trips")),
       })),
     },
-    options: { animation: false, responsive: true, scales: { x: { stacked: true }, y: { stacked: true } } },
+    options: {
+      animation: false, responsive: true, scales: { x: { stacked: true }, y: { stacked: true } },
+      plugins: { tooltip: { callbacks: { label: (c) => `${c.dataset.label}: ${plusMinus(c.raw, c.dataset.margins[c.dataIndex])}` } } },
+    },
   });
 }
 
-function drawCo2(body) {
-  const series = (body.series || []).filter((s) => !s.suppressed);
+// points: [{ label, co2e_g, margin_kg? }]; a noisy series is drawn with its 95 % band.
+function drawCo2(points) {
+  const kg = points.map((s) => (s.co2e_g === null || s.co2e_g === undefined ? null : s.co2e_g / 1000));
+  const datasets = [{ label: "CO2e (kg)", data: kg, borderColor: "#0b6e4f", tension: 0.2 }];
+  if (points.some((s) => s.margin_kg)) {
+    datasets.push({ label: "−95 %", data: points.map((s, i) => (kg[i] === null ? null : Math.max(0, kg[i] - s.margin_kg))),
+      borderWidth: 0, pointRadius: 0, fill: false });
+    datasets.push({ label: "+95 %", data: points.map((s, i) => (kg[i] === null ? null : kg[i] + s.margin_kg)),
+      borderWidth: 0, pointRadius: 0, fill: "-1", backgroundColor: "rgba(11, 110, 79, 0.15)" });
+  }
   chart("co2-chart", {
     type: "line",
-    data: { labels: series.map((s) => s.start),
-      datasets: [{ label: "CO2e (kg)", data: series.map((s) => s.co2e_g / 1000), borderColor: "#0b6e4f", tension: 0.2 }] },
-    options: { animation: false, responsive: true },
+    data: { labels: points.map((s) => s.label), datasets },
+    options: { animation: false, responsive: true, plugins: { legend: { display: false } } },
   });
 }
 
@@ -152,7 +187,9 @@ function drawMap(body) {
       const p = f.properties;
       // Leaflet puts a string tooltip in as HTML: give it a text node, so a zone code is never markup.
       const tip = document.createElement("span");
-      tip.textContent = `${p.zone}: ${p.trips} ${t("trips")}, ${(p.co2e_g / 1000).toFixed(1)} kg CO2e`;
+      const m = p.margin_95 || {};
+      tip.textContent = `${p.zone}: ${plusMinus(p.trips, m.trips)} ${t("trips")}, ` +
+        `${plusMinus(p.co2e_g / 1000, m.co2e_g === undefined ? undefined : m.co2e_g / 1000)} kg CO2e`;
       layer.bindTooltip(tip);
     },
   }).addTo(state.map);
@@ -174,10 +211,20 @@ function drawMap(body) {
 function drawOd(body) {
   const tbody = document.querySelector("#od tbody");
   tbody.innerHTML = "";
+  if (!body) {
+    const row = document.createElement("tr");
+    const cell = document.createElement("td");
+    cell.colSpan = 5;
+    cell.className = "od-note";
+    cell.textContent = t("odGrid");
+    row.appendChild(cell);
+    tbody.appendChild(row);
+    return;
+  }
   const flows = (body.flows || []).filter((f) => !f.suppressed).sort((a, b) => b.trips - a.trips).slice(0, 10);
   flows.forEach((f) => {
     const row = document.createElement("tr");
-    [f.origin, f.destination, Math.round(f.trips), (f.co2e_g / 1000).toFixed(1)].forEach((v) => {
+    [f.origin, f.destination, Math.round(f.trips), `± ${Math.round(margin(f, "trips") || 0)}`, (f.co2e_g / 1000).toFixed(1)].forEach((v) => {
       const cell = document.createElement("td");
       cell.textContent = v;
       row.appendChild(cell);
@@ -186,31 +233,95 @@ function drawOd(body) {
   });
 }
 
-async function refresh() {
-  setStatus(t("loading"));
+function budgetText(bodies) {
+  const months = {};
+  bodies.forEach((b) => b.protection.differential_privacy.budget.forEach((m) => { months[m.month] = m.remaining_epsilon; }));
+  return Object.keys(months).sort().map((m) => `${m} ε ${Number(months[m]).toFixed(2)}`).join(", ");
+}
+
+async function refreshQuery() {
   const f = filters();
   const period = document.getElementById("period").value;
+  const polygons = (state.zoneSets[f.zone_set] || {}).kind === "polygons";
+  const [share, series, hours, zones, od] = await Promise.all([
+    api("/v1/operator/stats/modal-share", { ...f, period }),
+    api("/v1/operator/stats/timeseries", { ...f, period }),
+    api("/v1/operator/stats/profile", { ...f, by: "hour" }),
+    api("/v1/operator/stats/zones", f),
+    polygons ? api("/v1/operator/stats/od", f).catch(() => null) : Promise.resolve(null),
+  ]);
+  state.data = { share, series, hours, zones, od };
+  drawShare(share.periods.map((p) => ({ label: p.start, total: p.total, modes: p.modes })));
+  drawCo2(series.series.map((s) => ({ label: s.start, co2e_g: s.co2e_g, margin_kg: (margin(s, "co2e_g") || 0) / 1000 })));
+  drawHours(hours);
+  drawMap(zones);
+  drawOd(od);
+  const dp = share.protection.differential_privacy;
+  const trips = dp.measures.find((m) => m.measure === "trips");
+  document.getElementById("protection").textContent = TEXT[state.lang].privacy({
+    epsilon: dp.epsilon, months: dp.months.join(", "), margin: Math.round(trips ? trips.margin_95 : 0),
+    budget: budgetText([share, series, hours, zones].concat(od ? [od] : [])),
+  });
+  setStatus(t("loaded"));
+}
+
+async function refreshPublication() {
+  const zoneSet = document.getElementById("zone-set").value;
+  const month = document.getElementById("month").value;
+  if (!month) {
+    state.data = {};
+    drawShare([]);
+    drawCo2([]);
+    drawMap({ type: "FeatureCollection", features: [] });
+    document.getElementById("protection").textContent = "";
+    setStatus(t("noPublication"));
+    return;
+  }
+  const [publication, map] = await Promise.all([
+    api(`/v1/operator/publications/${encodeURIComponent(zoneSet)}/${month}`),
+    api(`/v1/operator/publications/${encodeURIComponent(zoneSet)}/${month}/map`),
+  ]);
+  state.data = { publication, zones: map };
+  const period = document.getElementById("period").value;
+  const tables = publication.tables;
+  const rows = period === "day" ? tables.days.map((d) => ({ label: d.day, total: d.total, modes: d.modes }))
+    : period === "week" ? tables.weeks.map((w) => ({ label: w.week, total: w.total, modes: w.modes }))
+      : [{ label: publication.month, total: tables.month.total, modes: tables.month.modes }];
+  drawShare(rows);
+  drawCo2(rows.map((r) => ({ label: r.label, co2e_g: r.total && !r.total.suppressed ? r.total.co2e_g : null })));
+  drawMap(map);
+  document.getElementById("protection").textContent = TEXT[state.lang].publication({
+    month: publication.month, k: publication.k, hidden: publication.summary.cells_suppressed,
+  });
+  setStatus(map.features.length ? t("loaded") : t("noData"));
+}
+
+async function months() {
+  const zoneSet = document.getElementById("zone-set").value;
+  const listed = await api("/v1/operator/publications");
+  const select = document.getElementById("month");
+  const previous = select.value;
+  select.innerHTML = "";
+  listed.publications.filter((p) => p.zone_set === zoneSet).map((p) => p.month).sort().reverse().forEach((m) => {
+    const o = document.createElement("option");
+    o.value = m;
+    o.textContent = m;
+    select.appendChild(o);
+  });
+  if ([...select.options].some((o) => o.value === previous)) select.value = previous;
+}
+
+async function refresh() {
+  setStatus(t("loading"));
+  document.body.dataset.source = source();
   try {
-    const [share, series, hours, zones, od] = await Promise.all([
-      api("/v1/operator/stats/modal-share", { ...f, period }),
-      api("/v1/operator/stats/timeseries", { ...f, period }),
-      api("/v1/operator/stats/profile", { ...f, by: "hour" }),
-      api("/v1/operator/stats/zones", f),
-      api("/v1/operator/stats/od", f),
-    ]);
-    state.data = { share, series, hours, zones, od };
-    drawShare(share);
-    drawCo2(series);
-    drawHours(hours);
-    drawMap(zones);
-    drawOd(od);
-    const hidden = [share, series, hours, zones, od].reduce((n, b) => n + b.protection.k_anonymity.suppressed_cells, 0);
-    document.getElementById("protection").textContent = TEXT[state.lang].protection({ k: share.protection.k_anonymity.k, hidden });
-    setStatus(zones.features.length ? t("loaded") : t("noData"));
+    if (source() === "publication") await refreshPublication();
+    else await refreshQuery();
     state.loads = (state.loads || 0) + 1;
   } catch (error) {
     if (error.status === 401) { signOut(); return; }
-    setStatus(error.message);
+    setStatus(error.status === 409 ? t("budgetOut") + error.message : error.message);
+    state.loads = (state.loads || 0) + 1;
   }
 }
 
@@ -220,10 +331,18 @@ async function start() {
   const sets = await api("/v1/operator/zone-sets");
   const select = document.getElementById("zone-set");
   select.innerHTML = "";
-  sets.zone_sets.forEach((z) => { const o = document.createElement("option"); o.value = z.name; o.textContent = z.name; select.appendChild(o); });
+  state.zoneSets = {};
+  sets.zone_sets.forEach((z) => {
+    state.zoneSets[z.name] = z;
+    const o = document.createElement("option"); o.value = z.name; o.textContent = z.name; select.appendChild(o);
+  });
+  // Queries cover days that have ended: by default last month, whose answers are kept once asked.
   const today = new Date();
-  document.getElementById("to").value = isoDay(today);
-  document.getElementById("from").value = isoDay(new Date(today.getTime() - 30 * 86400000));
+  const lastMonthEnd = new Date(Date.UTC(today.getFullYear(), today.getMonth(), 0));
+  document.getElementById("to").value = isoDay(lastMonthEnd);
+  document.getElementById("from").value = isoDay(new Date(Date.UTC(lastMonthEnd.getUTCFullYear(), lastMonthEnd.getUTCMonth(), 1)));
+  await months().catch(() => {});
+  if (!document.getElementById("month").value) document.getElementById("source").value = "query";
   document.getElementById("login").hidden = true;
   document.getElementById("app").hidden = false;
   document.getElementById("logout").hidden = false;
@@ -258,8 +377,9 @@ document.getElementById("lang").addEventListener("click", () => {
   translate();
   if (state.token && !document.getElementById("app").hidden) refresh();
 });
-document.getElementById("filters").addEventListener("change", (event) => {
+document.getElementById("filters").addEventListener("change", async (event) => {
   if (event.target.id === "measure" && state.data.zones) { drawMap(state.data.zones); return; }
+  if (event.target.id === "zone-set") await months().catch(() => {});
   refresh();
 });
 
