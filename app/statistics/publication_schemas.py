@@ -2,27 +2,46 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
-_CELL = {"people": 14, "trips": 212.0, "passenger_km": 1830.4, "co2e_g": 201340.0, "suppressed": False,
+_CELL: dict[str, Any] = {"people": 14, "trips": 212.0, "passenger_km": 1830.4, "co2e_g": 201340.0, "suppressed": False,
          "reason": None}  # fmt: skip
-_HIDDEN = {"people": None, "trips": None, "passenger_km": None, "co2e_g": None, "suppressed": True,
+_HIDDEN: dict[str, Any] = {"people": None, "trips": None, "passenger_km": None, "co2e_g": None, "suppressed": True,
            "reason": "fewer than 11 people"}  # fmt: skip
-_MODE = {"mode": "bus", **_CELL}
-_DAY = {"day": "2026-11-02", "total": _CELL, "modes": [_MODE, {"mode": "bike", **_HIDDEN}]}
-_WEEK = {"week": "2026-W45", "from": "2026-11-02", "to": "2026-11-08", "total": _CELL, "modes": [_MODE]}
-_MONTH = {"total": _CELL, "modes": [_MODE]}
-_ZONE = {"zone": "17300-centre", "parent": "17300", "total": _CELL, "modes": [_MODE]}
-_PARENT = {"parent": "17300", "total": _CELL, "modes": [_MODE]}
-_TABLES = {"days": [_DAY], "weeks": [_WEEK], "month": _MONTH, "zones": [_ZONE], "parents": [_PARENT]}
-_CAPS = {"trips": 60.0, "passenger_km": 1500.0, "co2e_kg": 200.0}
-_COUNTS = {"cells_published": 412, "cells_suppressed": 96}
-_LISTED = {"zone_set": "communes", "month": "2026-11", "created_at": "2026-12-06T01:00:00Z", **_COUNTS}
-_PUBLICATION = {"zone_set": "communes", "month": "2026-11", "created_at": "2026-12-06T01:00:00Z", "k": 11,
+_MODE: dict[str, Any] = {"mode": "bus", **_CELL}
+_DAY: dict[str, Any] = {"day": "2026-11-02", "total": _CELL, "modes": [_MODE, {"mode": "bike", **_HIDDEN}]}
+_WEEK: dict[str, Any] = {
+    "week": "2026-W45",
+    "from": "2026-11-02",
+    "to": "2026-11-08",
+    "total": _CELL,
+    "modes": [_MODE],
+}
+_MONTH: dict[str, Any] = {"total": _CELL, "modes": [_MODE]}
+_ZONE: dict[str, Any] = {"zone": "17300-centre", "parent": "17300", "total": _CELL, "modes": [_MODE]}
+_PARENT: dict[str, Any] = {"parent": "17300", "total": _CELL, "modes": [_MODE]}
+_TABLES: dict[str, Any] = {
+    "days": [_DAY],
+    "weeks": [_WEEK],
+    "month": _MONTH,
+    "zones": [_ZONE],
+    "parents": [_PARENT],
+}
+_CAPS: dict[str, Any] = {"trips": 60.0, "passenger_km": 1500.0, "co2e_kg": 200.0}
+_COUNTS: dict[str, Any] = {"cells_published": 412, "cells_suppressed": 96}
+_LISTED: dict[str, Any] = {
+    "zone_set": "communes",
+    "month": "2026-11",
+    "created_at": "2026-12-06T01:00:00Z",
+    **_COUNTS,
+}
+_PUBLICATION: dict[str, Any] = {"zone_set": "communes", "month": "2026-11", "created_at": "2026-12-06T01:00:00Z", "k": 11,
                 "caps": _CAPS, "summary": _COUNTS, "tables": _TABLES}  # fmt: skip
 
 
-def _examples(*examples: dict[str, object]) -> ConfigDict:
+def _examples(*examples: dict[str, Any]) -> ConfigDict:
     return ConfigDict(json_schema_extra={"examples": list(examples)}, populate_by_name=True)
 
 
