@@ -318,19 +318,24 @@ async def spent(session: AsyncSession, months: Sequence[int] | None = None) -> d
     return {int(m): float(e) for m, e in (await session.execute(query)).all()}
 
 
+async def _add_unless_taken(session: AsyncSession, row: Any) -> bool:
+    """Add a row in a savepoint; False (the rest of the transaction stands) when a unique key is taken."""
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
 async def stored_release(session: AsyncSession, question: str) -> PrivacyRelease | None:
     return await session.scalar(sa.select(PrivacyRelease).where(PrivacyRelease.question == question))
 
 
 async def add_release(session: AsyncSession, release: PrivacyRelease) -> bool:
     """Store a release; False when the same question was answered meanwhile (then nothing is stored)."""
-    try:
-        async with session.begin_nested():
-            session.add(release)
-            await session.flush()
-    except IntegrityError:
-        return False
-    return True
+    return await _add_unless_taken(session, release)
 
 
 async def releases(
@@ -443,11 +448,7 @@ async def zone_counts(session: AsyncSession) -> dict[uuid.UUID, int]:
 async def add_zone_set(session: AsyncSession, zs: ZoneSet, zones: list[dict[str, Any]]) -> bool:
     """Add a new zone set with its zones (each a dict of `code`, `name` and `geometry`); False when a zone
     set of that name was added meanwhile (the rest of the transaction stands)."""
-    try:
-        async with session.begin_nested():
-            session.add(zs)
-            await session.flush()
-    except IntegrityError:
+    if not await _add_unless_taken(session, zs):
         return False
     await session.execute(sa.insert(Zone), [{"zone_set_id": zs.id, **z} for z in zones])
     return True
@@ -569,10 +570,4 @@ async def publication_list(session: AsyncSession) -> list[tuple[str, int, dateti
 
 async def add_publication(session: AsyncSession, pub: Publication) -> bool:
     """Store a publication; False when the same zone set and month was published meanwhile."""
-    try:
-        async with session.begin_nested():
-            session.add(pub)
-            await session.flush()
-    except IntegrityError:
-        return False
-    return True
+    return await _add_unless_taken(session, pub)
