@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sqlite3
 import struct
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -40,14 +43,31 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClie
     await app.state.db.dispose()
 
 
+SCAN = """
+import json, sys
+from pathlib import Path
+folder, needles = Path(sys.argv[1]), {k: bytes.fromhex(v) for k, v in json.loads(sys.argv[2]).items()}
+found = {}
+for path in folder.rglob("*"):
+    if path.is_file():
+        data = path.read_bytes()
+        hits = [name for name, needle in needles.items() if needle in data]
+        if hits:
+            found[str(path.relative_to(folder))] = hits
+print(json.dumps(found))
+"""
+
+
 def traces_in(folder: Path, needles: dict[str, bytes]) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for path in folder.rglob("*"):
-        if path.is_file():
-            data = path.read_bytes()
-            hits = [name for name, needle in needles.items() if needle in data]
-            if hits:
-                found[str(path.relative_to(folder))] = hits
+    """Which files hold which needles, read by another process: closing a file descriptor of the database
+    or its -shm in this process would drop this process's POSIX locks on it (SQLite's locks among them),
+    and an import process could then take the shared memory for its own and truncate it under the
+    server's mapping (a bus error)."""
+    hexed = json.dumps({name: needle.hex() for name, needle in needles.items()})
+    done = subprocess.run(
+        [sys.executable, "-c", SCAN, str(folder), hexed], capture_output=True, check=True, text=True
+    )
+    found: dict[str, list[str]] = json.loads(done.stdout)
     return found
 
 
