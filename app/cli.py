@@ -1,5 +1,5 @@
 """The `coachco2` command: serve the API, migrate the database, manage operator accounts, the
-territory's transit networks and its monthly publications."""
+territory's transit networks, its monthly publications and the OpenPATH app's opcodes."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from app.core.db import Database
 from app.core.logs import configure as configure_logs
 from app.core.migrate import upgrade
 from app.core.schemas import rfc3339
+from app.openpath.auth import check_name, issue_opcodes, revoke_opcode
 from app.settings import get_settings
 from app.transit import FEED_NAME, GtfsError, read_gtfs
 from app.transit import repository as transit
@@ -514,6 +515,41 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_openpath_opcodes(args: argparse.Namespace) -> int:
+    study = args.study or get_settings().openpath_study
+    try:
+        check_name(study, "study")
+        check_name(args.subgroup, "subgroup")
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not 1 <= args.count <= 100_000:
+        print("error: --count must be 1 to 100000", file=sys.stderr)
+        return 2
+    if study != get_settings().openpath_study:
+        print(
+            f"note: this server serves the study {get_settings().openpath_study!r} "
+            "(COACHCO2_OPENPATH_STUDY); these opcodes name another one",
+            file=sys.stderr,
+        )
+    _migrate()
+    codes = _in_session(lambda session: issue_opcodes(session, study, args.subgroup, args.count))
+    print(f"{len(codes)} opcode(s) of {study}/{args.subgroup}, shown this once (only their hash is kept):",
+          file=sys.stderr)  # fmt: skip
+    for code in codes:
+        print(code)
+    return 0
+
+
+def cmd_openpath_revoke(args: argparse.Namespace) -> int:
+    _migrate()
+    if not _in_session(lambda session: revoke_opcode(session, args.opcode.strip())):
+        print("error: no live opcode like that here", file=sys.stderr)
+        return 1
+    print("opcode revoked: the phone is signed out (its data stays, the person's to export or erase)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="coachco2",
@@ -621,6 +657,19 @@ def build_parser() -> argparse.ArgumentParser:
     withdraw = tr_sub.add_parser("withdraw", help="withdraw a feed")
     withdraw.add_argument("name")
     withdraw.set_defaults(func=cmd_transit_withdraw)
+
+    openpath = sub.add_parser("openpath", help="sign-in codes (opcodes) for the OpenPATH phone app")
+    op_cmds = openpath.add_subparsers(dest="openpath_command", required=True)
+    opcodes = op_cmds.add_parser("opcodes", help="issue new opcodes and print them once")
+    opcodes.add_argument("--study", help="the study name (default COACHCO2_OPENPATH_STUDY)")
+    opcodes.add_argument(
+        "--subgroup", default="default", help="one of the study's subgroups (default: default)"
+    )
+    opcodes.add_argument("--count", type=int, default=1, help="how many (default 1)")
+    opcodes.set_defaults(func=cmd_openpath_opcodes)
+    op_revoke = op_cmds.add_parser("revoke", help="revoke an opcode (the phone is signed out)")
+    op_revoke.add_argument("opcode")
+    op_revoke.set_defaults(func=cmd_openpath_revoke)
     return parser
 
 

@@ -592,3 +592,53 @@ class TransitStopRow(Base):
     lon: Mapped[float] = mapped_column(sa.Double)
     kinds: Mapped[int] = mapped_column(sa.Integer)
     routes: Mapped[str] = mapped_column(sa.Text)
+
+
+class OpenpathOpcode(Base):
+    """An OpenPATH app's sign-in code (`nrelop_<study>_<subgroup>_<random>`): a person's credential for
+    the OpenPATH routes (app/openpath). Only its SHA-256 is kept, like a token's. Issued by the deployment
+    with no person yet; `POST /profile/create` with it creates the account. Revoked codes stop working;
+    the row goes with the person when they erase their data."""
+
+    __tablename__ = "openpath_opcodes"
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    opcode_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    study: Mapped[str] = mapped_column(sa.String(64))
+    subgroup: Mapped[str | None] = mapped_column(sa.String(64))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    registered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the app keeps in its profile (device, app version, reminder choices): a bounded JSON object.
+    profile: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+
+
+class OpenpathInput(Base):
+    """A label or survey answer entered in the OpenPATH app (`manual/mode_confirm`, ...), as sent.
+
+    `label` is the app's value (`drove_alone`); the entry is served back to the app as it came. The
+    pipeline applies it to the trip that overlaps `start_ts_ms`..`end_ts_ms` most (see
+    app/openpath/labels.py): `trip_id` is that trip (no foreign key: trips are rebuilt under the same
+    id), `status` what became of it (pending, applied, unknown-label, not-a-trip, stored)."""
+
+    __tablename__ = "openpath_inputs"
+    __table_args__ = (
+        sa.UniqueConstraint("user_id", "key", "write_ts_ms", "start_ts_ms", name="uq_openpath_inputs_entry"),
+        sa.Index("ix_openpath_inputs_user_id_write_ts_ms", "user_id", "write_ts_ms"),
+        sa.Index("ix_openpath_inputs_user_id_start_ts_ms", "user_id", "start_ts_ms"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(sa.String(64))
+    write_ts_ms: Mapped[int] = mapped_column(sa.BigInteger)
+    start_ts_ms: Mapped[int] = mapped_column(sa.BigInteger)
+    end_ts_ms: Mapped[int] = mapped_column(sa.BigInteger)
+    label: Mapped[str | None] = mapped_column(sa.String(100))
+    entry: Mapped[dict[str, Any]] = mapped_column(sa.JSON)  # {"metadata": {...}, "data": {...}}
+    trip_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")

@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     dp_month_epsilon: float = Field(default=10.0, gt=0, le=1000)
     dp_release_epsilon: float = Field(default=0.5, gt=0, le=5)
     territory_bbox: str = "-1.30,46.06,-0.89,46.25"
+    # The OpenPATH app (docs/openpath.md): the study name its opcodes carry (`nrelop_<study>_...`, the
+    # name of the deployment configuration the app downloads), the subgroups it accepts (comma-separated),
+    # and whether `/profile/create` accepts any well-formed opcode of the study (the app's "join" links
+    # make up their own) rather than only opcodes issued by `coachco2 openpath opcodes`.
+    openpath_study: str = Field(default="coachco2-larochelle", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    openpath_subgroups: str = Field(default="default", pattern=r"^[a-z0-9-]+(,[a-z0-9-]+)*$")
+    openpath_self_registration: bool = False
     # The pipeline worker runs inside the API process unless turned off (then run `coachco2 worker`).
     worker_in_process: bool = True
     # A worker's claim on a person expires after this long, so a killed worker's work passes to another.
@@ -153,6 +160,10 @@ class Settings(BaseSettings):
             if problems:
                 raise ValueError("production mode refuses default or unsafe settings: " + "; ".join(problems))
         return self
+
+    @property
+    def openpath_subgroup_list(self) -> list[str]:
+        return [name for name in self.openpath_subgroups.split(",") if name]
 
     @property
     def docs(self) -> bool:

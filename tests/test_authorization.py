@@ -26,6 +26,7 @@ PUBLIC = {
 }  # fmt: skip
 # e-mission compatible calls carry the token in the body: checked separately below.
 EMISSION = {("POST", "/usercache/put"), ("POST", "/usercache/get"), ("POST", "/pipeline/get_complete_ts"),
+            ("POST", "/profile/create"), ("POST", "/profile/get"), ("POST", "/profile/update"),
             ("POST", "/timeline/getTrips/{day}")}  # fmt: skip
 PERSON_PREFIXES = ("/v1/me", "/v1/auth/")
 OPERATOR_PREFIX = "/v1/operator"
@@ -173,7 +174,7 @@ async def test_e_mission_calls_only_ever_read_the_callers_data(
     assert mine and theirs == []
     operator_token = operator_headers["Authorization"].split()[1]
     for method, path in sorted(EMISSION):
-        url = fill(path, {"day": day})
+        url = fill(path, {"day": day, "time_type": "yyyy_mm_dd"})
         assert (
             await client.request(method, url, json={"user": operator_token, "phone_to_server": []})
         ).status_code == 403

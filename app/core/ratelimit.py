@@ -71,7 +71,8 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def _enforce(request: Request, key: str, limit: int, window_s: int, what: str) -> None:
+async def enforce(request: Request, key: str, limit: int, window_s: int, what: str) -> None:
+    """Count one request under `key`; 429 with Retry-After past `limit` in the window."""
     limiter: Limiter = request.app.state.limiter
     wait = await limiter.hit(key, limit, window_s)
     if wait is not None:
@@ -85,7 +86,7 @@ async def _enforce(request: Request, key: str, limit: int, window_s: int, what: 
 
 def per_ip(name: str, limit_of: Callable[[Settings], int], window_s: int) -> Callable[..., Awaitable[None]]:
     async def dependency(request: Request, settings: SettingsDep) -> None:
-        await _enforce(request, f"{name}:ip:{client_ip(request)}", limit_of(settings), window_s, name)
+        await enforce(request, f"{name}:ip:{client_ip(request)}", limit_of(settings), window_s, name)
 
     return dependency
 
@@ -94,8 +95,8 @@ def per_token(
     name: str, limit_of: Callable[[Settings], int], window_s: int
 ) -> Callable[..., Awaitable[None]]:
     async def dependency(request: Request, settings: SettingsDep, user: CurrentUser) -> None:
-        await _enforce(request, f"{name}:token:{user.token_id}", limit_of(settings), window_s, name)
-        await _enforce(request, f"{name}:ip:{client_ip(request)}", limit_of(settings) * 4, window_s, name)
+        await enforce(request, f"{name}:token:{user.token_id}", limit_of(settings), window_s, name)
+        await enforce(request, f"{name}:ip:{client_ip(request)}", limit_of(settings) * 4, window_s, name)
 
     return dependency
 

@@ -55,8 +55,10 @@ error. Ignored data fields:
 
 Keys kept out (counted in ``ignored`` by key, never an error): ``statemachine/transition``,
 ``stats/*`` (``stats/client_time``, ``stats/client_nav_event``, ``stats/client_error``...),
-``background/battery``, ``background/bluetooth_ble``, ``config/*``, ``manual/*`` (user labels,
-surveys), ``usercache/*`` and any other key.
+``background/battery``, ``background/bluetooth_ble``, ``config/*``, ``usercache/*`` and any other key.
+
+User inputs (the keys of ``app.openpath.vocabulary.INPUT_KEYS``: labels, surveys, notes) are handed back
+untouched in ``inputs`` with their index, for ``app/openpath/labels.py``.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ from typing import Any
 from app.imports.parsers.google import map_google_activity
 from app.imports.parsers.types import ImportedActivity, ImportedPoint, ImportFormatError
 from app.ingest.schemas import ACCURACY_RANGE_M, ALTITUDE_RANGE_M, HEADING_RANGE_DEG, SPEED_RANGE_MPS
+from app.openpath.vocabulary import INPUT_KEYS
 
 LOCATION_KEYS = ("background/location", "background/filtered_location")
 MOTION_KEY = "background/motion_activity"
@@ -102,6 +105,7 @@ class UsercacheBatch:
     activities: list[ImportedActivity] = field(default_factory=list)
     ignored: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    inputs: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # (index, entry) of user inputs
 
 
 class _EntryError(Exception):
@@ -236,6 +240,7 @@ def map_usercache(body: dict[str, Any]) -> UsercacheBatch:
     activities: dict[tuple[float, str, int | None], ImportedActivity] = {}
     ignored: dict[str, int] = {}
     errors: list[str] = []
+    inputs: list[tuple[int, dict[str, Any]]] = []
     for index, entry in enumerate(entries):
         key = "?"
         try:
@@ -248,6 +253,9 @@ def map_usercache(body: dict[str, Any]) -> UsercacheBatch:
             if not isinstance(raw_key, str) or not raw_key:
                 raise _EntryError("no metadata.key")
             key = raw_key
+            if key in INPUT_KEYS:
+                inputs.append((index, entry))
+                continue
             if key not in LOCATION_KEYS and key != MOTION_KEY:
                 ignored[key] = ignored.get(key, 0) + 1
                 continue
@@ -269,4 +277,4 @@ def map_usercache(body: dict[str, Any]) -> UsercacheBatch:
             errors.append(f"entry {index} ({key}): malformed ({type(exc).__name__}: {str(exc)[:80]})")
     points = [p for _, p in sorted(by_ts.values(), key=lambda fp: fp[1].ts_s)]
     acts = sorted(activities.values(), key=lambda a: a.ts_s)
-    return UsercacheBatch(points=points, activities=acts, ignored=ignored, errors=errors)
+    return UsercacheBatch(points=points, activities=acts, ignored=ignored, errors=errors, inputs=inputs)

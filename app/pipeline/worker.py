@@ -25,6 +25,7 @@ from app.core.offload import in_process
 from app.emissions import DEFAULT_POLICY, EmissionPolicy
 from app.footprint.service import load_context
 from app.mobility import DEFAULT_PARAMS, ActivityArrays, PipelineResult, PointArrays, TransitStops, process
+from app.openpath.labels import apply_inputs
 from app.pipeline import repository as store
 from app.pipeline.reconcile import result_rows
 from app.pipeline.repository import Claim, Window
@@ -175,6 +176,10 @@ class PipelineWorker:
             touched = {local_day(t.start_ts_ms, self.tz) for t, _ in old} | {
                 local_day(row["start_ts_ms"], self.tz) for row in trips
             }
+            # labels from the phone that were waiting for these trips, or that the rebuilt trips keep
+            touched |= await apply_inputs(
+                session, self.policy, self.tz, claim.user_id, from_ms=start_ms, rollups=False
+            )
             await trips_changed(session, claim.user_id, self.tz, touched)
             newest = int(window.ts_ms[-1]) if len(window.ts_ms) else None
             candidates = [v for v in (claim.processed_until_ms, newest) if v is not None]

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import __version__
@@ -29,7 +30,7 @@ from app.core.db import Database
 from app.core.schemas import rfc3339, rfc3339_ms
 from app.footprint import repository as footprint_store
 from app.ingest import repository as ingest_store
-from app.models import Leg, Trip, utcnow
+from app.models import Leg, OpenpathInput, OpenpathOpcode, Trip, utcnow
 from app.selfdata import repository as store
 
 FORMATS = {
@@ -52,6 +53,7 @@ class Held:
     privacy_zones: list[dict[str, Any]]
     access_log: list[dict[str, Any]]
     pipeline: dict[str, Any]
+    openpath: dict[str, Any]
 
 
 async def held(session: AsyncSession, user_id: uuid.UUID) -> Held | None:
@@ -116,7 +118,44 @@ async def held(session: AsyncSession, user_id: uuid.UUID) -> Held | None:
             "processed_until": rfc3339_ms(state.processed_until_ms) if state else None,
             "points_purged_until": rfc3339_ms(state.purged_until_ms) if state else None,
         },
+        openpath=await _openpath(session, user_id),
     )
+
+
+async def _openpath(session: AsyncSession, user_id: uuid.UUID) -> dict[str, Any]:
+    opcodes = await session.scalars(
+        sa.select(OpenpathOpcode).where(OpenpathOpcode.user_id == user_id).order_by(OpenpathOpcode.issued_at)
+    )
+    inputs = await session.scalars(
+        sa.select(OpenpathInput).where(OpenpathInput.user_id == user_id).order_by(OpenpathInput.write_ts_ms)
+    )
+    return {
+        "opcodes": [
+            {
+                "study": o.study,
+                "subgroup": o.subgroup,
+                "issued_at": rfc3339(o.issued_at),
+                "registered_at": rfc3339(o.registered_at),
+                "last_used_at": rfc3339(o.last_used_at),
+                "revoked_at": rfc3339(o.revoked_at),
+                "profile": o.profile,
+            }
+            for o in opcodes
+        ],
+        "inputs": [
+            {
+                "key": i.key,
+                "written_at": rfc3339_ms(i.write_ts_ms),
+                "start_time": rfc3339_ms(i.start_ts_ms),
+                "end_time": rfc3339_ms(i.end_ts_ms),
+                "label": i.label,
+                "status": i.status,
+                "trip_id": str(i.trip_id) if i.trip_id else None,
+                "entry": i.entry,
+            }
+            for i in inputs
+        ],
+    }
 
 
 def point_dict(row: Sequence[Any]) -> dict[str, Any]:
@@ -196,6 +235,7 @@ async def _json(conn: AsyncSession, user_id: uuid.UUID, h: Held) -> AsyncIterato
         "privacy_zones": h.privacy_zones,
         "access_log": h.access_log,
         "pipeline": h.pipeline,
+        "openpath": h.openpath,
     }
     yield _dumps(head)[:-1].encode() + b',"trips":['
     first = True

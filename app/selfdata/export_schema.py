@@ -150,6 +150,42 @@ EXPORT_SCHEMA: dict[str, Any] = {
                 },
                 "Processing state; raw points before `points_purged_until` were deleted by retention.",
             ),
+            "openpath": _object(
+                {
+                    "opcodes": {
+                        "type": "array",
+                        "items": _object(
+                            {
+                                "study": _STR,
+                                "subgroup": _NSTR,
+                                "issued_at": _TIME,
+                                "registered_at": _NTIME,
+                                "last_used_at": _NTIME,
+                                "revoked_at": _NTIME,
+                                "profile": {"type": "object"},
+                            },
+                            "An OpenPATH app sign-in code of the person (the code itself is not kept).",
+                        ),
+                    },
+                    "inputs": {
+                        "type": "array",
+                        "items": _object(
+                            {
+                                "key": _STR,
+                                "written_at": _TIME,
+                                "start_time": _TIME,
+                                "end_time": _TIME,
+                                "label": _NSTR,
+                                "status": _STR,
+                                "trip_id": _NSTR,
+                                "entry": {"type": "object"},
+                            },
+                            "A label or survey answer entered in the OpenPATH app, as the phone sent it.",
+                        ),
+                    },
+                },
+                "What the OpenPATH app sent besides locations: its sign-in codes and profile, labels, surveys.",
+            ),
             "trips": {"type": "array", "items": _TRIP},
             "points": {
                 "type": "array",

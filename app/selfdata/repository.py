@@ -19,6 +19,8 @@ from app.models import (
     Leg,
     LocationPoint,
     MotionActivity,
+    OpenpathInput,
+    OpenpathOpcode,
     PipelineState,
     PrivacyZone,
     Rollup,
@@ -136,7 +138,7 @@ async def erase(session: AsyncSession, user_id: uuid.UUID) -> None:
     without foreign-key enforcement."""
     for model in (Leg, Trip, LocationPoint, MotionActivity, PipelineState, UserProfile, ConsentEvent, Consent,
                   PrivacyZone, AccessLogEntry, StagedPoint, StagedActivity, Import, Rollup, RollupMonthly,
-                  ApiToken):  # fmt: skip
+                  OpenpathInput, OpenpathOpcode, ApiToken):  # fmt: skip
         column = model.__table__.c.user_id
         await session.execute(sa.delete(model).where(column == user_id))
     await session.execute(sa.delete(User).where(User.id == user_id))

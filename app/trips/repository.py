@@ -41,7 +41,13 @@ async def legs_of(
 ) -> dict[uuid.UUID, list[Leg]]:
     if not trip_ids:
         return {}
-    query = sa.select(Leg).where(Leg.trip_id.in_(trip_ids)).order_by(Leg.trip_id, Leg.seq)
+    query = (
+        sa.select(Leg)
+        .where(Leg.trip_id.in_(trip_ids))
+        .order_by(Leg.trip_id, Leg.seq)
+        # rows rebuilt under the same id (the pipeline) are read afresh, not from the session's memory
+        .execution_options(populate_existing=True)
+    )
     if not geometry:
         query = query.options(defer(Leg.geometry))
     result: dict[uuid.UUID, list[Leg]] = {}
