@@ -29,6 +29,7 @@ from app.imports import endpoints as imports
 from app.imports.service import STALE_AFTER_S, recover_imports
 from app.ingest import endpoints as ingest
 from app.ingest.schemas import LocationBatchIn
+from app.openpath import diary_endpoints as openpath_diary
 from app.openpath import endpoints as emission
 from app.pipeline.worker import PipelineWorker
 from app.selfdata import endpoints as selfdata
@@ -201,6 +202,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         publications,
         transit,
         emission,
+        openpath_diary,
     ):
         app.include_router(module.router)
     app.include_router(dashboard.router)

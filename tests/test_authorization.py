@@ -27,6 +27,8 @@ PUBLIC = {
 # e-mission compatible calls carry the token in the body: checked separately below.
 EMISSION = {("POST", "/usercache/put"), ("POST", "/usercache/get"), ("POST", "/pipeline/get_complete_ts"),
             ("POST", "/profile/create"), ("POST", "/profile/get"), ("POST", "/profile/update"),
+            ("POST", "/pipeline/get_range_ts"), ("POST", "/datastreams/find_entries/timestamp"),
+            ("POST", "/datastreams/find_entries/local_date"), ("POST", "/result/metrics/{time_type}"),
             ("POST", "/timeline/getTrips/{day}")}  # fmt: skip
 PERSON_PREFIXES = ("/v1/me", "/v1/auth/")
 OPERATOR_PREFIX = "/v1/operator"
@@ -141,7 +143,7 @@ async def test_roles_never_cross(
     operator_headers: dict[str, str],
 ) -> None:
     values = {**owned, "zone_set_id": str(uuid.uuid4()), "day": "2024-01-01", "slug": "not-found",
-              "zone_set": "grid-500m", "month": "2023-11"}  # fmt: skip
+              "zone_set": "grid-500m", "month": "2023-11", "time_type": "yyyy_mm_dd"}  # fmt: skip
     for method, path in routes(app):
         if (method, path) in PUBLIC:
             continue

@@ -141,7 +141,9 @@ class RangeTsOut(BaseModel):
         json_schema_extra={"examples": [{"start_ts": 1764662400.0, "end_ts": 1764748800.0}]}
     )
 
-    start_ts: float | None = Field(description="When the person's first trip starts, epoch seconds; null before.")
+    start_ts: float | None = Field(
+        description="When the person's first trip starts, epoch seconds; null before."
+    )
     end_ts: float | None = Field(
         description="Up to when their data has been turned into trips (or their last trip's end), epoch "
         "seconds; null before."
