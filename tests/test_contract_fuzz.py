@@ -23,6 +23,8 @@ from tests.support.servers import COACHCO2, running_server
 EXCLUDED = ("/dashboard", "/docs", "/redoc")
 # Calls that would end the fuzzing account's session early (they have their own tests).
 ENDING = {("DELETE", "/v1/me"), ("DELETE", "/v1/auth/tokens/current")}
+# the OpenPATH routes take the person's credential in the body's `user` field
+OPENPATH_PREFIXES = ("/usercache", "/pipeline", "/timeline", "/profile", "/datastreams", "/result")
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +66,7 @@ def test_no_server_error_and_every_answer_matches_its_schema(served: dict[str, A
             derandomize=True,
         )
         def exercise(case: Any) -> None:
-            if operation.path.startswith(("/usercache", "/pipeline", "/timeline")) and isinstance(
+            if operation.path.startswith(OPENPATH_PREFIXES) and isinstance(
                 case.body, dict
             ):
                 case.body.setdefault("user", served["person"])
