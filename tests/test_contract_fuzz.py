@@ -66,9 +66,7 @@ def test_no_server_error_and_every_answer_matches_its_schema(served: dict[str, A
             derandomize=True,
         )
         def exercise(case: Any) -> None:
-            if operation.path.startswith(OPENPATH_PREFIXES) and isinstance(
-                case.body, dict
-            ):
+            if operation.path.startswith(OPENPATH_PREFIXES) and isinstance(case.body, dict):
                 case.body.setdefault("user", served["person"])
             case.call_and_validate(base_url=served["base"], headers=headers, checks=checks)
 
