@@ -31,8 +31,8 @@ from app.openpath.auth import Caller, caller, profile_row, register
 from app.openpath.envelope import map_usercache
 from app.openpath.schemas import (
     CompleteTsOut,
+    OpenpathProfileOut,
     ProfileCreateOut,
-    ProfileOut,
     ProfileUpdateOut,
     TimelineOut,
     UsercacheGetOut,
@@ -170,7 +170,7 @@ async def _profile_stats(session: SessionDep, user_id: uuid.UUID) -> dict[str, A
     }
 
 
-@router.post("/profile/get", response_model=ProfileOut)
+@router.post("/profile/get", response_model=OpenpathProfileOut)
 async def profile_get(
     request: Request, session: SessionDep, settings: SettingsDep, body: dict[str, Any] = Body(...)
 ) -> dict[str, Any]:

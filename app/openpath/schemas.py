@@ -67,7 +67,7 @@ class ProfileUpdateOut(BaseModel):
     update: bool
 
 
-class ProfileOut(BaseModel):
+class OpenpathProfileOut(BaseModel):
     model_config = ConfigDict(
         extra="allow",
         json_schema_extra={

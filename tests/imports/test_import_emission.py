@@ -167,7 +167,8 @@ def test_unknown_keys_counted_and_malformed_reported() -> None:
         ],
     }
     result = map_usercache(body)
-    assert result.ignored == {"stats/client_time": 2, "background/battery": 1, "manual/mode_confirm": 1}
+    assert result.ignored == {"stats/client_time": 2, "background/battery": 1}
+    assert [index for index, _ in result.inputs] == [3]  # the label, handed on to app/openpath/labels.py
     assert len(result.points) == 1
     assert result.errors == [
         "entry 4 (background/location): missing latitude",
