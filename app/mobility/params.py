@@ -35,6 +35,18 @@ class PipelineParams:
             the next trip starts after it. Defaults 600 s and 0.83 m/s (e-mission: gap over 10 min
             with no motion ends a trip; untracked time when slower than 3 km/h).
         max_gap_s: any gap longer than this ends a trip. Default 12 h (e-mission).
+        stay_split_places: a stay is a chain of dwell windows that share fixes and whose anchors (the
+            fix each window is measured from) lie within ``stay_radius_m`` of one another; windows that
+            merely touch, or whose anchors jump further, are two places with a trip between them, however
+            short the silence between. Default True. Without it, the union of all dwell windows forms
+            one stay, which swallowed short walks between two nearby places on the dev phone days
+            (docs/research.md, "Trips on days not seen").
+        trip_across_silence / untracked_jump_m: a phone that wakes after a silent gap (a stay it slept
+            through) some way from where it fell silent has made a trip whose start lies in the gap: the
+            jump from the last fix counts towards the trip's ``min_trip_distance_m``, as e-mission counts
+            it by moving the trip's start back to the last place. A jump longer than ``untracked_jump_m``
+            across such a slow gap is untracked time instead (e-mission: 2.5 km at under 3 km/h).
+            Defaults True and 2500. See :func:`app.mobility.stays.move_extent`.
         session_break_s: a silence longer than this (no fix, no moving hint) separates tracking
             sessions; a dwell is never measured across it, because a duty-cycled phone (or a
             logger switched on) starts a session when the user sets off. Default 600 (e-mission's
@@ -96,6 +108,9 @@ class PipelineParams:
     gap_break_s: float = 600.0
     gap_break_speed_mps: float = 0.83
     max_gap_s: float = 12 * 3600.0
+    stay_split_places: bool = True
+    trip_across_silence: bool = True
+    untracked_jump_m: float = 2500.0
     session_break_s: float = 600.0
     min_trip_distance_m: float = 100.0
     trip_timeout_s: float = 1800.0

@@ -10,11 +10,16 @@ duty-cycled phones:
   lie within ``stay_radius_m`` of ``c`` (phones report network fixes hundreds of metres off while
   still). A silent phone (no fix while stationary) still yields a stay: its window holds two
   nearby fixes separated by a long gap;
-* the union of dwell windows gives stay runs. A stay starts in the middle of its first dwell
-  window (as e-mission ends trips) and ends on departure, at the last fix near its centre;
+* chains of dwell windows give stay runs: a window joins the chain before it when its dwell
+  evidence (from its first fix within the radius) shares a fix with it, so two nearby places with a
+  short, partly silent walk between them stay two places (``stay_split_places``). A stay starts in
+  the middle of its first window's evidence (as e-mission ends trips) and ends on departure, at the
+  last fix near its centre;
 * a long, slow gap (``gap_break_s``, ``gap_break_speed_mps``; or silent for a dwell time at the
   dwell pace, e-mission) is untracked time and splits the movement around it; a gap that ends far
-  away quickly is a trip with missing data (e.g. underground) and stays inside the trip.
+  away quickly is a trip with missing data (e.g. underground) and stays inside the trip;
+* a move that starts after a silence counts the jump from the fix before it towards its distance
+  (:func:`move_extent`): the phone slept through the start of the trip.
 """
 
 from __future__ import annotations
@@ -110,7 +115,20 @@ def dwell_windows(
     params: PipelineParams = DEFAULT_PARAMS,
     session_first: IntArray | None = None,
 ) -> tuple[IntArray, IntArray]:
-    """Dwell windows as inclusive index ranges ``(first, last)``.
+    """Dwell windows as inclusive index ranges ``(first, last)`` (see :func:`_dwell_evidence`)."""
+    lo, _, hi = _dwell_evidence(t, x, y, params, session_first)
+    return lo, hi
+
+
+def _dwell_evidence(
+    t: FloatArray,
+    x: FloatArray,
+    y: FloatArray,
+    params: PipelineParams = DEFAULT_PARAMS,
+    session_first: IntArray | None = None,
+) -> tuple[IntArray, IntArray, IntArray]:
+    """Dwell windows as inclusive index ranges ``(first, last)``, with the first fix of each window
+    that lies within the radius (``first_inlier``): ``(first, first_inlier, last)``.
 
     For each point ``c`` the window reaches back to the last point at least ``stay_min_duration_s``
     earlier; it is a dwell when its points lie within ``stay_radius_m`` of ``c`` (e-mission's trip
@@ -124,7 +142,7 @@ def dwell_windows(
     n = t.size
     if n < 2:
         empty = np.zeros(0, dtype=np.intp)
-        return empty, empty
+        return empty, empty, empty
     c = np.arange(n)
     # the window of c reaches back to the last point at or before t_c - T, so that it holds the
     # whole dwell time (a silent phone's gap forms a window of two points)
@@ -160,7 +178,8 @@ def dwell_windows(
         & (within >= params.stay_inlier_share - 1e-9)
         & (span >= STAY_INLIER_SPAN * params.stay_min_duration_s)
     )
-    return k[ok], c[ok]
+    first_inlier = np.minimum(np.searchsorted(t, t - span), c)
+    return k[ok], first_inlier[ok], c[ok]
 
 
 def segment(
@@ -205,16 +224,22 @@ def segment(
         new_session = np.flatnonzero(silent > params.session_break_s) + 1
         session_first[new_session] = new_session
         session_first = np.maximum.accumulate(session_first)
-    lo, hi = dwell_windows(t, x, y, params, session_first)
+    lo, lo_in, hi = _dwell_evidence(t, x, y, params, session_first)
     half = params.stay_radius_m / 2.0
     slack = np.zeros(n) if accuracy_m is None else np.clip(np.nan_to_num(accuracy_m, nan=0.0), 0.0, half)
-    cover = np.zeros(n + 1, dtype=np.int64)
-    np.add.at(cover, lo, 1)
-    np.add.at(cover, hi + 1, -1)
-    in_stay = np.cumsum(cover[:-1]) > 0
     stays: list[Span] = []
-    for run in _runs(in_stay):
-        stays.append(_arrival(run, lo, hi, t, x, y, slack, params))
+    for w_first, w_last in _window_chains(lo, lo_in, hi, params):
+        run = Span(int(lo[w_first]), int(hi[w_first : w_last + 1].max()))
+        # the middle of the first window's dwell evidence: a far fix at its start is the departure
+        # from the place before, not part of this stay
+        evidence = lo_in if params.stay_split_places else lo
+        stay = _arrival(run, w_first, evidence, hi, t, x, y, slack, params)
+        if stays and stay.first <= stays[-1].last:
+            # the next place's first dwell window still holds the departure from the last one
+            if stays[-1].last + 1 > stay.last:
+                continue
+            stay = Span(stays[-1].last + 1, stay.last, stay.evidence_first)
+        stays.append(stay)
     # a lone first fix followed by silence is the end of a stay whose beginning is not in the
     # data (an incremental run restarting at the last fix of a stay): the phone was at rest
     if n >= 2 and t[1] - t[0] > params.gap_s and not (stays and stays[0].first == 0):
@@ -251,7 +276,7 @@ def segment(
             a -= 1
         if b < n - 1 and in_stay[b + 1] and t[b + 1] - t[b] <= params.gap_s:
             b += 1
-        ext = np.hypot(np.ptp(x[a : b + 1]), np.ptp(y[a : b + 1]))
+        ext = move_extent(t, x, y, Span(a, b), params)
         followed = mv.last < n - 1  # something (a stay or an untracked gap) came after it
         if mv.first == 0 and any(st.evidence_first == 0 and st.first == mv.last + 1 for st in stays):
             continue  # the arrival of a trip whose beginning is not in the data
@@ -261,6 +286,56 @@ def segment(
         closed.append(followed)
     stays = _merge_stays(stays, kept, x, y, params)
     return Segmentation(stays, kept, closed)
+
+
+def _window_chains(
+    lo: IntArray, lo_in: IntArray, hi: IntArray, params: PipelineParams
+) -> list[tuple[int, int]]:
+    """Dwell windows grouped into stays, as ranges ``(first, last)`` of window numbers.
+
+    Windows come in the order of their last fixes (``hi``), and ``lo`` never decreases. With
+    ``stay_split_places`` a window joins the chain before it only when its dwell evidence, from its
+    first fix within the radius (``lo_in``) on, shares a fix with the chain: the far fixes a window
+    tolerates are bad fixes inside a dwell, not a bridge to the place before, and windows that merely
+    touch hold no sign that the user stayed between them. Without it, windows that touch or overlap
+    form one chain (their union), which joins two nearby places and loses the walk between them.
+    """
+    if lo.size == 0:
+        return []
+    start = lo_in if params.stay_split_places else lo - 1  # lo - 1: touching windows chain
+    chains: list[tuple[int, int]] = []
+    first = 0
+    end = int(hi[0])
+    for w in range(1, lo.size):
+        if start[w] > end:
+            chains.append((first, w - 1))
+            first = w
+            end = int(hi[w])
+        else:
+            end = max(end, int(hi[w]))
+    chains.append((first, lo.size - 1))
+    return chains
+
+
+def move_extent(t: FloatArray, x: FloatArray, y: FloatArray, mv: Span, params: PipelineParams) -> float:
+    """How far a move goes: the diagonal of the box holding its fixes, compared with
+    ``min_trip_distance_m``.
+
+    With ``trip_across_silence``, a move that starts after a silence longer than ``gap_s`` also holds the
+    fix before the silence, unless the jump from it is longer than ``untracked_jump_m`` (untracked time):
+    a duty-cycled phone sleeps through the stay and wakes once the user has left (its geofence, about
+    100 m, e-mission), so a short walk may show only a few fixes at its destination. e-mission counts
+    the jump in the trip by extending the trip back to the last place. The move must hold at least two
+    fixes after the silence.
+    """
+    a, b = mv.first, mv.last
+    xs, ys = x[a : b + 1], y[a : b + 1]
+    # one lone fix after the silence is no evidence of a trip (a stray network fix)
+    if params.trip_across_silence and 0 < a < b and t[a] - t[a - 1] > params.gap_s:
+        jump = float(np.hypot(x[a] - x[a - 1], y[a] - y[a - 1]))
+        if jump <= params.untracked_jump_m:
+            xs, ys = x[a - 1 : b + 1], y[a - 1 : b + 1]
+    return float(np.hypot(np.ptp(xs), np.ptp(ys)))
 
 
 def _longest_silence(t: FloatArray, awake_ts: FloatArray) -> FloatArray:
@@ -278,6 +353,7 @@ def _longest_silence(t: FloatArray, awake_ts: FloatArray) -> FloatArray:
 
 def _arrival(
     run: Span,
+    w: int,
     lo: IntArray,
     hi: IntArray,
     t: FloatArray,
@@ -293,8 +369,8 @@ def _arrival(
     middle (or, with ``stay_start_at_window_middle`` off, at the first fix within half the radius
     of the stay's median centre). It ends at the last fix within half the radius of the centre
     (plus the fix's accuracy): the departure, not the moment the user is already 100 m away.
+    ``w`` is the run's first dwell window.
     """
-    w = int(np.searchsorted(lo, run.first))
     first_lo, first_hi = int(lo[w]), int(hi[w])
     mid_t = 0.5 * (t[first_lo] + t[first_hi])
     mid = int(np.searchsorted(t, mid_t))

@@ -1,11 +1,14 @@
 """Stay detection and trip boundaries on simulated days, for loggers and duty-cycled phones."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from app.mobility import DEFAULT_PARAMS, process
 from app.mobility.pipeline import departure_lead
 from app.mobility.simulate import LegPlan, StayPlan, TripPlan, commute_plan, simulate
+from app.mobility.stays import Span, move_extent, segment
 
 
 def _boundary_errors(sim_trips, trips):  # type: ignore[no-untyped-def]
@@ -103,3 +106,68 @@ def test_departure_lead_after_a_silent_phone() -> None:
     assert departure_lead(1100.0, 3600.0, "car", DEFAULT_PARAMS) == pytest.approx(100 / 1.4 + 100.0)
     # never more than half the silence
     assert departure_lead(1000.0, 120.0, "walk", DEFAULT_PARAMS) == pytest.approx(60.0)
+
+
+def _track(*parts: tuple[float, float, float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fixes of a phone as (t, x, y) arrays from pieces ``(t0, t1, x, y)`` sampled every 30 s."""
+    t, x, y = [], [], []
+    for t0, t1, px, py in parts:
+        ts = np.arange(t0, t1 + 1e-9, 30.0)
+        t.append(ts)
+        x.append(np.full(ts.size, px))
+        y.append(np.full(ts.size, py))
+    return np.concatenate(t), np.concatenate(x), np.concatenate(y)
+
+
+def test_two_nearby_places_with_a_silent_walk_between_are_two_stays() -> None:
+    # 20 minutes at A, a 7-minute silence (shorter than a session break), then the phone wakes 110 m
+    # from A and follows the last 95 m of the walk to B, 205 m from A, where the user stays. The
+    # first dwell window at B starts with the first fix after the silence, right after A's last
+    # window: windows that share no fix are two places, with the walk between them a trip.
+    t, x, y = _track(
+        (0, 1200, 0.0, 0.0),
+        (1640, 1640, 0.0, 110.0),
+        (1670, 1670, 0.0, 150.0),
+        (1700, 1700, 0.0, 190.0),
+        (1730, 3000, 0.0, 205.0),
+    )
+    seg = segment(t, x, y)
+    assert len(seg.stays) == 2
+    assert len(seg.moves) == 1
+    mv = seg.moves[0]
+    assert t[mv.first] == 1640 and y[mv.last] == 205.0
+    # the union of all dwell windows made one stay of A and B and lost the walk
+    chained = segment(t, x, y, replace(DEFAULT_PARAMS, stay_split_places=False))
+    assert len(chained.stays) == 1 and chained.moves == []
+
+
+def test_a_short_walk_the_phone_slept_through_the_start_of_is_a_trip() -> None:
+    # an hour without a fix at A (the phone sleeps at a stay), then it wakes 150 m away, 60 m from
+    # where the user stays next: the jump belongs to the trip, which goes 150 m (e-mission extends
+    # the trip back to the last place)
+    t, x, y = _track((0, 1200, 0.0, 0.0), (4800, 4860, 150.0, 0.0), (4890, 6000, 150.0, 60.0))
+    seg = segment(t, x, y)
+    assert len(seg.moves) == 1
+    mv = seg.moves[0]
+    assert t[mv.first] == 4800
+    assert move_extent(t, x, y, mv, DEFAULT_PARAMS) >= 150.0
+    # without the jump the fixes after the silence span 60 m only: jitter, dropped
+    off = replace(DEFAULT_PARAMS, trip_across_silence=False)
+    assert move_extent(t, x, y, mv, off) < DEFAULT_PARAMS.min_trip_distance_m
+    assert segment(t, x, y, off).moves == []
+
+
+def test_jump_across_silence_counts_only_for_a_trip_that_could_start_there() -> None:
+    t = np.array([0.0, 30.0, 3600.0, 3630.0, 3660.0])
+    x = np.array([0.0, 0.0, 150.0, 170.0, 190.0])
+    y = np.zeros(5)
+    # two fixes after an hour's silence 150 m away: the jump counts
+    assert move_extent(t, x, y, Span(2, 4), DEFAULT_PARAMS) == pytest.approx(190.0)
+    # a lone fix after the silence is no evidence of a trip
+    assert move_extent(t, x, y, Span(4, 4), DEFAULT_PARAMS) == 0.0
+    # a jump of several kilometres at walking pace or slower is untracked time, not part of the trip
+    far = x.copy()
+    far[2:] += 5000.0
+    assert move_extent(t, far, y, Span(2, 4), DEFAULT_PARAMS) == pytest.approx(40.0)
+    # no silence before the move: only its own fixes
+    assert move_extent(t, x, y, Span(3, 4), DEFAULT_PARAMS) == pytest.approx(20.0)
