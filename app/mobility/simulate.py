@@ -7,15 +7,21 @@ place, accuracy values, some wild fixes, motion-activity hints). Everything is d
 ``numpy.random.Generator``, so a seed always gives the same trace.
 
 Kinematics per mode (cruise speed m/s, acceleration m/s^2, distance between stops m, dwell s):
-walking about 1.35 m/s; bikes about 4.5 m/s with lights; cars cruising 15 m/s stopping at a third
-of the lights every 0.5-1.2 km; buses cruising 9 m/s stopping every 300-500 m for 10-40 s (docs/research.md, "Modes: bus and car"); intercity
-trains cruising 40 m/s with stations every 8-15 km; metros underground (no fix at all) at 18 m/s
-with stations every 0.9-1.8 km.
+walking about 1.35 m/s; bikes about 4.5 m/s with lights (e-bikes 6 m/s); buses cruising 9 m/s
+stopping every 300-500 m for 10-40 s, about 15-20 km/h door to door (docs/research.md, "Modes: bus
+and car"); intercity trains cruising 40 m/s with stations every 8-15 km; metros underground (no fix
+at all) at 18 m/s with stations every 0.9-1.8 km; harbour boats at 3.5 m/s, gently.
+
+Cars are driven junction by junction (:func:`drive`): in town a junction every 150-450 m, where the
+car halts now and then (a red light for 20-60 s, a give-way or a queue for 3-12 s: 0.3-1 halts per
+km), slows down to turn, or goes straight on, between stretches at 30-50 km/h; longer legs take a
+fast road (a ring road or an expressway at 70-110 km/h, interchanges and roundabouts every
+0.8-2 km) for their middle part, as drivers in a town of 100,000 people do.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -103,6 +109,8 @@ KINEMATICS: dict[str, _Kinematics] = {
     "bus": _Kinematics(9.0, 1.0, (300, 500), 0.95, (10, 40), (300, 1000), 90, "automotive"),
     "train": _Kinematics(40.0, 0.6, (8000, 15000), 1.0, (40, 90), (2000, 5000), 8, "automotive"),
     "metro": _Kinematics(18.0, 1.0, (900, 1800), 1.0, (25, 45), (800, 2000), 30, "automotive"),
+    "ebike": _Kinematics(6.0, 0.6, (300, 900), 0.5, (5, 30), (150, 500), 90, "cycling"),
+    "boat": _Kinematics(3.5, 0.2, (5000, 8000), 1.0, (30, 60), (300, 800), 25, "automotive"),
 }
 
 
@@ -159,6 +167,217 @@ def _along(px: FloatArray, py: FloatArray, s: FloatArray) -> tuple[FloatArray, F
     return np.interp(s, cum, px), np.interp(s, cum, py)
 
 
+@dataclass(frozen=True)
+class _Ways:
+    """The network a mode travels: straight pieces between junctions, where the way turns now and
+    then by up to ``max_turn_deg`` from the heading towards the destination (so a route is about
+    1.2 times as long as the straight line, like roads in a town)."""
+
+    piece_m: tuple[float, float]
+    turn_share: float
+    max_turn_deg: float
+
+
+WAYS: dict[str, _Ways] = {
+    "walk": _Ways((40, 150), 0.5, 60),
+    "bike": _Ways((150, 450), 0.4, 60),
+    "ebike": _Ways((150, 450), 0.4, 60),
+    "car": _Ways((150, 450), 0.4, 60),
+    "bus": _Ways((150, 400), 0.5, 60),
+    "train": _Ways((1500, 4000), 0.5, 12),
+    "metro": _Ways((800, 2000), 0.5, 30),
+    "boat": _Ways((200, 600), 0.5, 25),
+}
+#: a ring road or an expressway: long straights and wide curves between interchanges
+FAST_WAYS = _Ways((800, 2000), 0.5, 15)
+
+
+@dataclass(frozen=True)
+class _Traffic:
+    """How a car meets the junctions of one kind of road: it halts at a red light (``light_prob``
+    of the junctions, for ``light_s``) or at a give-way, a stop sign or in a queue (``yield_prob``,
+    ``yield_s``), slows down to ``turn_mps`` where it turns (and at ``slow_prob`` of the others:
+    roundabouts), and otherwise goes on at the cruise speed of the next stretch."""
+
+    cruise_mps: tuple[float, float]
+    light_prob: float
+    light_s: tuple[float, float]
+    yield_prob: float
+    yield_s: tuple[float, float]
+    slow_prob: float
+    turn_mps: tuple[float, float]
+
+
+#: town: 30 km/h zones to 50 km/h boulevards, a junction every 300 m on average of which a fifth make
+#: the car halt: about 0.65 halts per km (0.3-1 in towns), 20-60 s at lights
+TOWN_TRAFFIC = _Traffic((8.5, 14.5), 0.12, (20, 60), 0.08, (3, 12), 0.0, (3.5, 7.0))
+#: fast roads: 70-110 km/h, roundabouts at some interchanges, a queue now and then
+FAST_TRAFFIC = _Traffic((19.5, 30.5), 0.0, (0, 0), 0.05, (5, 20), 0.4, (7.0, 11.0))
+#: cars pull away and brake at about this rate (m/s2)
+CAR_ACCEL_MPS2 = 1.8
+#: a turn sharper than this (degrees) makes a car slow down
+CAR_TURN_DEG = 30.0
+#: car legs longer than this (m) may take a fast road for their middle part, all the more as they
+#: are longer: certainly from FAST_ROAD_ALWAYS_M, after a first and before a last stretch in town
+FAST_ROAD_MIN_M = 2500.0
+FAST_ROAD_ALWAYS_M = 8000.0
+FAST_ROAD_MAX_SHARE = 0.95
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """A straight piece of a route: its length (m), heading (radians) and whether it is a fast road."""
+
+    length_m: float
+    heading: float
+    fast: bool
+
+
+def _wrap(angle: float) -> float:
+    return float((angle + np.pi) % (2 * np.pi) - np.pi)
+
+
+def _fast_stretch(mode: str, distance_m: float, rng: np.random.Generator) -> tuple[float, float]:
+    """Where along a leg (from, to in m) a car is on a fast road; (0, 0) for none."""
+    if mode != "car" or distance_m < FAST_ROAD_MIN_M:
+        return 0.0, 0.0
+    p = FAST_ROAD_MAX_SHARE * min(
+        1.0, (distance_m - FAST_ROAD_MIN_M) / (FAST_ROAD_ALWAYS_M - FAST_ROAD_MIN_M)
+    )
+    if rng.random() >= p:
+        return 0.0, 0.0
+    return distance_m * float(rng.uniform(0.15, 0.3)), distance_m * (1.0 - float(rng.uniform(0.1, 0.25)))
+
+
+def route(
+    mode: str,
+    start_xy: tuple[float, float],
+    rng: np.random.Generator,
+    *,
+    target_xy: tuple[float, float] | None = None,
+    heading: float = 0.0,
+    distance_m: float = 0.0,
+) -> list[_Piece]:
+    """Straight pieces from ``start_xy`` to ``target_xy`` along the ways of ``mode`` (:data:`WAYS`),
+    or, without a target, ``distance_m`` long around ``heading``. A car's middle part may be on a
+    fast road (:func:`_fast_stretch`)."""
+    ways = WAYS[mode]
+    x, y = start_xy
+    if target_xy is not None:
+        estimate = 1.2 * float(np.hypot(target_xy[0] - x, target_xy[1] - y))
+    else:
+        estimate = distance_m
+    fast_from, fast_to = _fast_stretch(mode, estimate, rng)
+    pieces: list[_Piece] = []
+    done = 0.0
+    h = np.nan
+    while len(pieces) < 10_000:
+        fast = fast_from <= done < fast_to
+        w = FAST_WAYS if fast else ways
+        length = float(rng.uniform(*w.piece_m))
+        if target_xy is not None:
+            remaining = float(np.hypot(target_xy[0] - x, target_xy[1] - y))
+            bearing = float(np.arctan2(target_xy[1] - y, target_xy[0] - x))
+            if remaining <= length:
+                if remaining > 0.5:
+                    pieces.append(_Piece(remaining, bearing, fast))
+                break
+        else:
+            bearing = heading
+            if done + length >= distance_m:
+                pieces.append(_Piece(max(distance_m - done, 0.0), h if np.isfinite(h) else bearing, fast))
+                break
+        max_turn = np.radians(w.max_turn_deg)
+        if not np.isfinite(h) or rng.random() < w.turn_share or abs(_wrap(h - bearing)) > max_turn:
+            h = bearing + float(rng.uniform(-max_turn, max_turn))
+        pieces.append(_Piece(length, float(h), fast))
+        x += length * float(np.cos(h))
+        y += length * float(np.sin(h))
+        done += length
+    return pieces
+
+
+def vertices(pieces: Sequence[_Piece], start_xy: tuple[float, float]) -> tuple[FloatArray, FloatArray]:
+    """The polyline (x, y) of a route's pieces from ``start_xy``."""
+    lengths = np.array([p.length_m for p in pieces])
+    headings = np.array([p.heading for p in pieces])
+    xs = start_xy[0] + np.concatenate(([0.0], np.cumsum(lengths * np.cos(headings))))
+    ys = start_xy[1] + np.concatenate(([0.0], np.cumsum(lengths * np.sin(headings))))
+    return xs, ys
+
+
+def _block(d: float, u_in: float, v: float, u_out: float, a: float) -> list[float]:
+    """Speed each second over ``d`` metres entered at ``u_in``, cruising at ``v``, left at ``u_out``
+    (accelerating and braking at ``a``)."""
+    out: list[float] = []
+    s = 0.0
+    while s < d:
+        vs = max(min(v, np.sqrt(u_in**2 + 2 * a * s), np.sqrt(u_out**2 + 2 * a * max(d - s, 0.0))), 0.5)
+        mid = s + vs / 2
+        vm = max(min(v, np.sqrt(u_in**2 + 2 * a * mid), np.sqrt(u_out**2 + 2 * a * max(d - mid, 0.0))), 0.5)
+        out.append(float(vm))
+        s += float(vm)
+    if out:
+        out[-1] = max(out[-1] - (s - d), 0.05)
+    return out
+
+
+def drive(pieces: Sequence[_Piece], rng: np.random.Generator) -> FloatArray:
+    """A car's speed each second along a route, junction by junction (see :class:`_Traffic`)."""
+    driver = float(rng.uniform(0.9, 1.08))  # drivers keep to their own pace
+
+    def cruise(p: _Piece) -> float:
+        lo, hi = (FAST_TRAFFIC if p.fast else TOWN_TRAFFIC).cruise_mps
+        return float(rng.uniform(lo, hi)) * driver
+
+    speeds: list[float] = []
+    v = [cruise(p) for p in pieces]
+    u_in = 0.0
+    for i, p in enumerate(pieces):
+        halt = 0.0
+        if i == len(pieces) - 1:
+            u_out = 0.0
+        else:
+            nxt = pieces[i + 1]
+            traffic = FAST_TRAFFIC if nxt.fast else TOWN_TRAFFIC
+            r = rng.random()
+            turn = np.degrees(abs(_wrap(nxt.heading - p.heading)))
+            if r < traffic.light_prob:
+                u_out, halt = 0.0, float(rng.uniform(*traffic.light_s))
+            elif r < traffic.light_prob + traffic.yield_prob:
+                u_out, halt = 0.0, float(rng.uniform(*traffic.yield_s))
+            elif turn > CAR_TURN_DEG or rng.random() < traffic.slow_prob:
+                u_out = min(float(rng.uniform(*traffic.turn_mps)), v[i], v[i + 1])
+            else:
+                u_out = min(v[i], v[i + 1])
+        speeds += _block(p.length_m, u_in, v[i], u_out, CAR_ACCEL_MPS2)
+        speeds += [0.0] * int(halt)
+        u_in = u_out
+    return np.array(speeds) if speeds else np.zeros(1)
+
+
+def leg_motion(
+    mode: str,
+    start_xy: tuple[float, float],
+    rng: np.random.Generator,
+    *,
+    target_xy: tuple[float, float] | None = None,
+    heading: float = 0.0,
+    distance_m: float = 0.0,
+) -> tuple[FloatArray, FloatArray, float, float]:
+    """One leg second by second along a :func:`route`: positions (x, y) at the end of each second,
+    the distance travelled (m) and the final heading. Cars are driven with :func:`drive`, other
+    modes stop to stop (their :data:`KINEMATICS`)."""
+    pieces = route(mode, start_xy, rng, target_xy=target_xy, heading=heading, distance_m=distance_m)
+    if not pieces:
+        return np.array([start_xy[0]]), np.array([start_xy[1]]), 0.0, heading
+    total = float(sum(p.length_m for p in pieces))
+    speed = drive(pieces, rng) if mode == "car" else _speed_profile(KINEMATICS[mode], total, rng)
+    px, py = vertices(pieces, start_xy)
+    lx, ly = _along(px, py, np.minimum(np.cumsum(speed), total))
+    return lx, ly, total, pieces[-1].heading
+
+
 def simulate(
     plan: Sequence[StayPlan | TripPlan],
     *,
@@ -211,12 +430,14 @@ def simulate(
         legs: list[TrueLeg] = []
         trip_start = now
         for leg in item.legs:
-            k = KINEMATICS[leg.mode]
-            speed = _speed_profile(k, leg.distance_m, rng)
-            s = np.cumsum(speed)
-            px, py, heading = _path(k, pos, heading, leg.distance_m, rng)
-            lx, ly = _along(px, py, s)
-            n = speed.size
+            if leg.mode == "car":
+                lx, ly, _, heading = leg_motion("car", pos, rng, heading=heading, distance_m=leg.distance_m)
+            else:
+                k = KINEMATICS[leg.mode]
+                speed = _speed_profile(k, leg.distance_m, rng)
+                px, py, heading = _path(k, pos, heading, leg.distance_m, rng)
+                lx, ly = _along(px, py, np.cumsum(speed))
+            n = lx.size
             t_parts.append(now + 1.0 + np.arange(n, dtype=np.float64))
             x_parts.append(lx)
             y_parts.append(ly)
@@ -356,3 +577,111 @@ def mode_agreement(
             got = np.array([modes[k] for k in np.maximum(i, 0)], dtype=object)
             agree += int(np.count_nonzero(ok & (got == fam(leg.mode))))
     return agree / total if total else 1.0
+
+
+#: the mode families a comparison shows first, in this order (others follow when present)
+FAMILIES_SHOWN = ("walk", "bike", "bus", "car", "rail", "boat")
+
+
+def _family(mode: str) -> str:
+    return FAMILY.get(mode, "unknown")
+
+
+def _main_family(legs: Sequence[tuple[str, float]]) -> str:
+    """A trip's family: that of its longest leg (the bus of a walk-bus-walk commute)."""
+    if not legs:
+        return "unknown"
+    return _family(max(legs, key=lambda leg: leg[1])[0])
+
+
+def _shares(counts: dict[str, float]) -> dict[str, float]:
+    total = sum(counts.values())
+    return {k: v / total for k, v in counts.items()} if total > 0 else {}
+
+
+@dataclass(frozen=True)
+class ModeComparison:
+    """Simulated modes against inferred ones, by family (:data:`app.mobility.modes.FAMILY`).
+
+    ``trip_share`` and ``distance_share`` map a family to its (simulated, inferred) share of trips
+    (each trip counted in the family of its longest leg) and of distance; ``agreement`` is the share
+    of the simulated legs' time covered by an inferred leg of the same family; ``confusion`` maps a
+    simulated family to the shares of its time given to each inferred family ("none": no leg there).
+    """
+
+    trips: tuple[int, int]
+    trip_share: dict[str, tuple[float, float]]
+    distance_share: dict[str, tuple[float, float]]
+    agreement: float
+    confusion: dict[str, dict[str, float]]
+
+    def line(self) -> str:
+        """One line for people: shares of trips and of distance, simulated -> inferred, and the agreement."""
+
+        def shares(table: dict[str, tuple[float, float]]) -> str:
+            return ", ".join(f"{f} {round(100 * a)}->{round(100 * b)}" for f, (a, b) in table.items())
+
+        return (
+            f"modes, simulated -> inferred (%): trips {shares(self.trip_share)}; "
+            f"distance {shares(self.distance_share)}; "
+            f"{100 * self.agreement:.0f} % of the simulated leg time given the right family "
+            f"({self.trips[0]} simulated trips, {self.trips[1]} inferred)"
+        )
+
+
+def _add(counts: dict[str, float], key: str, value: float) -> None:
+    counts[key] = counts.get(key, 0.0) + value
+
+
+def compare_modes(
+    people: Iterable[tuple[Sequence[TrueTrip], Sequence[Trip]]], step_s: float = 5.0
+) -> ModeComparison:
+    """How the modes inferred match those simulated, over people given as (their simulated trips,
+    the trips inferred from their trace): see :class:`ModeComparison`. The legs' time is sampled
+    every ``step_s``."""
+    true_trips: dict[str, float] = {}
+    true_dist: dict[str, float] = {}
+    got_trips: dict[str, float] = {}
+    got_dist: dict[str, float] = {}
+    seconds: dict[str, dict[str, float]] = {}
+    n_true = n_got = 0
+    for truth, trips in people:
+        n_true += len(truth)
+        n_got += len(trips)
+        for trip in truth:
+            _add(true_trips, _main_family([(leg.mode, leg.distance_m) for leg in trip.legs]), 1)
+            for leg in trip.legs:
+                _add(true_dist, _family(leg.mode), leg.distance_m)
+        for got in trips:
+            _add(got_trips, _main_family([(part.mode, part.distance_m) for part in got.legs]), 1)
+            for part in got.legs:
+                _add(got_dist, _family(part.mode), part.distance_m)
+        legs = sorted((part for t in trips for part in t.legs), key=lambda part: part.start_ts_s)
+        starts = np.array([part.start_ts_s for part in legs])
+        ends = np.array([part.end_ts_s for part in legs])
+        fams = np.array([_family(part.mode) for part in legs] + ["none"], dtype=object)
+        for trip in truth:
+            for leg in trip.legs:
+                ts = np.arange(leg.start_ts_s, leg.end_ts_s, step_s)
+                i = np.searchsorted(starts, ts, side="right") - 1
+                inside = (i >= 0) & (ts <= ends[np.maximum(i, 0)]) if starts.size else np.zeros(ts.size, bool)
+                got_f = fams[np.where(inside, i, len(legs))].astype(str)
+                row = seconds.setdefault(_family(leg.mode), {})
+                for f, n in zip(*np.unique(got_f, return_counts=True), strict=True):
+                    _add(row, str(f), float(n))
+    total = sum(n for row in seconds.values() for n in row.values())
+    right = sum(row.get(f, 0.0) for f, row in seconds.items())
+    found = set(true_trips) | set(got_trips) | set(true_dist) | set(got_dist)
+    order = [f for f in FAMILIES_SHOWN if f in found] + sorted(found - set(FAMILIES_SHOWN))
+    ts_, gs_, td_, gd_ = _shares(true_trips), _shares(got_trips), _shares(true_dist), _shares(got_dist)
+    return ModeComparison(
+        trips=(n_true, n_got),
+        trip_share={f: (ts_.get(f, 0.0), gs_.get(f, 0.0)) for f in order},
+        distance_share={f: (td_.get(f, 0.0), gd_.get(f, 0.0)) for f in order},
+        agreement=right / total if total else 1.0,
+        confusion={
+            f: {g: n / sum(seconds[f].values()) for g, n in sorted(seconds[f].items(), key=lambda kv: -kv[1])}
+            for f in order
+            if f in seconds
+        },
+    )
