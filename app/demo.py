@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -24,9 +25,13 @@ from app.accounts import repository as accounts
 from app.core.db import Database
 from app.ingest.repository import ActivityColumns, PointColumns
 from app.ingest.service import store_columns
+from app.mobility import process
+from app.mobility.simulate import ModeComparison, TrueLeg, TrueTrip, compare_modes, leg_motion
+from app.mobility.types import Leg, PointArrays, Trip
 from app.models import ConsentEvent, PrivacyZone
 from app.selfdata.repository import add_privacy_zone, set_consent
 from app.settings import Settings
+from app.trips import repository as trips_store
 
 # Places of the agglomeration (approximate centres), by kind.
 HOMES = {
@@ -54,24 +59,30 @@ STATION_CHATELAILLON = (46.0745, -1.0900)
 STATION_LA_ROCHELLE = (46.1530, -1.1450)
 SEA_BUS = ((46.1556, -1.1524), (46.1452, -1.1640))  # Vieux-Port to Les Minimes across the harbour
 
-# Door-to-door cruising speeds (m/s) and the stop pattern of each simulated mode.
-SPEED = {"walk": 1.35, "bike": 4.3, "ebike": 5.8, "car": 11.0, "bus": 7.5, "train": 25.0, "boat": 3.5}
-STOP_EVERY_M = {"bus": 400.0, "car": 900.0, "train": 9000.0}
-DWELL_S = {"bus": 20.0, "car": 25.0, "train": 60.0}
+#: how a phone records a ride: a fix every few seconds with a few metres of error (per axis, drawn
+#: per leg: open sky to streets between buildings), the accuracy it reports, and fixes it misses
+STEP_S = 5.0
+NOISE_M = (3.0, 6.0)
+ACCURACY_M = (4.0, 15.0)
+MISSED_FIX_SHARE = 0.03
 
 
 @dataclass
 class Track:
+    """Fixes as a phone records them, and the trips and legs really made meanwhile."""
+
     ts: list[float]
     lat: list[float]
     lon: list[float]
     accuracy: list[float]
+    trips: list[TrueTrip] = field(default_factory=list)
 
     def extend(self, other: Track) -> None:
         self.ts += other.ts
         self.lat += other.lat
         self.lon += other.lon
         self.accuracy += other.accuracy
+        self.trips += other.trips
 
 
 def _metres(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
@@ -86,48 +97,51 @@ def leg_track(
     mode: str,
     start_s: float,
     rng: np.random.Generator,
-    step_s: float = 5.0,
+    step_s: float = STEP_S,
 ) -> tuple[Track, float]:
-    """Points of one leg from a to b along a gently bent path, with the mode's speed and stops."""
+    """One leg from a to b along the ways of its mode, moving as :mod:`app.mobility.simulate` plays
+    it (cars junction by junction, with lights and fast roads; buses stop to stop), recorded by a
+    phone. The track holds the leg as a trip of its own; :func:`commute` joins legs into trips."""
     dx, dy = _metres(a, b)
-    straight = math.hypot(dx, dy)
-    if straight < 1:
+    if math.hypot(dx, dy) < 1:
         return Track([], [], [], []), start_s
-    # A detour of the road network: the path bends through a point off the straight line.
-    bend = rng.uniform(-0.15, 0.15) * straight
-    mid = (a[0] + (b[0] - a[0]) / 2 + bend * dx / straight / 111_320.0,
-           a[1] + (b[1] - a[1]) / 2 - bend * dy / straight / 111_320.0 / math.cos(math.radians(a[0])))  # fmt: skip
-    path = [a, mid, b]
-    lengths = [math.hypot(*_metres(path[i], path[i + 1])) for i in range(2)]
-    total = sum(lengths)
-    speed = SPEED[mode] * rng.uniform(0.85, 1.15)
-    ts, positions = [], []
-    t, s = start_s, 0.0
-    next_stop = STOP_EVERY_M.get(mode, math.inf) * rng.uniform(0.7, 1.3)
-    while s < total:
-        ts.append(t)
-        positions.append(s)
-        if s >= next_stop:
-            dwell = DWELL_S[mode] * rng.uniform(0.5, 1.5)
-            for k in range(1, int(dwell // step_s) + 1):
-                ts.append(t + k * step_s)
-                positions.append(s)
-            t += dwell
-            next_stop += STOP_EVERY_M[mode] * rng.uniform(0.7, 1.3)
-        t += step_s
-        s += speed * step_s * rng.uniform(0.8, 1.2)
-    ts.append(t)
-    positions.append(total)
-    lat, lon = [], []
-    for p in positions:
-        if p <= lengths[0]:
-            f, (p0, p1) = p / lengths[0], (path[0], path[1])
-        else:
-            f, (p0, p1) = (p - lengths[0]) / lengths[1], (path[1], path[2])
-        lat.append(p0[0] + (p1[0] - p0[0]) * f + rng.normal(0, 4) / 111_320.0)
-        lon.append(p0[1] + (p1[1] - p0[1]) * f + rng.normal(0, 4) / 111_320.0 / math.cos(math.radians(p0[0])))
-    accuracy = [float(rng.uniform(4, 15)) for _ in ts]
-    return Track(ts, lat, lon, accuracy), t
+    x, y, distance, _ = leg_motion(mode, (0.0, 0.0), rng, target_xy=(dx, dy))
+    n = x.size
+    t = start_s + 1.0 + np.arange(n, dtype=np.float64)
+    keep = np.zeros(n, dtype=bool)
+    step = max(round(step_s), 1)
+    keep[int(rng.integers(0, step)) :: step] = True
+    keep &= rng.random(n) >= MISSED_FIX_SHARE
+    keep[-1] = True  # the arrival
+    noise = float(rng.uniform(*NOISE_M))
+    t, x, y = (
+        t[keep],
+        x[keep] + rng.normal(0, noise, int(keep.sum())),
+        y[keep] + rng.normal(0, noise, int(keep.sum())),
+    )
+    lat = a[0] + y / 111_320.0
+    lon = a[1] + x / (111_320.0 * math.cos(math.radians(a[0])))
+    accuracy = rng.uniform(*ACCURACY_M, t.size)
+    end = start_s + n
+    truth = TrueTrip(start_s, end, [TrueLeg(start_s, end, mode, distance)])
+    return Track(t.tolist(), lat.tolist(), lon.tolist(), accuracy.tolist(), [truth]), end
+
+
+def _one_trip(track: Track) -> Track:
+    """The track with its legs joined into one trip."""
+    legs = [leg for trip in track.trips for leg in trip.legs]
+    if legs:
+        track.trips = [TrueTrip(legs[0].start_ts_s, legs[-1].end_ts_s, legs)]
+    return track
+
+
+def wait_track(at: tuple[float, float], start_s: float, end_s: float, rng: np.random.Generator) -> Track:
+    """A phone still recording while its owner waits at a stop or a pier."""
+    ts = np.arange(start_s + STEP_S, end_s, STEP_S)
+    noise = float(rng.uniform(*NOISE_M))
+    lat = at[0] + rng.normal(0, noise, ts.size) / 111_320.0
+    lon = at[1] + rng.normal(0, noise, ts.size) / 111_320.0 / math.cos(math.radians(at[0]))
+    return Track(ts.tolist(), lat.tolist(), lon.tolist(), rng.uniform(*ACCURACY_M, ts.size).tolist())
 
 
 def stay_track(at: tuple[float, float], start_s: float, end_s: float, rng: np.random.Generator) -> Track:
@@ -172,8 +186,7 @@ def commute(r: Resident, outbound: bool, start_s: float, rng: np.random.Generato
     t = start_s
     if r.mode in ("walk", "bike", "ebike", "car"):
         part, t = leg_track(a, b, r.mode, t, rng)
-        track.extend(part)
-        return track, t
+        return part, t
     if r.mode == "train":
         stations = (
             (STATION_CHATELAILLON, STATION_LA_ROCHELLE)
@@ -188,11 +201,14 @@ def commute(r: Resident, outbound: bool, start_s: float, rng: np.random.Generato
         stop_a = (a[0] + 0.003, a[1] + 0.002)
         stop_b = (b[0] - 0.002, b[1] - 0.003)
         legs = [(a, stop_a, "walk"), (stop_a, stop_b, "bus"), (stop_b, b, "walk")]
-    for p0, p1, mode in legs:
+    for i, (p0, p1, mode) in enumerate(legs):
         part, t = leg_track(p0, p1, mode, t, rng)
         track.extend(part)
-        t += rng.uniform(60, 240) if mode == "walk" else 0  # waiting at the stop or the pier
-    return track, t
+        if i == 0:  # waiting at the stop, the platform or the pier
+            wait = t + float(rng.uniform(60, 240))
+            track.extend(wait_track(p1, t, wait, rng))
+            t = wait
+    return _one_trip(track), t
 
 
 def day_track(r: Resident, day_start_s: float, rng: np.random.Generator) -> Track:
@@ -229,49 +245,126 @@ def _columns(track: Track) -> PointColumns:
 
 
 @dataclass(frozen=True)
+class SimulatedResident:
+    """A resident as the demo plays them: their consent, whether they declare a privacy zone at
+    home, their days as their phone recorded them, and the trips they really made."""
+
+    resident: Resident
+    consents: bool
+    privacy_zone: bool
+    days: list[Track]
+
+    @property
+    def trips(self) -> list[TrueTrip]:
+        return [trip for day in self.days for trip in day.trips]
+
+
+def first_demo_day(tz: ZoneInfo, days: int) -> datetime:
+    """The first of ``days`` days that end with last month (local midnight)."""
+    today = datetime.now(tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today.replace(day=1) - timedelta(days=days)
+
+
+def simulate_residents(
+    users: int, days: int, first_day: datetime, seed: int = 2026
+) -> Iterator[SimulatedResident]:
+    """The demo's residents, one after the other: the same seed and first day give the same people."""
+    rng = np.random.default_rng(seed)
+    for _ in range(users):
+        r = resident(rng)
+        consents = bool(rng.random() < 0.85)
+        privacy_zone = bool(rng.random() < 0.3)
+        tracks = []
+        for d in range(days):
+            day = first_day + timedelta(days=d)
+            if day.weekday() >= 5 and rng.random() < 0.7:
+                continue  # most weekends are spent without commuting
+            tracks.append(day_track(r, day.timestamp(), rng))
+        yield SimulatedResident(r, consents, privacy_zone, tracks)
+
+
+def points_of(sim: SimulatedResident) -> PointArrays:
+    """A resident's fixes as the store hands them to the pipeline: one per millisecond, in time order."""
+    ts = np.array([round(t * 1000) for day in sim.days for t in day.ts], dtype=np.int64)
+    lat = np.array([v for day in sim.days for v in day.lat])
+    lon = np.array([v for day in sim.days for v in day.lon])
+    acc = np.array([v for day in sim.days for v in day.accuracy])
+    ts, first = np.unique(ts, return_index=True)
+    nan = np.full(ts.size, np.nan)
+    return PointArrays(ts / 1000.0, lat[first], lon[first], acc[first], nan, nan)
+
+
+def infer(sim: SimulatedResident) -> list[Trip]:
+    """The trips the pure pipeline makes of a resident's fixes (no transit network, no activity hints)."""
+    return process(points_of(sim), None).trips
+
+
+@dataclass(frozen=True)
 class DemoResult:
     people: int
     points: int
     operator_token: str | None
+    #: the modes the pipeline inferred against those simulated
+    modes: ModeComparison | None = None
+
+
+async def _inferred_trips(db: Database, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Trip]]:
+    """The trips the worker stored for these people, as the pipeline's trips (legs without geometry)."""
+    out: dict[uuid.UUID, list[Trip]] = {user_id: [] for user_id in user_ids}
+    async with db.session() as session:
+        for user_id in user_ids:
+            stored = await trips_store.between(session, user_id, 0, 2**62)
+            legs = await trips_store.legs_of(session, [t.id for t in stored], geometry=False)
+            for t in stored:
+                out[user_id].append(
+                    Trip(
+                        t.start_ts_ms / 1000, t.end_ts_ms / 1000, t.start_lat, t.start_lon, t.end_lat, t.end_lon,
+                        t.distance_m, t.status == "closed",
+                        [
+                            Leg(leg.start_ts_ms / 1000, leg.end_ts_ms / 1000, leg.inferred_mode, leg.mode_source,
+                                leg.confidence, leg.distance_m, [], 0)
+                            for leg in legs.get(t.id, [])
+                        ],
+                    )
+                )  # fmt: skip
+    return out
 
 
 async def run_demo(db: Database, settings: Settings, users: int, days: int, seed: int = 2026) -> DemoResult:
-    """Fill the store with simulated residents and process their points."""
+    """Fill the store with simulated residents and process their points; print how the inferred
+    modes compare with those simulated."""
     from app.pipeline.worker import PipelineWorker
 
-    rng = np.random.default_rng(seed)
     tz = ZoneInfo(settings.timezone)
     # The days end with last month, so that month is whole: its exact publication is made at once.
-    today = datetime.now(tz).replace(hour=0, minute=0, second=0, microsecond=0)
-    month_start = today.replace(day=1)
-    first_day = month_start - timedelta(days=days)
+    first_day = first_demo_day(tz, days)
     consent_at = first_day.astimezone(UTC) - timedelta(days=1)
     total = 0
-    for _ in range(users):
-        r = resident(rng)
+    truth: dict[uuid.UUID, list[TrueTrip]] = {}
+    for sim in simulate_residents(users, days, first_day, seed):
+        r = sim.resident
         async with db.session() as session:
             user, _, _ = await accounts.register_user(session, "demo resident")
-            if rng.random() < 0.85:
+            if sim.consents:
                 event = ConsentEvent(
                     id=uuid.uuid4(), user_id=user.id, purpose="territory_statistics", granted=True, at=consent_at,
                     receipt={"version": "KI-CR-v1.1.0", "note": "demo data: consent dated before the demo days"},
                 )  # fmt: skip
                 await set_consent(session, user.id, "territory_statistics", True, event)
-            if rng.random() < 0.3:
+            if sim.privacy_zone:
                 await add_privacy_zone(
                     session,
                     PrivacyZone(user_id=user.id, label="home", lat=r.home[0], lon=r.home[1], radius_m=300),
                 )
-            for d in range(days):
-                day = first_day + timedelta(days=d)
-                if day.weekday() >= 5 and rng.random() < 0.7:
-                    continue  # most weekends are spent without commuting
-                track = day_track(r, day.timestamp(), rng)
-                cols = _columns(track)
-                total += await store_columns(session, user.id, cols, ActivityColumns([], [], []))
+            for track in sim.days:
+                total += await store_columns(session, user.id, _columns(track), ActivityColumns([], [], []))
             await session.commit()
+        truth[user.id] = sim.trips
     worker = PipelineWorker.from_settings(db, settings)
     await worker.run_until_idle(now_s=time.time())
+    inferred = await _inferred_trips(db, list(truth))
+    modes = compare_modes((truth[user_id], inferred[user_id]) for user_id in truth)
+    print(modes.line())
     from app.statistics.publications import publish_due
 
     # Simulated data has no late uploads to wait for: publish the demo's whole months now.
@@ -282,4 +375,4 @@ async def run_demo(db: Database, settings: Settings, users: int, days: int, seed
         if operator is None:
             _, token = await accounts.create_operator(session, "demo-operator")
         await session.commit()
-    return DemoResult(users, total, token)
+    return DemoResult(users, total, token, modes)
