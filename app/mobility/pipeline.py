@@ -19,7 +19,8 @@ from app.mobility.legs import change_points
 from app.mobility.modes import FAMILY, ModeGuess, activity_shares, infer_mode
 from app.mobility.motion import motion_features, window_speed
 from app.mobility.params import DEFAULT_PARAMS, PipelineParams
-from app.mobility.stays import Span, segment
+from app.mobility.personal import PersonalModel, leg_features, personal_guess
+from app.mobility.stays import Span, move_extent, segment
 from app.mobility.transit import ProjectedNetwork, TransitStops, leg_evidence
 from app.mobility.types import ActivityArrays, FloatArray, Leg, PipelineResult, PointArrays, Stay, Trip
 
@@ -40,6 +41,7 @@ def process(
     now_s: float | None = None,
     params: PipelineParams = DEFAULT_PARAMS,
     transit: TransitStops | None = None,
+    personal: PersonalModel | None = None,
 ) -> PipelineResult:
     """Turn one user's points into stays and trips with legs and modes.
 
@@ -49,7 +51,8 @@ def process(
         now_s: the current time; None means the data is complete and everything is closed.
         params: thresholds (:class:`PipelineParams`).
         transit: the territory's public transport stops (from its GTFS feeds), if any: evidence
-            for bus, rail or car (:mod:`app.mobility.transit`).
+            for bus or rail (:mod:`app.mobility.transit`).
+        personal: what the person's confirmed legs teach (:mod:`app.mobility.personal`), if anything.
 
     Returns:
         Stays and trips in time order, and where the next incremental run must restart.
@@ -78,12 +81,12 @@ def process(
         # started during untracked time (see departure speeds in PipelineParams)
         after_gap = mv.first > 0 and float(t[mv.first] - t[mv.first - 1]) > params.gap_s
         restart = float(t[mv.first - 1]) if after_gap else float(t[mv.first])
-        extent = float(np.hypot(np.ptp(x[mv.first : mv.last + 1]), np.ptp(y[mv.first : mv.last + 1])))
+        extent = move_extent(t, x, y, mv, params)
         if extent < params.min_trip_distance_m:
             if not closed and resume is None:
                 resume = restart  # an open tail that may become a trip
             continue
-        trip = _build_trip(pts, x, y, mv, activities, closed, proj, params, after_gap, net)
+        trip = _build_trip(pts, x, y, mv, activities, closed, proj, params, after_gap, net, personal)
         trips.append(trip)
         last_restart, last_followed = restart, followed
         if after_gap:
@@ -213,6 +216,7 @@ def _build_trip(
     params: PipelineParams,
     after_gap: bool = False,
     net: ProjectedNetwork | None = None,
+    personal: PersonalModel | None = None,
 ) -> Trip:
     """The trip made of the fixes of ``mv``: legs with modes, and a start moved back by the
     departure lead when it follows a silent gap (:func:`departure_lead`). Its distance is the sum
@@ -221,7 +225,7 @@ def _build_trip(
     t, tx, ty = pts.ts_s[sl], x[sl], y[sl]
     lat, lon = pts.lat[sl], pts.lon[sl]
     v = window_speed(t, tx, ty, params)
-    parts = _legs_of_trip(t, tx, ty, v, activities, params, net)
+    parts = _legs_of_trip(t, tx, ty, v, activities, params, net, personal)
     legs = [_make_leg(p, t, tx, ty, lat, lon, proj, params) for p in parts]
     if not legs:
         legs = [
@@ -273,12 +277,14 @@ def _legs_of_trip(
     activities: ActivityArrays | None,
     params: PipelineParams,
     net: ProjectedNetwork | None = None,
+    personal: PersonalModel | None = None,
 ) -> list[_Part]:
     """Change points, a mode per part, then merging of same-mode and too-short legs."""
     core_first, core_last = _moving_core(x, y, params)
 
     def guess(first: int, last: int) -> ModeGuess:
-        """Mode of the part made of steps ``first..last``, from its fixes inside the moving core."""
+        """Mode of the part made of steps ``first..last``, from its fixes inside the moving core,
+        revised by the person's confirmations; it carries the features it was judged on."""
         a, b = first, last + 1
         ca, cb = max(a, core_first), min(b, core_last)
         if cb > ca:
@@ -286,7 +292,10 @@ def _legs_of_trip(
         sl = slice(a, b + 1)
         f = motion_features(t[sl], x[sl], y[sl], v[sl], params)
         evidence = leg_evidence(net, t[sl], x[sl], y[sl], v[sl])
-        return infer_mode(f, activity_shares(activities, float(t[first]), float(t[last + 1])), evidence)
+        found = infer_mode(f, activity_shares(activities, float(t[first]), float(t[last + 1])), evidence)
+        features = leg_features(f)
+        found = personal_guess(personal, found, features, float(t[first]))
+        return replace(found, features=features)
 
     runs = change_points(t, x, y, v, params, activities)
     parts = [_Part(r.first, r.last, guess(r.first, r.last)) for r in runs]
@@ -389,4 +398,6 @@ def _make_leg(
         distance_m=dist,
         coordinates=coords,
         point_count=int(b - a + 1),
+        reasons=p.guess.reasons,
+        features=dict(p.guess.features),
     )
