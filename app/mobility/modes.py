@@ -15,14 +15,15 @@ geometry decides the vehicle.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from app.mobility.motion import MotionFeatures
 from app.mobility.transit import NO_EVIDENCE, TransitEvidence
 from app.mobility.types import ActivityArrays
-from app.transit.gtfs import METRO, TRAIN, TRAM
+from app.transit.gtfs import BUS, METRO, TRAIN, TRAM
 
 #: mode families (as the evaluation and the emission factors group modes)
 FAMILY: dict[str, str] = {
@@ -52,13 +53,32 @@ FAMILY: dict[str, str] = {
 ACTIVITY_HOLD_S = 300.0
 
 
+#: one reason for a mode, machine-readable: ``{"rule": "line_stops", "line": "3", "stops_served": 7}``
+Reason = dict[str, str | int | float]
+
+
 @dataclass(frozen=True)
 class ModeGuess:
-    """A mode id with its confidence in [0, 1] and where it came from."""
+    """A mode id with its confidence in [0, 1], where it came from and why.
+
+    ``reasons`` name the rules that decided, with their figures (speeds in km/h, rates per km), so
+    an app can explain the mode and a person can trust or correct it (see docs/modes.md).
+    """
 
     mode: str
     confidence: float
     source: str = "inferred"
+    reasons: tuple[Reason, ...] = ()
+    #: the leg features it was judged on (:func:`app.mobility.personal.leg_features`), once known
+    features: Mapping[str, float] = field(default_factory=dict)
+
+
+def _kmh(v_mps: float) -> float:
+    return round(v_mps * 3.6, 1)
+
+
+def _r(value: float) -> float:
+    return round(float(value), 2)
 
 
 def activity_shares(acts: ActivityArrays | None, t0: float, t1: float) -> dict[str, float]:
@@ -151,38 +171,71 @@ CAR_TWO_VOTES_CONFIDENCE = 0.55
 MIN_HALTS = 3
 #: a bus halts mostly at its stops: at least half of its halts (lights and queues take the rest)
 BUS_HALT_SHARE = 0.5
-#: bus stops sit near crossings, so a car halts near one now and then: at most a quarter of its halts
-CAR_HALT_SHARE = 0.25
+#: a leg that starts and ends near stops of one line "follows" it when it passes at least this many
+#: distinct stops of that line, its two ends included: one stop on the way. Cars cross bus lines
+#: everywhere in a city; starting and ending at stops of one line and passing a third is rarer.
+LINE_MIN_STOPS = 3
 _RAIL_MODE = {TRAM: "tram", METRO: "metro", TRAIN: "train"}
+_KIND_NAME = {BUS: "bus", TRAM: "tram", METRO: "metro", TRAIN: "train"}
 
 
-def network_mode(f: MotionFeatures, ev: TransitEvidence) -> ModeGuess | None:
-    """Bus, rail or car from the territory's network (:mod:`app.mobility.transit`), or None when
-    the network does not tell."""
+def urban_rail_mode(ev: TransitEvidence) -> str:
+    """What to call rail found by geometry alone (gaps underground, a speed plateau): a metro only
+    where the published network has one, a tram where it has trams but no metro, else a train.
+    Without a network nothing says a metro exists (a town of La Rochelle's size has none)."""
+    if ev.network_kinds & METRO:
+        return "metro"
+    if ev.network_kinds & TRAM:
+        return "tram"
+    return "train"
+
+
+def network_rail(f: MotionFeatures, ev: TransitEvidence) -> ModeGuess | None:
+    """A rail line's mode when the leg starts and ends at stations of one line and halts (if it halts)
+    mostly at stations, else None. Positive evidence only."""
+    if not (ev.covered and ev.rail_kind):
+        return None
+    if ev.halts >= MIN_HALTS and ev.halts_at_rail_stops < BUS_HALT_SHARE * ev.halts:
+        return None
+    mode = _RAIL_MODE[ev.rail_kind]
+    if mode == "train" and f.v_p85 >= HSR_P85_MPS:
+        mode = "hsr"
+    reason: Reason = {
+        "rule": "line_stops",
+        "line": ev.rail_line.split("/", 1)[-1],
+        "kind": _KIND_NAME[ev.rail_kind],
+        "stops_served": ev.rail_stops_served,
+    }
+    return ModeGuess(mode, 0.8, reasons=(reason,))
+
+
+def network_bus(f: MotionFeatures, ev: TransitEvidence) -> ModeGuess | None:
+    """A bus when the leg starts and ends near stops of one bus line and passes its stops on the
+    way; else None (never a car: see :mod:`app.mobility.transit`)."""
     if not ev.covered:
         return None
-    if ev.rail_kind and (ev.halts < MIN_HALTS or ev.halts_at_rail_stops >= BUS_HALT_SHARE * ev.halts):
-        mode = _RAIL_MODE[ev.rail_kind]
-        if mode == "train" and f.v_p85 >= HSR_P85_MPS:
-            mode = "hsr"
-        return ModeGuess(mode, 0.8)
-    share = ev.halts_at_bus_stops / ev.halts if ev.halts else 0.0
-    if ev.bus_line:
-        # from a stop of a line to a stop of the same line (e-mission's transit rule)
-        if ev.halts < MIN_HALTS or share > CAR_HALT_SHARE:
-            return ModeGuess("bus", 0.85 if ev.halts >= MIN_HALTS and share >= BUS_HALT_SHARE else 0.7)
-        return ModeGuess("car", 0.6)  # along a bus line, but halting where buses do not
-    if ev.halts >= MIN_HALTS:
-        if share >= BUS_HALT_SHARE:
-            return ModeGuess("bus", 0.65)  # boarded or left out of the stops' reach (late fix)
-        if share <= CAR_HALT_SHARE:
-            return ModeGuess("car", 0.75)
+    if ev.bus_line and ev.bus_stops_served >= LINE_MIN_STOPS:
+        reason: Reason = {
+            "rule": "line_stops",
+            "line": ev.bus_line.split("/", 1)[-1],
+            "kind": "bus",
+            "stops_served": ev.bus_stops_served,
+        }
+        return ModeGuess("bus", 0.85, reasons=(reason,))
+    # Halting mostly at bus stops is not enough: bus stops sit at crossings and lights, where cars halt
+    # too (on GeoLife with Beijing's bus network, a fifth of the points it called bus were cars, and it
+    # cost one held-out group of users 4 points).
     return None
 
 
 def motorised_mode(f: MotionFeatures, transit: TransitEvidence = NO_EVIDENCE) -> ModeGuess:
-    """Car, bus, metro or train for a leg known (or judged) to be motorised; the territory's network,
-    when it covers the leg, decides between bus, rail and car before the geometric votes."""
+    """Car, bus or rail for a leg known (or judged) to be motorised.
+
+    Order: rail from geometry that nothing else moves like (gaps underground, fast and straight),
+    rail from the network (positive evidence), rail from smoothness and speed plateaus, then a bus
+    from the network (positive evidence), then the geometric bus / car votes. The network never
+    calls a car, and never pre-empts the geometric rail rules with a bus.
+    """
     # underground rail: a large share of the leg without fix, crossed faster than walking, while
     # the fixes there are (in and around stations) are at walking pace (docs/research.md, "Modes: rail": subways lose
     # GPS underground, long gaps then a jump). Fast fixes between gaps are a vehicle sampled sparsely.
@@ -192,12 +245,18 @@ def motorised_mode(f: MotionFeatures, transit: TransitEvidence = NO_EVIDENCE) ->
         and f.v_median <= METRO_GAP_FIX_SPEED_MPS
         and f.distance_m >= 1500
     ):
-        return ModeGuess("metro", 0.6)
+        reason: Reason = {
+            "rule": "underground_gaps",
+            "gap_share": _r(f.gap_share),
+            "gap_speed_kmh": _kmh(f.gap_speed),
+        }
+        return ModeGuess(urban_rail_mode(transit), 0.6, reasons=(reason,))
     # fast rail: cruising above motorway limits (130 km/h) on a straight line; high-speed rail
     # above 200 km/h
     if f.v_p85 >= TRAIN_P85_MPS and f.heading_rate_per_km <= 0.5 and f.distance_m >= 10_000:
-        return ModeGuess("hsr" if f.v_p85 >= HSR_P85_MPS else "train", 0.6)
-    by_network = network_mode(f, transit)
+        reason = {"rule": "fast_straight", "p85_kmh": _kmh(f.v_p85), "km": _r(f.distance_m / 1000)}
+        return ModeGuess("hsr" if f.v_p85 >= HSR_P85_MPS else "train", 0.6, reasons=(reason,))
+    by_network = network_rail(f, transit)
     if by_network is not None:
         return by_network
     # smooth rail: electric trains pull away and brake gently and hold their speed for tens of
@@ -209,7 +268,8 @@ def motorised_mode(f: MotionFeatures, transit: TransitEvidence = NO_EVIDENCE) ->
         and f.stop_rate_per_km <= RAIL_SMOOTH_MAX_STOP_RATE
         and f.distance_m >= RAIL_SMOOTH_MIN_DISTANCE_M
     ):
-        return ModeGuess("train", 0.5)
+        reason = {"rule": "smooth_rail", "accel_p90": _r(f.accel_p90), "p85_kmh": _kmh(f.v_p85)}
+        return ModeGuess("train", 0.5, reasons=(reason,))
     # urban rail above ground: a speed plateau (the line's speed cap, 70-80 km/h in Beijing, median
     # 35 km/h with stops, docs/research.md, "Modes: rail") reached between stations, few turns, rare stops
     plateau = (
@@ -224,7 +284,16 @@ def motorised_mode(f: MotionFeatures, transit: TransitEvidence = NO_EVIDENCE) ->
         and f.stop_rate_per_km <= METRO_MAX_STOP_RATE
         and f.distance_m >= 3000
     ):
-        return ModeGuess("metro", 0.5)
+        reason = {
+            "rule": "speed_plateau",
+            "p85_kmh": _kmh(f.v_p85),
+            "plateau_share": _r(f.plateau_share),
+            "turns_per_km": _r(f.heading_rate_per_km),
+        }
+        return ModeGuess(urban_rail_mode(transit), 0.5, reasons=(reason,))
+    by_network = network_bus(f, transit)
+    if by_network is not None:
+        return by_network
     # bus: regular stops every 300-500 m, in town, turns, rarely above 50 km/h (docs/research.md, "Modes: bus and car",
     # Zheng et al. 2008 stop rate, heading change rate and velocity change rate)
     votes = (
@@ -233,12 +302,24 @@ def motorised_mode(f: MotionFeatures, transit: TransitEvidence = NO_EVIDENCE) ->
         + int(f.v_p95 < BUS_P95_MAX_MPS)
         + int(f.velocity_change_rate_per_km >= BUS_VCR)
     )
+    reason = {
+        "rule": "bus_votes",
+        "votes": votes,
+        "stops_per_km": _r(f.stop_rate_per_km),
+        "turns_per_km": _r(f.heading_rate_per_km),
+        "p95_kmh": _kmh(f.v_p95),
+        "speed_changes_per_km": _r(f.velocity_change_rate_per_km),
+    }
     if votes >= 3:
-        return ModeGuess("bus", BUS_CAR_CONFIDENCE[votes])
+        return ModeGuess("bus", BUS_CAR_CONFIDENCE[votes], reasons=(reason,))
     if votes == 2:
         bus = f.v_p95 < BUS_P95_MAX_MPS
-        return ModeGuess("bus" if bus else "car", BUS_CAR_CONFIDENCE[2] if bus else CAR_TWO_VOTES_CONFIDENCE)
-    return ModeGuess("car", BUS_CAR_CONFIDENCE[votes])
+        return ModeGuess(
+            "bus" if bus else "car",
+            BUS_CAR_CONFIDENCE[2] if bus else CAR_TWO_VOTES_CONFIDENCE,
+            reasons=(reason,),
+        )
+    return ModeGuess("car", BUS_CAR_CONFIDENCE[votes], reasons=(reason,))
 
 
 def infer_mode(
@@ -262,7 +343,12 @@ def infer_mode(
         and max(f.overall_speed, f.gap_speed) >= PLANE_MIN_SPEED_MPS
         and (f.gap_share >= 0.5 or f.v_p95 >= PLANE_GPS_SPEED_MPS)
     ):
-        return ModeGuess("plane", 0.9)
+        reason: Reason = {
+            "rule": "plane_speed",
+            "speed_kmh": _kmh(max(f.overall_speed, f.gap_speed)),
+            "km": _r(f.distance_m / 1000),
+        }
+        return ModeGuess("plane", 0.9, reasons=(reason,))
     if shares:
         guess = _from_activities(f, shares, transit)
         if guess is not None:
@@ -287,15 +373,27 @@ def _from_activities(
     if share < 0.5:
         return None
     conf = float(min(0.95, 0.5 + 0.5 * share))
+    names = {"walk": "walking", "bike": "cycling", "motor": "automotive"}
+    hint: Reason = {"rule": "phone_activity", "activity": names[best[1]], "share": _r(share)}
     # hints are evidence, not truth: a "walk" at car speed is not a walk
     if best[1] == "walk" and f.v_median <= 3.0:
-        return ModeGuess("run" if running > walk / 2 else "walk", conf, "activity")
+        return ModeGuess("run" if running > walk / 2 else "walk", conf, "activity", (hint,))
     if best[1] == "bike" and f.v_median <= 9.0:
-        return ModeGuess("bike", conf, "activity")
+        return ModeGuess("bike", conf, "activity", (hint,))
     if best[1] == "motor" and f.v_median >= 1.5:
         m = motorised_mode(f, transit)
-        return ModeGuess(m.mode, conf * (0.5 + 0.5 * m.confidence), "activity")
+        return ModeGuess(m.mode, conf * (0.5 + 0.5 * m.confidence), "activity", (hint, *m.reasons))
     return None
+
+
+def _speeds(rule: str, f: MotionFeatures) -> Reason:
+    """A speed rule's reason with the figures it read."""
+    return {
+        "rule": rule,
+        "median_kmh": _kmh(f.v_median),
+        "p95_kmh": _kmh(f.v_p95),
+        "accel_p90": _r(f.accel_p90),
+    }
 
 
 def _from_geometry(f: MotionFeatures, transit: TransitEvidence) -> ModeGuess:
@@ -308,16 +406,17 @@ def _from_geometry(f: MotionFeatures, transit: TransitEvidence) -> ModeGuess:
         and f.gap_share >= 0.99
         and UNDERGROUND_SPEED_MPS[0] <= f.gap_speed <= UNDERGROUND_SPEED_MPS[1]
     ):
-        return ModeGuess("metro", 0.3)
+        reason: Reason = {"rule": "no_fix_at_vehicle_speed", "gap_speed_kmh": _kmh(f.gap_speed)}
+        return ModeGuess(urban_rail_mode(transit), 0.3, reasons=(reason,))
     # mostly without fix: only the speed across the gaps tells (underground rail, tunnels)
     if f.gap_share >= 0.5 and f.gap_speed >= 4.0:
         return motorised_mode(f, transit)
     # walking: median 5.3 km/h in GeoLife (docs/research.md, "Modes: speed"); e-mission calls <= 1.7 m/s median walking
     if f.v_median <= 1.9 and f.v_p85 <= 3.0 and f.gap_speed < 4.0:
-        return ModeGuess("walk", 0.8)
+        return ModeGuess("walk", 0.8, reasons=(_speeds("walking_speed", f),))
     # cycling: median 10.7 km/h (docs/research.md, "Modes: speed"), smooth: low acceleration, rarely above 30 km/h
     if f.v_p95 <= 8.0 and f.accel_p90 <= 0.3 and f.v_median <= 6.0 and f.gap_speed < 6.0:
-        return ModeGuess("bike", 0.6)
+        return ModeGuess("bike", 0.6, reasons=(_speeds("cycling_speed", f),))
     # fast or assisted cycling: faster, but just as smooth (no bus stops, no traffic surges)
     if (
         f.v_p95 <= BIKE_SMOOTH_MAX_P95_MPS
@@ -325,7 +424,7 @@ def _from_geometry(f: MotionFeatures, transit: TransitEvidence) -> ModeGuess:
         and f.v_median <= BIKE_SMOOTH_MAX_MEDIAN_MPS
         and f.gap_speed < 6.0
     ):
-        return ModeGuess("bike", 0.5)
+        return ModeGuess("bike", 0.5, reasons=(_speeds("smooth_cycling", f),))
     if f.v_median <= 1.9 and f.v_p85 <= 3.0:
-        return ModeGuess("walk", 0.5)
+        return ModeGuess("walk", 0.5, reasons=(_speeds("walking_speed", f),))
     return motorised_mode(f, transit)

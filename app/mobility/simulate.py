@@ -8,8 +8,8 @@ place, accuracy values, some wild fixes, motion-activity hints). Everything is d
 
 Kinematics per mode (cruise speed m/s, acceleration m/s^2, distance between stops m, dwell s):
 walking about 1.35 m/s; bikes about 4.5 m/s with lights (e-bikes 6 m/s); buses cruising 9 m/s
-stopping every 300-500 m for 10-40 s, about 15-20 km/h door to door (docs/research.md, "Modes: bus
-and car"); intercity trains cruising 40 m/s with stations every 8-15 km; metros underground (no fix
+stopping every 300-500 m for 10-40 s, about 15-20 km/h door to door
+(docs/research.md, "Modes: bus and car"); intercity trains cruising 40 m/s with stations every 8-15 km; metros underground (no fix
 at all) at 18 m/s with stations every 0.9-1.8 km; harbour boats at 3.5 m/s, gently.
 
 Cars are driven junction by junction (:func:`drive`): in town a junction every 150-450 m, where the

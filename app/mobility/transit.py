@@ -6,11 +6,18 @@ confusion on GeoLife). The network the operator publishes (its GTFS feed, read b
 to 17 points, Stenneth et al. 2011; e-mission calls a motorised section transit when its start and
 end lie within 150 m of stops sharing a route):
 
-- **ends on one line**: the leg sets off from and arrives at stops of one line (within
-  :data:`END_RADIUS_M` of where the vehicle starts and stops moving);
-- **halts at stops**: a bus halts at its stops, a car at lights and in queues; the share of the
-  leg's halts (other than its first and last) within :data:`AT_STOP_M` of a stop of the kind tells
-  which.
+The network is **positive evidence only** (docs/research.md, "Modes: transit network"): it can say
+"this leg rode line 3", never "this leg was a car". Halting away from stops is no evidence of a car:
+most buses halt at lights and in queues too, feeds miss stops, and a territory may publish only some of
+its services (a rail-only feed knows no bus stop at all). What it looks at:
+
+- **ends on one line, and follows it**: the leg sets off from and arrives at stops of one line (within
+  :data:`END_RADIUS_M` of where the vehicle starts and stops moving), and passes that line's stops on
+  the way (within :data:`FOLLOW_M` of its path);
+- **halts at stops**: the share of the leg's halts (other than its first and last) within
+  :data:`AT_STOP_M` of a stop of a kind;
+- **the kinds of service published**: a rail mode is named after what the network has (no metro
+  without a metro line).
 
 Pure numpy and shapely: the pipeline gets :class:`TransitStops` (stops near the person's points) and
 asks :func:`leg_evidence` about each motorised leg.
@@ -32,6 +39,9 @@ END_RADIUS_M = 150.0
 #: a halt within this distance of a stop is at the stop: a bus is 12-18 m long and halts at its pole,
 #: GPS adds about 10 m
 AT_STOP_M = 30.0
+#: a stop within this distance of a leg's path is passed (served, for a line that calls there): GPS error
+#: plus the width of a road with its pavements
+FOLLOW_M = 50.0
 #: a leg whose vehicle start and end are both farther than this from any stop is outside the
 #: network's area: the network says nothing about it
 COVER_RADIUS_M = 1000.0
@@ -58,22 +68,32 @@ class TransitStops:
 
 @dataclass(frozen=True)
 class TransitEvidence:
-    """What the network says about one leg.
+    """What the network says about one leg: positive evidence only.
 
     Attributes:
         covered: the leg starts or ends within :data:`COVER_RADIUS_M` of a stop.
-        bus_line / rail_kind: the vehicle started and stopped near stops of one bus line, or of one
-            rail line (then ``rail_kind`` is that line's kind: tram, metro or train bits; else 0).
+        bus_line: the bus line whose stops the vehicle started and stopped near, and passed most
+            stops of on its way ("" when none); ``bus_stops_served`` counts the distinct stops of
+            that line within :data:`FOLLOW_M` of the leg's path, its ends included.
+        rail_kind / rail_line / rail_stops_served: the same for a rail line (``rail_kind`` its kind:
+            tram, metro or train bits; 0 when none).
         halts: the leg's halts between its first and last.
         halts_at_bus_stops / halts_at_rail_stops: how many of them are at a stop of that kind.
+        network_kinds: the kinds of service the published network has around the person's points
+            (bits of :mod:`app.transit.gtfs`; 0 without a network), whether or not it reaches this leg:
+            nothing is concluded about a kind of service the feeds lack.
     """
 
     covered: bool
-    bus_line: bool = False
+    bus_line: str = ""
+    bus_stops_served: int = 0
     rail_kind: int = 0
+    rail_line: str = ""
+    rail_stops_served: int = 0
     halts: int = 0
     halts_at_bus_stops: int = 0
     halts_at_rail_stops: int = 0
+    network_kinds: int = 0
 
 
 NO_EVIDENCE = TransitEvidence(covered=False)
@@ -87,6 +107,7 @@ class ProjectedNetwork:
         self.kinds = stops.kinds
         self.routes = stops.routes
         self.tree = shapely.STRtree(shapely.points(np.column_stack((x, y))))
+        self.kinds_present = int(np.bitwise_or.reduce(stops.kinds)) if len(stops) else 0
 
     def near(self, x: FloatArray, y: FloatArray, radius_m: float) -> tuple[IntArray, IntArray]:
         """Pairs (query index, stop index) of stops within ``radius_m`` of each query point."""
@@ -94,6 +115,13 @@ class ProjectedNetwork:
             shapely.points(np.column_stack((x, y))), predicate="dwithin", distance=radius_m
         )
         return pairs[0].astype(np.intp), pairs[1].astype(np.intp)
+
+    def near_path(self, x: FloatArray, y: FloatArray, radius_m: float) -> IntArray:
+        """Stops within ``radius_m`` of the path through these points."""
+        if x.size < 2:
+            return self.near(x, y, radius_m)[1]
+        line = shapely.linestrings(np.column_stack((x, y)))
+        return np.asarray(self.tree.query(line, predicate="dwithin", distance=radius_m), dtype=np.intp)
 
 
 def _halts(t: FloatArray, v: FloatArray) -> list[tuple[int, int]]:
@@ -113,6 +141,24 @@ def _line_routes(net: ProjectedNetwork, idx: IntArray, kind_mask: int) -> set[st
     return out
 
 
+def _followed_line(
+    net: ProjectedNetwork, lines: set[str], along: IntArray, kind_mask: int
+) -> tuple[str, int]:
+    """Of the lines both ends share, the one with most distinct stops along the path, and that count."""
+    best, served = "", 0
+    if not lines:
+        return best, served
+    counts: dict[str, int] = dict.fromkeys(lines, 0)
+    for i in np.unique(along).tolist():
+        if net.kinds[i] & kind_mask:
+            for route in net.routes[i] & counts.keys():
+                counts[route] += 1
+    for line in sorted(counts):
+        if counts[line] > served:
+            best, served = line, counts[line]
+    return best, served
+
+
 def leg_evidence(
     net: ProjectedNetwork | None, t: FloatArray, x: FloatArray, y: FloatArray, v: FloatArray
 ) -> TransitEvidence:
@@ -120,22 +166,28 @@ def leg_evidence(
     window speeds)."""
     if net is None or t.size < 2:
         return NO_EVIDENCE
+    absent = TransitEvidence(covered=False, network_kinds=net.kinds_present)
     moving = np.flatnonzero(v >= MOVING_MPS)
     if moving.size == 0:
-        return NO_EVIDENCE
+        return absent
     first, last = int(moving[0]), int(moving[-1])
     ends_x = np.array([x[first], x[last]])
     ends_y = np.array([y[first], y[last]])
     q, s = net.near(ends_x, ends_y, COVER_RADIUS_M)
     if q.size == 0:
-        return NO_EVIDENCE
+        return absent
     q, s = net.near(ends_x, ends_y, END_RADIUS_M)
     start_stops, end_stops = s[q == 0], s[q == 1]
-    bus_line = bool(_line_routes(net, start_stops, BUS) & _line_routes(net, end_stops, BUS))
-    rail_kind = 0
+    along = net.near_path(x[first : last + 1], y[first : last + 1], FOLLOW_M)
+    along = np.concatenate((along, start_stops, end_stops))
+    bus_lines = _line_routes(net, start_stops, BUS) & _line_routes(net, end_stops, BUS)
+    bus_line, bus_served = _followed_line(net, bus_lines, along, BUS)
+    rail_kind, rail_line, rail_served = 0, "", 0
     for kind in (TRAIN, METRO, TRAM):
-        if _line_routes(net, start_stops, kind) & _line_routes(net, end_stops, kind):
+        lines = _line_routes(net, start_stops, kind) & _line_routes(net, end_stops, kind)
+        if lines:
             rail_kind = kind
+            rail_line, rail_served = _followed_line(net, lines, along, kind)
             break
     # halts between the vehicle's start and end (boarding and alighting are the ends)
     halts = [(a, b) for a, b in _halts(t, v) if a > first and b < last]
@@ -147,4 +199,15 @@ def leg_evidence(
         kinds = net.kinds[hs]
         at_bus = int(np.unique(hq[(kinds & BUS) != 0]).size)
         at_rail = int(np.unique(hq[(kinds & RAIL) != 0]).size)
-    return TransitEvidence(True, bus_line, rail_kind, len(halts), at_bus, at_rail)
+    return TransitEvidence(
+        True,
+        bus_line,
+        bus_served,
+        rail_kind,
+        rail_line,
+        rail_served,
+        len(halts),
+        at_bus,
+        at_rail,
+        net.kinds_present,
+    )

@@ -5,10 +5,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from app.mobility import DEFAULT_PARAMS, process
+from app.mobility import DEFAULT_PARAMS, TransitStops, process
 from app.mobility.pipeline import departure_lead
 from app.mobility.simulate import LegPlan, StayPlan, TripPlan, commute_plan, simulate
 from app.mobility.stays import Span, move_extent, segment
+from app.transit import METRO
 
 
 def _boundary_errors(sim_trips, trips):  # type: ignore[no-untyped-def]
@@ -87,6 +88,10 @@ def test_gap_ending_far_away_is_a_trip_with_missing_data() -> None:
     assert len(res.trips) == 1
     trip = res.trips[0]
     assert trip.distance_m > 7000
+    # rail underground; without a published network nothing says the territory has a metro
+    assert [leg.mode for leg in trip.legs] == ["walk", "train", "walk"]
+    metro = TransitStops(np.array([0.0]), np.array([0.0]), np.array([METRO]), (frozenset({"m1"}),))
+    (trip,) = process(sim.points, transit=metro).trips
     assert [leg.mode for leg in trip.legs] == ["walk", "metro", "walk"]
 
 
