@@ -2,7 +2,9 @@
 """Offline scorer of app.mobility on the shared evaluation data, without a server.
 
   .venv/bin/python bench/mobility_eval.py [--geolife DIR] [--emission DIR] [--max-points 50000]
-  .venv/bin/python bench/mobility_eval.py --folds 3   # also per-fold scores of left-out user groups
+  .venv/bin/python bench/mobility_eval.py --folds 3 --folds 4   # also scores of left-out user groups
+  .venv/bin/python bench/mobility_eval.py --gtfs FEED.zip      # with a transit network
+  .venv/bin/python bench/mobility_eval.py --confirm-share 0.3  # what the person's confirmations teach
 
 Runs ``app.mobility.process`` directly on each case (points read in place, never copied) and
 scores the result the way ../shared/bench/evaluate.py scores the service:
@@ -42,8 +44,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.mobility import DEFAULT_PARAMS, ActivityArrays, PointArrays, Trip, process  # noqa: E402
+from app.mobility import DEFAULT_PARAMS, ActivityArrays, PointArrays, TransitStops, Trip, process  # noqa: E402
 from app.mobility.modes import FAMILY  # noqa: E402
+from app.mobility.personal import Confirmation, PersonalModel  # noqa: E402
+from app.transit.gtfs import read_gtfs  # noqa: E402
 
 # The evaluation's classes are the mode families the pipeline already knows.
 PRED_CLASS = {mode: family for mode, family in FAMILY.items() if mode != "unknown"}
@@ -204,6 +208,120 @@ def f1_table(pairs: list[tuple[str, str]]) -> tuple[float, dict]:
     return macro, per
 
 
+# ---------------------------------------------------------------- network and confirmations
+
+
+def load_network(paths: list[str]) -> TransitStops:
+    """The stops of these GTFS feeds as the pipeline gets them (line ids unique across feeds)."""
+    lat: list[float] = []
+    lon: list[float] = []
+    kinds: list[int] = []
+    routes: list[frozenset[str]] = []
+    for path in paths:
+        name = os.path.splitext(os.path.basename(path))[0]
+        for stop in read_gtfs(path).stops:
+            lat.append(stop.lat)
+            lon.append(stop.lon)
+            kinds.append(stop.kinds)
+            routes.append(frozenset(f"{name}/{r}" for r in stop.routes))
+    return TransitStops(np.array(lat), np.array(lon), np.array(kinds, dtype=np.intp), tuple(routes))
+
+
+#: the mode a person picks in the app for each GeoLife label
+GEOLIFE_MODE_ID = {
+    "walk": "walk",
+    "run": "run",
+    "bike": "bike",
+    "bus": "bus",
+    "car": "car",
+    "taxi": "car",
+    "motorcycle": "motorcycle",
+    "subway": "metro",
+    "train": "train",
+    "airplane": "plane",
+    "boat": "boat",
+}
+
+
+def confirm_case(
+    arr: PointArrays,
+    points: list[dict[str, float | None]],
+    labels: list[LegRow],
+    trips: list[Trip],
+    share: float,
+    params,
+    transit: TransitStops | None,
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]], int]:
+    """As ../shared/bench/evaluate.py --confirm-share does through the API: the person confirms every leg
+    before the cut that lies mostly in labelled time with its majority label; the later points are scored
+    without and with what the service learns from those confirmations (points of confirmed legs left out)."""
+    lab_starts = [lab[0] for lab in labels]
+
+    def label_at(t: float) -> str | None:
+        i = bisect_right(lab_starts, t) - 1
+        return labels[i][2] if i >= 0 and t <= labels[i][1] else None
+
+    times = np.array([float(p["ts"]) for p in points])  # type: ignore[arg-type]
+    labelled = [t for t in times.tolist() if label_at(t) is not None]
+    if len(labelled) < 20:
+        return [], [], 0
+    cut = labelled[min(len(labelled) - 1, int(share * len(labelled)))]
+    confirmations: list[Confirmation] = []
+    skip: list[tuple[float, float]] = []
+    for trip in trips:
+        for leg in trip.legs:
+            if leg.end_ts_s >= cut:
+                continue
+            lo, hi = (
+                np.searchsorted(times, leg.start_ts_s - 1e-6),
+                np.searchsorted(times, leg.end_ts_s, "right"),
+            )
+            votes = Counter(label_at(t) for t in times[lo:hi].tolist())
+            n = sum(votes.values())
+            votes.pop(None, None)
+            if not votes or n == 0:
+                continue
+            label, k = votes.most_common(1)[0]
+            if k < 0.5 * n or label not in GEOLIFE_MODE_ID:
+                continue
+            confirmations.append(Confirmation(GEOLIFE_MODE_ID[label], leg.mode, leg.features, leg.start_ts_s))
+            skip.append((leg.start_ts_s, leg.end_ts_s))
+    model = PersonalModel.from_confirmations(confirmations)
+    learned = process(arr, params=params, transit=transit, personal=model).trips if model else trips
+    later = [
+        p for p in points if float(p["ts"]) >= cut and not any(a <= float(p["ts"]) <= b for a, b in skip)
+    ]  # type: ignore[arg-type]
+    return (
+        score_geolife(later, labels, trips)["pairs"],
+        score_geolife(later, labels, learned)["pairs"],
+        len(confirmations),
+    )
+
+
+def confirm_summary(pairs: tuple[list, list], by_user: dict[str, tuple[list, list]], share: float) -> dict:
+    out: dict = {"confirm_share": share}
+    for name, prs in (("baseline", pairs[0]), ("with_confirmations", pairs[1])):
+        macro, _ = f1_table(prs)
+        out[name] = {
+            "point_accuracy": round(sum(t == p for t, p in prs) / len(prs), 4) if prs else 0.0,
+            "macro_f1": round(macro, 4),
+        }
+    gains = [
+        sum(t == p for t, p in learn) / len(learn) - sum(t == p for t, p in base) / len(base)
+        for base, learn in by_user.values()
+        if base and learn
+    ]
+    out["gain"] = round(out["with_confirmations"]["point_accuracy"] - out["baseline"]["point_accuracy"], 4)
+    out["per_user_mean_gain"] = round(statistics.mean(gains), 4) if gains else 0.0
+    print(
+        f"confirmations {share}: later accuracy {out['baseline']['point_accuracy']:.4f} -> "
+        f"{out['with_confirmations']['point_accuracy']:.4f} (gain {out['gain']:+.4f}, per-user mean "
+        f"{out['per_user_mean_gain']:+.4f})",
+        file=sys.stderr,
+    )
+    return out
+
+
 # ---------------------------------------------------------------- e-mission
 
 
@@ -296,14 +414,29 @@ def main() -> None:
     ap.add_argument("--emission", default=str(ROOT / "../shared/data/emission-dev"))
     ap.add_argument("--max-points", type=int, default=50000)
     ap.add_argument("--users", help="comma-separated GeoLife users to score (default: all)")
-    ap.add_argument("--folds", type=int, default=0, help="also score K round-robin groups of users")
+    ap.add_argument(
+        "--folds",
+        type=int,
+        action="append",
+        default=[],
+        help="also score K round-robin groups of users (users[k::K]); repeat for several schemes",
+    )
     ap.add_argument("--skip-geolife", action="store_true")
     ap.add_argument("--skip-emission", action="store_true")
     ap.add_argument("--verbose", action="store_true", help="per-trip detail for e-mission")
     ap.add_argument(
         "--param", action="append", default=[], help="override a PipelineParams field: name=value"
     )
+    ap.add_argument("--gtfs", action="append", default=[], help="a GTFS zip as the territory's network")
+    ap.add_argument(
+        "--confirm-share",
+        type=float,
+        default=None,
+        help="GeoLife with confirmations: each user confirms the legs of this share of their labelled "
+        "time; scores their later points with and without what the service learns",
+    )
     args = ap.parse_args()
+    transit = load_network(args.gtfs) if args.gtfs else None
     overrides: dict[str, object] = {}
     for kv in args.param:
         name, value = kv.split("=", 1)
@@ -320,6 +453,8 @@ def main() -> None:
         segs: list = []
         scored_legs: list = []
         by_user: dict[str, list[tuple[str, str]]] = {}
+        confirm_pairs: tuple[list, list] = ([], [])
+        confirm_by_user: dict[str, tuple[list, list]] = {}
         wanted = set(args.users.split(",")) if args.users else None
         for user in sorted(os.listdir(args.geolife)):
             d = os.path.join(args.geolife, user)
@@ -328,9 +463,19 @@ def main() -> None:
             points, labels = load_geolife(d, args.max_points)
             arr = to_arrays(points)
             t0 = time.perf_counter()
-            res = process(arr, params=params)
+            res = process(arr, params=params, transit=transit)
             proc_s += time.perf_counter() - t0
             n_points += len(points)
+            if args.confirm_share is not None:
+                base, learn, n_conf = confirm_case(
+                    arr, points, labels, res.trips, args.confirm_share, params, transit
+                )
+                confirm_pairs[0].extend(base)
+                confirm_pairs[1].extend(learn)
+                confirm_by_user[user] = (base, learn)
+                a0 = sum(t == p for t, p in base) / len(base) if base else float("nan")
+                a1 = sum(t == p for t, p in learn) / len(learn) if learn else float("nan")
+                print(f"confirm {user}: {n_conf} legs confirmed; later {a0:.3f} -> {a1:.3f}", file=sys.stderr)
             sc = score_geolife(points, labels, res.trips)
             acc_u = sum(t == p for t, p in sc["pairs"]) / len(sc["pairs"]) if sc["pairs"] else float("nan")
             print(
@@ -361,20 +506,33 @@ def main() -> None:
         print("where the errors are (share of labelled points):", breakdown, file=sys.stderr)
         folds = []
         users = sorted(by_user)
-        for k in range(args.folds):
-            fp = [pair for u in users[k :: args.folds] for pair in by_user[u]]
-            f_macro, _ = f1_table(fp)
-            f_acc = sum(t == p for t, p in fp) / len(fp) if fp else 0.0
-            folds.append(
-                {
-                    "users": users[k :: args.folds],
-                    "point_accuracy": round(f_acc, 4),
-                    "macro_f1": round(f_macro, 4),
-                }
-            )
-            print(
-                f"fold {k}: accuracy {f_acc:.4f} macro-F1 {f_macro:.4f} ({len(fp)} points)", file=sys.stderr
-            )
+        for scheme in args.folds:
+            for k in range(scheme):
+                group = users[k::scheme]
+                fp = [pair for u in group for pair in by_user[u]]
+                f_macro, _ = f1_table(fp)
+                f_acc = sum(t == p for t, p in fp) / len(fp) if fp else 0.0
+                u_accs = [sum(t == p for t, p in by_user[u]) / len(by_user[u]) for u in group if by_user[u]]
+                u_mean = statistics.mean(u_accs) if u_accs else 0.0
+                folds.append(
+                    {
+                        "scheme": f"k::{scheme}",
+                        "users": group,
+                        "point_accuracy": round(f_acc, 4),
+                        "per_user_mean": round(u_mean, 4),
+                        "macro_f1": round(f_macro, 4),
+                    }
+                )
+                print(
+                    f"fold k={k}::{scheme}: accuracy {f_acc:.4f} per-user mean {u_mean:.4f} "
+                    f"macro-F1 {f_macro:.4f} ({len(fp)} points)",
+                    file=sys.stderr,
+                )
+        per_user = [sum(t == p for t, p in by_user[u]) / len(by_user[u]) for u in users if by_user[u]]
+        user_mean = statistics.mean(per_user) if per_user else 0.0
+        print(f"per-user mean accuracy {user_mean:.4f} over {len(per_user)} users", file=sys.stderr)
+        if args.confirm_share is not None:
+            summary["geolife_confirm"] = confirm_summary(confirm_pairs, confirm_by_user, args.confirm_share)
         summary["geolife"] = {
             "labelled_points": len(pairs),
             "point_accuracy": round(acc, 4),
@@ -386,6 +544,7 @@ def main() -> None:
             },
             "confusion": {f"{t}->{p}": n for (t, p), n in confusion.most_common(12)},
             "errors": breakdown,
+            "per_user_mean_accuracy": round(user_mean, 4),
         }
         if folds:
             summary["geolife"]["folds"] = folds

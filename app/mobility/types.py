@@ -6,7 +6,7 @@ Arrays in, small frozen dataclasses out: the worker turns rows from the store in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -113,7 +113,12 @@ class ActivityArrays:
 
 @dataclass(frozen=True)
 class Leg:
-    """One single-mode part of a trip."""
+    """One single-mode part of a trip.
+
+    ``reasons`` say why this mode (rules and their figures, :class:`app.mobility.modes.ModeGuess`);
+    ``features`` are the motion features the person's confirmations are compared on
+    (:func:`app.mobility.personal.leg_features`).
+    """
 
     start_ts_s: float
     end_ts_s: float
@@ -123,6 +128,8 @@ class Leg:
     distance_m: float
     coordinates: list[tuple[float, float]]
     point_count: int
+    reasons: tuple[dict[str, str | int | float], ...] = ()
+    features: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
