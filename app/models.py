@@ -68,6 +68,9 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Raw points are deleted this many days after they were taken into trips (0 to 365, the person's choice).
     point_retention_days: Mapped[int] = mapped_column(sa.SmallInteger, default=30, server_default="30")
+    # The legs the person confirmed or corrected teach the inference of their later legs
+    # (app/mobility/personal.py) unless they switch it off.
+    learn_from_confirmations: Mapped[bool] = mapped_column(sa.Boolean, default=True, server_default=sa.true())
 
 
 class Operator(Base):
@@ -241,6 +244,7 @@ class Leg(Base):
     __table_args__ = (
         sa.Index("ix_legs_trip_id_seq", "trip_id", "seq"),
         sa.Index("ix_legs_user_id_start_ts_ms", "user_id", "start_ts_ms"),
+        sa.Index("ix_legs_user_id_mode_source_start_ts_ms", "user_id", "mode_source", "start_ts_ms"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
@@ -266,6 +270,10 @@ class Leg(Base):
     )
     point_count: Mapped[int] = mapped_column(sa.Integer)
     geometry: Mapped[list[list[float]]] = mapped_column(sa.JSON)  # [[lon, lat], ...], simplified
+    # Why the pipeline chose its mode: rules with their figures (app/mobility/modes.py, docs/modes.md).
+    reasons: Mapped[list[dict[str, Any]] | None] = mapped_column(sa.JSON(none_as_null=True), default=None)
+    # The motion features the person's confirmations are compared on (app/mobility/personal.py).
+    features: Mapped[dict[str, float] | None] = mapped_column(sa.JSON(none_as_null=True), default=None)
 
 
 class UserProfile(Base):

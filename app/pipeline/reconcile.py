@@ -112,6 +112,8 @@ def result_rows(
                     "great_circle_m": great_circle,
                     "point_count": int(leg.point_count),
                     "geometry": [[float(x), float(y)] for x, y in leg.coordinates],
+                    "reasons": [dict(r) for r in leg.reasons],
+                    "features": dict(leg.features) or None,
                     **figures,
                 }
             )

@@ -19,7 +19,8 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.models import Leg, LocationPoint, MotionActivity, PipelineState, PrivacyZone, Trip, utcnow
+from app.mobility.personal import CONFIRMATIONS_READ, Confirmation, rules_mode_of
+from app.models import Leg, LocationPoint, MotionActivity, PipelineState, PrivacyZone, Trip, User, utcnow
 from app.selfdata.privacy_zones import Zone
 
 
@@ -231,6 +232,25 @@ async def labelled_trips(session: AsyncSession, user_id: uuid.UUID, limit: int =
             .limit(limit)
         )
     )
+
+
+async def confirmations(session: AsyncSession, user_id: uuid.UUID) -> list[Confirmation]:
+    """The legs the person confirmed or corrected, with their features, most recent first; none when the
+    person switched learning off."""
+    learning = await session.scalar(sa.select(User.learn_from_confirmations).where(User.id == user_id))
+    if not learning:
+        return []
+    rows = await session.execute(
+        sa.select(Leg.mode, Leg.inferred_mode, Leg.reasons, Leg.features, Leg.start_ts_ms)
+        .where(Leg.user_id == user_id, Leg.mode_source == "user", Leg.features.is_not(None))
+        .order_by(Leg.start_ts_ms.desc())
+        .limit(CONFIRMATIONS_READ)
+    )
+    return [
+        Confirmation(mode, rules_mode_of(inferred, reasons), features, start / 1000.0)
+        for mode, inferred, reasons, features, start in rows
+        if features
+    ]
 
 
 async def privacy_zones(session: AsyncSession, user_id: uuid.UUID) -> list[Zone]:

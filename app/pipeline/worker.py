@@ -15,6 +15,7 @@ import os
 import secrets
 import socket
 import time
+from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,6 +26,7 @@ from app.core.offload import in_process
 from app.emissions import DEFAULT_POLICY, EmissionPolicy
 from app.footprint.service import load_context
 from app.mobility import DEFAULT_PARAMS, ActivityArrays, PipelineResult, PointArrays, TransitStops, process
+from app.mobility.personal import Confirmation, PersonalModel
 from app.openpath.labels import apply_inputs
 from app.pipeline import repository as store
 from app.pipeline.reconcile import result_rows
@@ -43,9 +45,14 @@ def _ms(ts_s: float) -> int:
     return round(ts_s * 1000)
 
 
-def run_pipeline(window: Window, now_s: float | None, transit: TransitStops | None = None) -> PipelineResult:
+def run_pipeline(
+    window: Window,
+    now_s: float | None,
+    transit: TransitStops | None = None,
+    confirmations: Sequence[Confirmation] = (),
+) -> PipelineResult:
     """The pure pipeline on one window of a person's data, with the territory's transit stops around
-    it (if the operator published its network)."""
+    it (if the operator published its network) and what the person's confirmed legs teach."""
     points = PointArrays(
         ts_s=window.ts_ms.astype(np.float64) / 1000.0,
         lat=window.lat,
@@ -61,7 +68,8 @@ def run_pipeline(window: Window, now_s: float | None, transit: TransitStops | No
             kind=window.activity_kind,
             confidence=window.activity_confidence,
         )
-    return process(points, activities, now_s=now_s, transit=transit)
+    personal = PersonalModel.from_confirmations(confirmations)
+    return process(points, activities, now_s=now_s, transit=transit, personal=personal)
 
 
 #: windows of at least this many points are processed in a worker process; smaller ones (a phone's day)
@@ -156,12 +164,15 @@ class PipelineWorker:
             window = await store.read_window(conn, claim.user_id, start_ms)
             transit = await transit_store.stops_around(conn, window.lat, window.lon)
             await conn.rollback()
+        async with self.db.session() as session:
+            confirmed = await store.confirmations(session, claim.user_id)
+            await session.commit()
         if len(window.ts_ms) >= OFFLOAD_POINTS:
             # a big window (an imported history) is minutes of Python work: in a worker process, so the
             # server's requests do not wait behind it (app/core/offload.py)
-            result = await in_process(run_pipeline, window, now_s, transit)
+            result = await in_process(run_pipeline, window, now_s, transit, confirmed)
         else:
-            result = await asyncio.to_thread(run_pipeline, window, now_s, transit)
+            result = await asyncio.to_thread(run_pipeline, window, now_s, transit, confirmed)
         async with self.db.session() as session:
             if not await store.hold_lease(session, claim):
                 log.warning("lease on a person's pipeline was lost; another worker takes over")

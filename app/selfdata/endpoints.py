@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
@@ -18,6 +19,8 @@ from app.core.schemas import rfc3339_ms
 from app.emissions.coaching import Lang
 from app.imports import repository as imports_store
 from app.imports.service import stop_imports_of
+from app.mobility import personal
+from app.mobility.modes import FAMILY
 from app.models import (
     Consent,
     ConsentEvent,
@@ -48,6 +51,8 @@ from app.selfdata.schemas import (
     ConsentOut,
     DeviceOut,
     HeldOut,
+    LearningIn,
+    LearningOut,
     ReceiptList,
     ReceiptOut,
     RetentionIn,
@@ -72,6 +77,8 @@ USES: dict[Lang, dict[str, str]] = {
         "consents": "Records what you allowed, with a receipt for each change.",
         "privacy_zones": "Keeps the ends of your trips in these places out of anything an operator can see.",
         "access_log": "Shows you each time something other than you read your data.",
+        "learning": "The legs you confirm or correct teach how your later legs are read (GET /v1/me/learning); "
+        "you can switch it off.",
     },
     "fr": {
         "points": "Transformés en trajets, puis supprimés après votre durée de conservation. Jamais montrés à "
@@ -84,6 +91,8 @@ USES: dict[Lang, dict[str, str]] = {
         "consents": "Garde trace de ce que vous avez autorisé, avec un reçu pour chaque changement.",
         "privacy_zones": "Tient les extrémités de vos trajets dans ces lieux hors de tout ce qu'un opérateur voit.",
         "access_log": "Vous montre chaque fois que quelque chose d'autre que vous a lu vos données.",
+        "learning": "Les étapes que vous confirmez ou corrigez apprennent à lire vos étapes suivantes "
+        "(GET /v1/me/learning) ; vous pouvez l'arrêter.",
     },
 }
 
@@ -118,6 +127,7 @@ async def what_is_held(session: SessionDep, user: CurrentUser, lang: LangDep) ->
     zones = await store.zones(session, user.user_id)
     devices = await store.tokens(session, user.user_id)
     state = await store.pipeline_state(session, user.user_id)
+    learning = await learning_of(session, user.user_id, account.learn_from_confirmations, lang)
     await session.commit()
     return HeldOut(
         user_id=account.id,
@@ -141,8 +151,70 @@ async def what_is_held(session: SessionDep, user: CurrentUser, lang: LangDep) ->
         },
         consents=[_consent_out(p, consents.get(p.id), lang) for p in PURPOSES.values()],
         privacy_zones=len(zones),
+        learning=learning,
         uses=USES[lang],
     )
+
+
+LEARNING_EXPLANATION: dict[Lang, str] = {
+    "en": "Each later leg is compared with the legs you confirmed or corrected, and with what the rules had "
+    "said of them: when legs like it were mostly, say, a bus the rules took for a car, it becomes a bus, and "
+    "its reasons say so (`your_confirmations`). It starts from {starts} confirmed legs; a confirmation counts "
+    "half as much every {half_life:.0f} days. Nothing of it leaves your account, and it is erased with it.",
+    "fr": "Chaque étape suivante est comparée aux étapes que vous avez confirmées ou corrigées, et à ce que "
+    "les règles en avaient dit : quand des étapes semblables étaient surtout, par exemple, un bus que les "
+    "règles prenaient pour une voiture, elle devient un bus, et ses raisons le disent "
+    "(`your_confirmations`). Cela commence à {starts} étapes confirmées ; une confirmation compte moitié "
+    "moins tous les {half_life:.0f} jours. Rien n'en sort de votre compte, et tout est effacé avec lui.",
+}
+
+
+async def learning_of(session: SessionDep, user_id: uuid.UUID, enabled: bool, lang: Lang) -> LearningOut:
+    """What the person's confirmations taught, as :class:`LearningOut`."""
+    confirmed, revised, agreed = await store.learning_counts(session, user_id)
+    teaching = Counter(mode for mode, has in confirmed[: personal.CONFIRMATIONS_READ] if has)
+    taught = {m: n for m, n in sorted(teaching.items()) if FAMILY.get(m) in personal.LEARNED_FAMILIES}
+    return LearningOut(
+        enabled=enabled,
+        active=enabled and sum(taught.values()) >= personal.MIN_CONFIRMED,
+        confirmed_legs=len(confirmed),
+        teaching_legs=taught,
+        legs_revised=revised,
+        legs_confirmed_by_habits=agreed,
+        starts_from=personal.MIN_CONFIRMED,
+        half_life_days=personal.HALF_LIFE_DAYS,
+        explanation=LEARNING_EXPLANATION[lang].format(
+            starts=personal.MIN_CONFIRMED, half_life=personal.HALF_LIFE_DAYS
+        ),
+    )
+
+
+@router.get("/learning", response_model=LearningOut, responses=AUTH_ERRORS)
+async def get_learning(session: SessionDep, user: CurrentUser, lang: LangDep) -> LearningOut:
+    """What the legs you confirmed or corrected taught about your later legs, and whether it is on."""
+    account = await store.user(session, user.user_id)
+    assert account is not None
+    out = await learning_of(session, user.user_id, account.learn_from_confirmations, lang)
+    await session.commit()
+    return out
+
+
+@router.put("/learning", response_model=LearningOut, responses=AUTH_ERRORS)
+async def set_learning(
+    session: SessionDep, settings: SettingsDep, user: CurrentUser, body: LearningIn, lang: LangDep
+) -> LearningOut:
+    """Switch learning from your confirmations on or off. Off: the legs it revised get back the mode the
+    rules gave them (with its CO2e) at once, and later legs are inferred by the rules alone; your
+    confirmations and corrections themselves stay. On again: legs processed from then on use it."""
+    await store.set_learning(session, user.user_id, body.enabled)
+    if not body.enabled:
+        legs = await store.learned_legs(session, user.user_id)
+        await trip_service.forget_learned_modes(
+            session, settings.emission_policy, ZoneInfo(settings.timezone), legs
+        )
+    out = await learning_of(session, user.user_id, body.enabled, lang)
+    await session.commit()
+    return out
 
 
 #: how many times an erasure is tried when the database rolls it back over a collision

@@ -268,3 +268,49 @@ async def delete_privacy_zone(session: AsyncSession, zone: PrivacyZone) -> None:
 async def everyone(session: AsyncSession) -> list[uuid.UUID]:
     """Every person's id, in id order (administrators' commands run over everyone)."""
     return list(await session.scalars(sa.select(User.id).order_by(User.id)))
+
+
+async def learning_counts(
+    session: AsyncSession, user_id: uuid.UUID
+) -> tuple[list[tuple[str, bool]], int, int]:
+    """The person's confirmed legs (mode, whether it has features to teach with), most recent first, and
+    how many inferred legs their confirmations revised and agreed with."""
+    confirmed = await session.execute(
+        sa.select(Leg.mode, Leg.features.is_not(None))
+        .where(Leg.user_id == user_id, Leg.mode_source == "user")
+        .order_by(Leg.start_ts_ms.desc())
+    )
+    rows = [(str(mode), bool(has)) for mode, has in confirmed]
+    learned = await session.execute(
+        sa.select(Leg.mode, Leg.reasons).where(
+            Leg.user_id == user_id,
+            Leg.mode_source != "user",
+            sa.cast(Leg.reasons, sa.String).like("%your_confirmations%"),
+        )
+    )
+    revised = agreed = 0
+    for mode, reasons in learned:
+        first = (reasons or [{}])[0]
+        if first.get("rule") != "your_confirmations":
+            continue
+        if first.get("rules_mode") == mode:
+            agreed += 1
+        else:
+            revised += 1
+    return rows, revised, agreed
+
+
+async def set_learning(session: AsyncSession, user_id: uuid.UUID, enabled: bool) -> None:
+    await session.execute(sa.update(User).where(User.id == user_id).values(learn_from_confirmations=enabled))
+
+
+async def learned_legs(session: AsyncSession, user_id: uuid.UUID) -> list[Leg]:
+    """The person's inferred legs whose mode their confirmations revised or backed."""
+    rows = await session.scalars(
+        sa.select(Leg).where(
+            Leg.user_id == user_id,
+            Leg.mode_source != "user",
+            sa.cast(Leg.reasons, sa.String).like("%your_confirmations%"),
+        )
+    )
+    return [leg for leg in rows if (leg.reasons or [{}])[0].get("rule") == "your_confirmations"]

@@ -209,6 +209,52 @@ class DeviceOut(BaseModel):
     revoked_at: OutputTime | None
 
 
+class LearningIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"enabled": False}]})
+
+    enabled: bool = Field(
+        strict=True,
+        description="Whether the legs you confirm or correct teach the inference of your later legs.",
+    )
+
+
+class LearningOut(BaseModel):
+    """What the service learned from the legs the person confirmed or corrected (app/mobility/personal.py)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "enabled": True,
+                    "active": True,
+                    "confirmed_legs": 23,
+                    "teaching_legs": {"bus": 9, "car": 6, "metro": 3},
+                    "legs_revised": 14,
+                    "legs_confirmed_by_habits": 31,
+                    "starts_from": 4,
+                    "half_life_days": 365.0,
+                    "explanation": "Each later leg is compared with the legs you confirmed or corrected ...",
+                }
+            ]
+        }
+    )
+
+    enabled: bool = Field(description="You can switch it off (PUT /v1/me/learning).")
+    active: bool = Field(description="In use now: enabled, with at least `starts_from` legs that teach.")
+    confirmed_legs: int = Field(description="Legs whose mode you confirmed or corrected.")
+    teaching_legs: dict[str, int] = Field(
+        description="Of those, the legs that teach (on foot, by bike, bus, car or rail, the 500 most recent), "
+        "by mode."
+    )
+    legs_revised: int = Field(description="Legs whose inferred mode your confirmations changed.")
+    legs_confirmed_by_habits: int = Field(
+        description="Legs whose inferred mode your confirmations agreed with (reason `your_confirmations`)."
+    )
+    starts_from: int = Field(description="Taught legs needed before anything is learned.")
+    half_life_days: float = Field(description="A confirmation's weight halves every this many days.")
+    explanation: str
+
+
 class HeldOut(BaseModel):
     """Everything the service holds about the person, in counts, and what each kind of data is for."""
 
@@ -225,6 +271,17 @@ class HeldOut(BaseModel):
                     "retention": {"point_retention_days": 30, "points_purged_until": None},
                     "consents": [],
                     "privacy_zones": 2,
+                    "learning": {
+                        "enabled": True,
+                        "active": False,
+                        "confirmed_legs": 2,
+                        "teaching_legs": {"bus": 2},
+                        "legs_revised": 0,
+                        "legs_confirmed_by_habits": 0,
+                        "starts_from": 4,
+                        "half_life_days": 365.0,
+                        "explanation": "Each later leg is compared with the legs you confirmed ...",
+                    },
                     "uses": {"points": "Turned into your trips ..."},
                 }
             ]
@@ -240,4 +297,5 @@ class HeldOut(BaseModel):
     retention: dict[str, Any]
     consents: list[ConsentOut]
     privacy_zones: int
+    learning: LearningOut = Field(description="What your confirmed legs taught (see GET /v1/me/learning).")
     uses: dict[str, str] = Field(description="What each kind of data serves.")

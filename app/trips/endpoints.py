@@ -96,7 +96,17 @@ def leg_out(leg: Leg, *, geometry: bool, sources: dict[tuple[str, str], str] | N
         co2e_g=round(leg.co2e_g, 3),
         occupants=leg.occupants,
         geometry=LineString(coordinates=leg.geometry) if geometry else None,
+        reasons=reasons_of(leg) if geometry else None,
     )
+
+
+def reasons_of(leg: Leg) -> list[dict[str, str | int | float]]:
+    """Why the leg has its mode: the person's own correction first when there is one, then the reasons
+    the pipeline stored for its inference."""
+    stored = [dict(r) for r in leg.reasons or []]
+    if leg.mode_source == "user":
+        return [{"rule": "your_correction", "inferred_mode": leg.inferred_mode}, *stored]
+    return stored
 
 
 def trip_out(

@@ -60,6 +60,12 @@ async def get_trip(session: AsyncSession, user_id: uuid.UUID, trip_id: uuid.UUID
     return await session.scalar(sa.select(Trip).where(Trip.id == trip_id, Trip.user_id == user_id))
 
 
+async def trips_by_id(session: AsyncSession, user_id: uuid.UUID, trip_ids: set[uuid.UUID]) -> list[Trip]:
+    if not trip_ids:
+        return []
+    return list(await session.scalars(sa.select(Trip).where(Trip.user_id == user_id, Trip.id.in_(trip_ids))))
+
+
 async def get_leg(
     session: AsyncSession, user_id: uuid.UUID, trip_id: uuid.UUID, leg_id: uuid.UUID
 ) -> Leg | None:

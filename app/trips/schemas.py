@@ -98,6 +98,13 @@ class FactorUsed(BaseModel):
     source: str
 
 
+_REASONS_EXAMPLE: list[dict[str, Any]] = [
+    {"rule": "line_stops", "line": "3", "kind": "bus", "stops_served": 7},
+]
+
+ReasonValue = str | int | float
+
+
 class LegOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [_LEG_EXAMPLE]})
 
@@ -115,6 +122,15 @@ class LegOut(BaseModel):
     occupants: int | None = Field(default=None, description="People sharing the vehicle's emissions.")
     factor: FactorUsed | None = Field(default=None, description="The emission factor behind `co2e_g`.")
     geometry: LineString | None = Field(default=None, description="Only on a single trip's detail.")
+    reasons: list[dict[str, ReasonValue]] | None = Field(
+        default=None,
+        description="Why this mode, most telling first: each reason names its `rule` with the figures it "
+        "read (speeds in km/h, rates per km), e.g. `line_stops` (a line's stops at both ends and on the "
+        "way), `speed_plateau`, `bus_votes`, `phone_activity`, `your_confirmations` (legs you confirmed "
+        "that look like this one). A leg you corrected starts with `your_correction`. The rules are "
+        "listed in docs/modes.md. Only on a single trip's detail.",
+        examples=[_REASONS_EXAMPLE],
+    )
 
 
 class TripOut(BaseModel):

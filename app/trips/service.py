@@ -62,6 +62,42 @@ async def correct_leg(
     await trips_changed(session, trip.user_id, tz, {trip_day(trip, tz)})
 
 
+async def forget_learned_modes(
+    session: AsyncSession, policy: EmissionPolicy, tz: ZoneInfo, legs: list[Leg]
+) -> int:
+    """Give these legs back the mode the rules gave them before the person's confirmations revised it
+    (kept in their first reason, `your_confirmations`), with its CO2e; the trips' totals and the statistics
+    follow. Returns how many legs changed mode."""
+    if not legs:
+        return 0
+    ctx = await load_context(session, policy, legs[0].user_id)
+    changed = 0
+    trip_ids = {leg.trip_id for leg in legs}
+    for leg in legs:
+        learned, *rest = leg.reasons or [{}]
+        mode = str(learned.get("rules_mode") or leg.mode)
+        changed += int(mode != leg.mode)
+        figures = leg_figures(
+            ctx,
+            mode=mode,
+            mode_source=leg.mode_source,
+            distance_m=leg.distance_m,
+            great_circle_m=leg.great_circle_m,
+            occupants=None,
+            start_ts_ms=leg.start_ts_ms,
+        )
+        for name, value in figures.items():
+            setattr(leg, name, value)
+        leg.inferred_mode = mode
+        leg.confidence = float(learned.get("rules_confidence") or leg.confidence)
+        leg.reasons = rest
+    trips = await repository.trips_by_id(session, legs[0].user_id, trip_ids)
+    for trip in trips:
+        await repository.refresh_trip_co2(session, trip)
+    await trips_changed(session, legs[0].user_id, tz, {trip_day(t, tz) for t in trips})
+    return changed
+
+
 async def delete_trip(session: AsyncSession, tz: ZoneInfo, trip: Trip) -> None:
     """Delete the trip, its legs and the points recorded during it, and its part of any statistics."""
     await repository.delete_trip(session, trip)

@@ -283,10 +283,10 @@ async def test_a_failing_run_backs_off_holds_up_no_one_and_loses_nothing(
     alice_first_ms = round(points[0]["ts"] * 1000)
     real_run = worker_module.run_pipeline
 
-    def broken_for_alice(window: Any, now_s: float | None, transit: Any = None) -> Any:
+    def broken_for_alice(window: Any, now_s: float | None, transit: Any = None, confirmed: Any = ()) -> Any:
         if len(window.ts_ms) and int(window.ts_ms[0]) == alice_first_ms:
             raise RuntimeError("a bug met only by this history")
-        return real_run(window, now_s, transit)
+        return real_run(window, now_s, transit, confirmed)
 
     monkeypatch.setattr(worker_module, "run_pipeline", broken_for_alice)
     worker = app.state.worker
