@@ -68,6 +68,7 @@ async def held(session: AsyncSession, user_id: uuid.UUID) -> Held | None:
             "user_id": str(user.id),
             "created_at": rfc3339(user.created_at),
             "point_retention_days": user.point_retention_days,
+            "learn_from_confirmations": user.learn_from_confirmations,
         },
         devices=[
             {
@@ -188,6 +189,8 @@ def leg_dict(leg: Leg) -> dict[str, Any]:
         "factor_g_per_km": leg.factor_g_per_km,
         "point_count": leg.point_count,
         "geometry": {"type": "LineString", "coordinates": leg.geometry},
+        "reasons": leg.reasons or [],
+        "features": leg.features,
     }
 
 

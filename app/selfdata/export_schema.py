@@ -44,6 +44,15 @@ _LEG = _object(
         "factor_g_per_km": _NUM,
         "point_count": {"type": "integer"},
         "geometry": _LINESTRING,
+        "reasons": {
+            "type": "array",
+            "items": {"type": "object"},
+            "description": "Why the pipeline inferred its mode: rules with their figures (docs/modes.md).",
+        },
+        "features": {
+            "type": ["object", "null"],
+            "description": "The motion features your confirmations are compared on (docs/modes.md).",
+        },
     },
     "A part of a trip in one transport mode, with the factor behind its CO2e.",
 )
@@ -80,7 +89,12 @@ EXPORT_SCHEMA: dict[str, Any] = {
             "generator": _STR,
             "exported_at": _TIME,
             "account": _object(
-                {"user_id": _STR, "created_at": _TIME, "point_retention_days": {"type": "integer"}},
+                {
+                    "user_id": _STR,
+                    "created_at": _TIME,
+                    "point_retention_days": {"type": "integer"},
+                    "learn_from_confirmations": {"type": "boolean"},
+                },
                 "The pseudonymous account.",
             ),
             "devices": {

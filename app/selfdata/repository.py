@@ -305,12 +305,11 @@ async def set_learning(session: AsyncSession, user_id: uuid.UUID, enabled: bool)
 
 
 async def learned_legs(session: AsyncSession, user_id: uuid.UUID) -> list[Leg]:
-    """The person's inferred legs whose mode their confirmations revised or backed."""
+    """The person's legs whose inference their confirmations revised or backed (their own corrections
+    among them: what had been inferred of those is kept too)."""
     rows = await session.scalars(
         sa.select(Leg).where(
-            Leg.user_id == user_id,
-            Leg.mode_source != "user",
-            sa.cast(Leg.reasons, sa.String).like("%your_confirmations%"),
+            Leg.user_id == user_id, sa.cast(Leg.reasons, sa.String).like("%your_confirmations%")
         )
     )
     return [leg for leg in rows if (leg.reasons or [{}])[0].get("rule") == "your_confirmations"]

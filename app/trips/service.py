@@ -75,7 +75,11 @@ async def forget_learned_modes(
     trip_ids = {leg.trip_id for leg in legs}
     for leg in legs:
         learned, *rest = leg.reasons or [{}]
-        mode = str(learned.get("rules_mode") or leg.mode)
+        mode = str(learned.get("rules_mode") or leg.inferred_mode)
+        leg.reasons = rest
+        if leg.mode_source == "user":
+            leg.inferred_mode = mode  # the person's own word stays
+            continue
         changed += int(mode != leg.mode)
         figures = leg_figures(
             ctx,
@@ -90,7 +94,6 @@ async def forget_learned_modes(
             setattr(leg, name, value)
         leg.inferred_mode = mode
         leg.confidence = float(learned.get("rules_confidence") or leg.confidence)
-        leg.reasons = rest
     trips = await repository.trips_by_id(session, legs[0].user_id, trip_ids)
     for trip in trips:
         await repository.refresh_trip_co2(session, trip)
