@@ -313,7 +313,12 @@ def motorised_mode(f: MotionFeatures, transit: TransitEvidence = NO_EVIDENCE) ->
     if votes >= 3:
         return ModeGuess("bus", BUS_CAR_CONFIDENCE[votes], reasons=(reason,))
     if votes == 2:
-        bus = f.v_p95 < BUS_P95_MAX_MPS
+        # under a bus's top speed, a bus only if it also stops or surges like one: turning alone is no
+        # bus cue (cars turn in town too; GeoLife dev legs voting on speed and turns alone were cars
+        # 1,187 points to buses' 716)
+        bus = f.v_p95 < BUS_P95_MAX_MPS and (
+            f.stop_rate_per_km >= BUS_STOP_RATE or f.velocity_change_rate_per_km >= BUS_VCR
+        )
         return ModeGuess(
             "bus" if bus else "car",
             BUS_CAR_CONFIDENCE[2] if bus else CAR_TWO_VOTES_CONFIDENCE,
