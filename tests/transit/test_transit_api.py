@@ -6,6 +6,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.mobility import process
 from app.mobility.simulate import Simulation, simulate
 from app.pipeline.repository import request_reprocess
 from tests.conftest import Person
@@ -24,6 +25,12 @@ async def publish(
     client: httpx.AsyncClient, headers: dict[str, str], feed: bytes, name: str = "yelo"
 ) -> httpx.Response:
     return await client.put(f"/v1/operator/transit-feeds/{name}", headers=headers | ZIP, content=feed)
+
+
+def _without_network(sim: Simulation) -> list[str]:
+    """The vehicle modes geometry alone gives the ride."""
+    (trip,) = process(sim.points).trips
+    return [leg.mode for leg in trip.legs if leg.mode != "walk"]
 
 
 def _line_at_halts(sim: Simulation, offset_deg: float = 0.0) -> bytes:
@@ -115,7 +122,10 @@ async def test_the_pipeline_takes_the_published_network_into_account(
     (trip,) = await trips_of(client, alice)
     vehicle = [leg for leg in trip["legs"] if leg["mode"] != "walk"]
     assert [(leg["mode"], leg["confidence"] >= 0.8) for leg in vehicle] == [("bus", True)]
-    # the line runs elsewhere: the same motion, halting away from any stop, is a car
+    detail = (await client.get(f"/v1/me/trips/{trip['id']}", headers=alice.headers)).json()
+    (bus,) = [leg for leg in detail["legs"] if leg["mode"] == "bus"]
+    assert bus["reasons"][0]["rule"] == "line_stops" and bus["reasons"][0]["stops_served"] >= 3
+    # the line runs elsewhere: halting away from any stop is no evidence of a car, geometry alone decides
     put = await publish(
         client,
         operator_headers,
@@ -125,7 +135,7 @@ async def test_the_pipeline_takes_the_published_network_into_account(
     await upload(client, bob, points)
     await app.state.worker.run_until_idle()
     (trip,) = await trips_of(client, bob)
-    assert [leg["mode"] for leg in trip["legs"] if leg["mode"] != "walk"] == ["car"]
+    assert [leg["mode"] for leg in trip["legs"] if leg["mode"] != "walk"] == _without_network(ride)
 
 
 async def test_a_reprocess_takes_a_network_published_later_and_keeps_corrections(
@@ -146,11 +156,7 @@ async def test_a_reprocess_takes_a_network_published_later_and_keeps_corrections
         f"/v1/me/trips/{bobs['id']}/legs/{vehicle['id']}", headers=bob.headers, json={"mode": "coach"}
     )
     assert patched.status_code == 200, patched.text
-    put = await publish(
-        client,
-        operator_headers,
-        _line_at_halts(ride, 0.0018),
-    )
+    put = await publish(client, operator_headers, _line_at_halts(ride))
     assert put.status_code == 201
     await app.state.worker.run_until_idle()
     assert await trips_of(client, alice) == [before]  # publishing alone rebuilds nothing
@@ -163,7 +169,9 @@ async def test_a_reprocess_takes_a_network_published_later_and_keeps_corrections
     assert await app.state.worker.run_until_idle() == 2
     (after,) = await trips_of(client, alice)
     assert after["id"] == before["id"]
-    assert [leg["mode"] for leg in after["legs"] if leg["mode"] != "walk"] == ["car"]
+    detail = (await client.get(f"/v1/me/trips/{after['id']}", headers=alice.headers)).json()
+    vehicles = [leg for leg in detail["legs"] if leg["mode"] != "walk"]
+    assert [(leg["mode"], leg["reasons"][0]["rule"]) for leg in vehicles] == [("bus", "line_stops")]
     (bobs_after,) = await trips_of(client, bob)
     corrected = next(leg for leg in bobs_after["legs"] if leg["id"] == vehicle["id"])
     assert (corrected["mode"], corrected["mode_source"]) == ("coach", "user")
