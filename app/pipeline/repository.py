@@ -33,6 +33,9 @@ class Claim:
     resume_from_ms: int | None
     processed_until_ms: int | None
     purged_until_ms: int | None = None
+    # the newest point held when the claim was taken: the window stops there, so points that arrive
+    # while it is processed stay pending for the next run, which then starts where this one leaves off
+    until_ms: int | None = None
 
 
 def _least(a: Any, b: Any) -> Any:
@@ -74,7 +77,13 @@ async def claim(session: AsyncSession, owner: str, lease_s: float, limit: int) -
             )
         ).one_or_none()
         if row is not None:
-            claims.append(Claim(user_id, owner, row[0], row[1], row[2], row[3], row[4]))
+            # Read after the claim's update, in its transaction: an upload that counted its points before
+            # it is committed and seen here; one that counts them after it waits for this commit (the
+            # state row is locked), so its points are left to the next run, whole.
+            until = await session.scalar(
+                sa.select(sa.func.max(LocationPoint.ts_ms)).where(LocationPoint.user_id == user_id)
+            )
+            claims.append(Claim(user_id, owner, row[0], row[1], row[2], row[3], row[4], until))
     await session.commit()
     return claims
 
@@ -142,10 +151,14 @@ def _array(values: Any, kind: str) -> np.ndarray:
     return np.array(values, dtype=object)
 
 
-async def read_window(conn: AsyncConnection, user_id: uuid.UUID, start_ms: int) -> Window:
-    """The person's points and motion activities from `start_ms` on, as columns, in time order. Read in
-    parts, letting the server's other requests run in between: a window of an imported history holds
-    hundreds of thousands of rows."""
+async def read_window(
+    conn: AsyncConnection, user_id: uuid.UUID, start_ms: int, until_ms: int | None = None
+) -> Window:
+    """The person's points and motion activities from `start_ms` on (up to `until_ms` when given), as
+    columns, in time order. Read in parts, letting the server's other requests run in between: a window
+    of an imported history holds hundreds of thousands of rows."""
+    points_until = sa.true() if until_ms is None else LocationPoint.ts_ms <= until_ms
+    activities_until = sa.true() if until_ms is None else MotionActivity.ts_ms <= until_ms
     ts, lat, lon, accuracy, speed, altitude = await _columns_in_parts(
         conn,
         sa.select(
@@ -156,14 +169,14 @@ async def read_window(conn: AsyncConnection, user_id: uuid.UUID, start_ms: int) 
             LocationPoint.speed_mps,
             LocationPoint.altitude_m,
         )
-        .where(LocationPoint.user_id == user_id, LocationPoint.ts_ms >= start_ms)
+        .where(LocationPoint.user_id == user_id, LocationPoint.ts_ms >= start_ms, points_until)
         .order_by(LocationPoint.ts_ms),
         ("int", "float", "float", "float", "float", "float"),
     )
     act_ts, act_kind, act_confidence = await _columns_in_parts(
         conn,
         sa.select(MotionActivity.ts_ms, MotionActivity.activity_type, MotionActivity.confidence)
-        .where(MotionActivity.user_id == user_id, MotionActivity.ts_ms >= start_ms)
+        .where(MotionActivity.user_id == user_id, MotionActivity.ts_ms >= start_ms, activities_until)
         .order_by(MotionActivity.ts_ms),
         ("int", "object", "float"),
     )

@@ -161,7 +161,7 @@ class PipelineWorker:
             await session.commit()
         async with self.db.engine.connect() as conn:
             conn = await conn.execution_options(sqlite_readonly=True)
-            window = await store.read_window(conn, claim.user_id, start_ms)
+            window = await store.read_window(conn, claim.user_id, start_ms, claim.until_ms)
             transit = await transit_store.stops_around(conn, window.lat, window.lon)
             await conn.rollback()
         async with self.db.session() as session:

@@ -98,6 +98,29 @@ async def test_batches_processed_one_by_one_give_the_same_trips(
     assert spans(await trips_of(client, bob)) == spans(await trips_of(client, alice))
 
 
+async def test_batches_arriving_while_a_run_is_under_way_give_the_same_trips(
+    app: FastAPI, client: httpx.AsyncClient, alice: Person, bob: Person, day: Simulation
+) -> None:
+    points = payload(day)
+    await upload(client, alice, points)
+    await app.state.worker.run_until_idle()
+    worker = app.state.worker
+    for i in range(0, len(points), 700):
+        await upload(client, bob, points[i : i + 700])
+        async with app.state.db.session() as session:
+            claims = await pipeline_store.claim(session, worker.owner, 60.0, 8)
+        # the next batch arrives after the claim, before the run reads its window: it is left to the next run
+        await upload(client, bob, points[i + 700 : i + 1400])
+        for claim in claims:
+            assert claim.until_ms == round(points[min(i + 699, len(points) - 1)]["ts"] * 1000)
+            assert await worker.process_claim(claim)
+            async with app.state.db.session() as session:
+                state = await session.get(PipelineState, claim.user_id, populate_existing=True)
+                assert state is not None and state.processed_until_ms == claim.until_ms
+        await worker.run_until_idle()
+    assert spans(await trips_of(client, bob)) == spans(await trips_of(client, alice))
+
+
 def test_a_rebuilt_trip_is_read_from_the_fix_before_its_silent_departure() -> None:
     """A duty-cycled phone wakes only once its owner has left, so a trip's start is moved back by the
     distance from the last fix before the silence. When the next run must rebuild that trip, it must
