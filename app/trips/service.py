@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.emissions import EmissionPolicy
-from app.footprint.service import leg_figures, load_context
+from app.footprint.service import FootprintContext, leg_figures, load_context
 from app.models import Leg, Trip
 from app.statistics.repository import rebuild_rollups
 from app.statistics.zones import local_day
@@ -33,6 +33,21 @@ def trip_day(trip: Trip, tz: ZoneInfo) -> int:
     return local_day(trip.start_ts_ms, tz)
 
 
+def _refigure(ctx: FootprintContext, leg: Leg, *, mode: str, mode_source: str, occupants: int | None) -> None:
+    """The leg's mode and emission columns for this mode."""
+    figures = leg_figures(
+        ctx,
+        mode=mode,
+        mode_source=mode_source,
+        distance_m=leg.distance_m,
+        great_circle_m=leg.great_circle_m,
+        occupants=occupants,
+        start_ts_ms=leg.start_ts_ms,
+    )
+    for name, value in figures.items():
+        setattr(leg, name, value)
+
+
 async def correct_leg(
     session: AsyncSession,
     policy: EmissionPolicy,
@@ -45,17 +60,7 @@ async def correct_leg(
     """The person says what a leg's mode was: its CO2e, the trip's and the statistics follow, and later
     reprocessing never overwrites it (see `app.pipeline.reconcile`)."""
     ctx = await load_context(session, policy, trip.user_id)
-    figures = leg_figures(
-        ctx,
-        mode=mode,
-        mode_source="user",
-        distance_m=leg.distance_m,
-        great_circle_m=leg.great_circle_m,
-        occupants=occupants,
-        start_ts_ms=leg.start_ts_ms,
-    )
-    for name, value in figures.items():
-        setattr(leg, name, value)
+    _refigure(ctx, leg, mode=mode, mode_source="user", occupants=occupants)
     leg.mode_source = "user"
     leg.confidence = 1.0
     await repository.refresh_trip_co2(session, trip)
@@ -81,17 +86,7 @@ async def forget_learned_modes(
             leg.inferred_mode = mode  # the person's own word stays
             continue
         changed += int(mode != leg.mode)
-        figures = leg_figures(
-            ctx,
-            mode=mode,
-            mode_source=leg.mode_source,
-            distance_m=leg.distance_m,
-            great_circle_m=leg.great_circle_m,
-            occupants=None,
-            start_ts_ms=leg.start_ts_ms,
-        )
-        for name, value in figures.items():
-            setattr(leg, name, value)
+        _refigure(ctx, leg, mode=mode, mode_source=leg.mode_source, occupants=None)
         leg.inferred_mode = mode
         leg.confidence = float(learned.get("rules_confidence") or leg.confidence)
     trips = await repository.trips_by_id(session, legs[0].user_id, trip_ids)
