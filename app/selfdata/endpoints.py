@@ -51,6 +51,7 @@ from app.selfdata.schemas import (
     ConsentOut,
     DeviceOut,
     HeldOut,
+    LearnedCorrection,
     LearningIn,
     LearningOut,
     ReceiptList,
@@ -172,9 +173,18 @@ LEARNING_EXPLANATION: dict[Lang, str] = {
 async def learning_of(session: SessionDep, user_id: uuid.UUID, enabled: bool, lang: Lang) -> LearningOut:
     """What the person's confirmations taught, as :class:`LearningOut`."""
     confirmed, revised, agreed = await store.learning_counts(session, user_id)
-    teaching = Counter(mode for mode, has in confirmed[: personal.CONFIRMATIONS_READ] if has)
-    taught = {m: n for m, n in sorted(teaching.items()) if FAMILY.get(m) in personal.LEARNED_FAMILIES}
+    teaching = [
+        (mode, rules)
+        for mode, rules, has in confirmed[: personal.CONFIRMATIONS_READ]
+        if has and FAMILY.get(mode) in personal.LEARNED_FAMILIES
+    ]
+    taught = dict(sorted(Counter(mode for mode, _ in teaching).items()))
+    pairs = Counter((rules, mode) for mode, rules in teaching if FAMILY.get(rules) != FAMILY.get(mode))
     return LearningOut(
+        corrections=[
+            LearnedCorrection(rules_said=rules, you_said=mode, legs=n)
+            for (rules, mode), n in sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0]))
+        ],
         enabled=enabled,
         active=enabled and sum(taught.values()) >= personal.MIN_CONFIRMED,
         confirmed_legs=len(confirmed),

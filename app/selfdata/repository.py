@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.mobility.personal import rules_mode_of
 from app.models import (
     AccessLogEntry,
     ApiToken,
@@ -272,15 +273,18 @@ async def everyone(session: AsyncSession) -> list[uuid.UUID]:
 
 async def learning_counts(
     session: AsyncSession, user_id: uuid.UUID
-) -> tuple[list[tuple[str, bool]], int, int]:
-    """The person's confirmed legs (mode, whether it has features to teach with), most recent first, and
-    how many inferred legs their confirmations revised and agreed with."""
+) -> tuple[list[tuple[str, str, bool]], int, int]:
+    """The person's confirmed legs (the mode they gave, the mode the rules had given, whether it has
+    features to teach with), most recent first, and how many inferred legs their confirmations revised and
+    agreed with."""
     confirmed = await session.execute(
-        sa.select(Leg.mode, Leg.features.is_not(None))
+        sa.select(Leg.mode, Leg.inferred_mode, Leg.reasons, Leg.features.is_not(None))
         .where(Leg.user_id == user_id, Leg.mode_source == "user")
         .order_by(Leg.start_ts_ms.desc())
     )
-    rows = [(str(mode), bool(has)) for mode, has in confirmed]
+    rows = [
+        (str(mode), rules_mode_of(inferred, reasons), bool(has)) for mode, inferred, reasons, has in confirmed
+    ]
     learned = await session.execute(
         sa.select(Leg.mode, Leg.reasons).where(
             Leg.user_id == user_id,

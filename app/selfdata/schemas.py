@@ -218,6 +218,12 @@ class LearningIn(BaseModel):
     )
 
 
+class LearnedCorrection(BaseModel):
+    rules_said: str = Field(description="The mode the rules had given legs you confirmed.")
+    you_said: str = Field(description="The mode you gave them instead.")
+    legs: int
+
+
 class LearningOut(BaseModel):
     """What the service learned from the legs the person confirmed or corrected (app/mobility/personal.py)."""
 
@@ -228,6 +234,7 @@ class LearningOut(BaseModel):
                     "enabled": True,
                     "active": True,
                     "confirmed_legs": 23,
+                    "corrections": [{"rules_said": "car", "you_said": "bus", "legs": 5}],
                     "teaching_legs": {"bus": 9, "car": 6, "metro": 3},
                     "legs_revised": 14,
                     "legs_confirmed_by_habits": 31,
@@ -242,6 +249,11 @@ class LearningOut(BaseModel):
     enabled: bool = Field(description="You can switch it off (PUT /v1/me/learning).")
     active: bool = Field(description="In use now: enabled, with at least `starts_from` legs that teach.")
     confirmed_legs: int = Field(description="Legs whose mode you confirmed or corrected.")
+    corrections: list[LearnedCorrection] = Field(
+        default_factory=list,
+        description="What your corrections taught, most frequent first: the rules said one kind of leg, "
+        "you said another (legs whose mode you confirmed as the rules had it teach too, and are not listed).",
+    )
     teaching_legs: dict[str, int] = Field(
         description="Of those, the legs that teach (on foot, by bike, bus, car or rail, the 500 most recent), "
         "by mode."
@@ -275,6 +287,7 @@ class HeldOut(BaseModel):
                         "enabled": True,
                         "active": False,
                         "confirmed_legs": 2,
+                        "corrections": [],
                         "teaching_legs": {"bus": 2},
                         "legs_revised": 0,
                         "legs_confirmed_by_habits": 0,

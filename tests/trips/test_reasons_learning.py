@@ -89,6 +89,10 @@ async def test_later_legs_are_read_with_the_person_s_confirmations_until_switche
     learning = (await client.get("/v1/me/learning", headers=alice.headers)).json()
     assert learning["active"] is True
     assert learning["teaching_legs"] == {"bus": confirmed} and learning["confirmed_legs"] == confirmed
+    # what the rules had said of those buses, as the person corrected it
+    taught = {(c["rules_said"], c["you_said"]): c["legs"] for c in learning["corrections"]}
+    assert taught and all(said == "bus" and rules != "bus" for rules, said in taught)
+    assert sum(taught.values()) <= confirmed
     held = (await client.get("/v1/me", headers=alice.headers)).json()
     assert held["learning"]["teaching_legs"] == {"bus": confirmed}
     assert "learning" in held["uses"]
