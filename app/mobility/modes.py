@@ -220,6 +220,8 @@ def network_bus(f: MotionFeatures, ev: TransitEvidence) -> ModeGuess | None:
             "line": ev.bus_line.split("/", 1)[-1],
             "kind": "bus",
             "stops_served": ev.bus_stops_served,
+            "halts": ev.halts,
+            "halts_at_stops": ev.halts_at_bus_stops,
         }
         return ModeGuess("bus", 0.85, reasons=(reason,))
     # Halting mostly at bus stops is not enough: bus stops sit at crossings and lights, where cars halt
