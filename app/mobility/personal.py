@@ -14,9 +14,10 @@ features ``x`` (:data:`FEATURES`: speeds, stops, turns, speed changes, accelerat
 
     score(f) = (similar(f, x) + BACKGROUND) * P(rules say p | the person says f)
 
-- ``similar(f, x)``: the person's confirmed legs of family ``f``, each weighing ``exp(-d^2 / 2h^2)``
-  (``d`` the distance over features scaled by :data:`SCALES`, ``h`` = :data:`BANDWIDTH`) times its age
-  weight, halved every :data:`HALF_LIFE_DAYS` (habits change: a new car, a new job);
+- ``similar(f, x)``: the person's confirmed legs of family ``f`` within :data:`SIMILAR_RADIUS` of the
+  leg, each weighing ``exp(-d^2 / 2h^2)`` (``d`` the distance over features scaled by :data:`SCALES`,
+  ``h`` = :data:`BANDWIDTH`) times its age weight, halved every :data:`HALF_LIFE_DAYS` (habits change:
+  a new car, a new job);
 - ``P(rules say p | f)``: how often the rules called ``p`` the legs the person says were ``f``,
   smoothed towards the rules being right (:data:`AGREE_PRIOR`, :data:`DISAGREE_PRIOR`), so that a
   person whose buses the rules keep calling cars sees their next "car" like those buses read as a bus.
@@ -74,6 +75,8 @@ AGREE_PRIOR = 2.0
 DISAGREE_PRIOR = 0.3
 #: a leg changes family only when the new family's similar legs weigh at least this much
 MIN_SIMILARITY = 0.6
+#: legs farther apart than this (scaled units) are not alike at all: they count for nothing
+SIMILAR_RADIUS = 2.0
 #: similar legs: closer than this (scaled units), for the count a reason shows
 SIMILAR_DISTANCE = 2.0 * BANDWIDTH
 #: the most recent confirmed legs the model is built from: enough for habits, and a pipeline run whose
@@ -158,6 +161,10 @@ class PersonalModel:
         d2 = ((self.x - q) ** 2).sum(axis=1)
         age_days = np.abs(at_ts_s - self.ts_s) / 86400.0
         w = np.exp(-0.5 * d2 / BANDWIDTH**2) * np.power(0.5, age_days / HALF_LIFE_DAYS)
+        # only legs that are alike count: many legs of one kind, each a little alike, must not add up to
+        # one that is (a person who confirmed seventy walks and no bike ride would have their first bike
+        # rides read as walks)
+        w = np.where(d2 <= SIMILAR_RADIUS**2, w, 0.0)
         fam = np.array(self.families)
         said = np.array(self.rules_families)
         score: dict[str, float] = {}

@@ -102,6 +102,18 @@ def test_a_leg_unlike_anything_confirmed_is_left_to_the_rules() -> None:
     assert personal_guess(model, ModeGuess("car", 0.5), far, 0.0) == ModeGuess("car", 0.5)
 
 
+def test_many_confirmed_walks_do_not_turn_a_first_bike_ride_into_a_walk() -> None:
+    walk = _features(log_v_median=0.8, log_v_p85=1.0, log_v_p95=1.1, log_km=0.7)
+    bike = _features(log_v_median=1.6, log_v_p85=1.5, log_v_p95=1.6, log_km=1.1)  # three steps away
+    # seventy walks, ten of which the rules had taken for bike rides, and no bike ride yet
+    model = PersonalModel.from_confirmations(
+        _confirmed("walk", walk, 60) + _confirmed("walk", walk, 10, rules="bike")
+    )
+    assert personal_guess(model, ModeGuess("bike", 0.6), bike, DAY_S).mode == "bike"
+    # a walk the rules take for a bike ride, like those ten, is the person's walk
+    assert personal_guess(model, ModeGuess("bike", 0.6), walk, DAY_S).mode == "walk"
+
+
 def test_older_confirmations_weigh_less() -> None:
     # long ago this person called such legs buses; lately, the same legs are their car
     old = _confirmed("bus", SLOW, 5, at_s=0.0, rules="car")
