@@ -219,6 +219,10 @@ class LearningIn(BaseModel):
 
 
 class LearnedCorrection(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"rules_said": "car", "you_said": "bus", "legs": 5}]}
+    )
+
     rules_said: str = Field(description="The mode the rules had given legs you confirmed.")
     you_said: str = Field(description="The mode you gave them instead.")
     legs: int
