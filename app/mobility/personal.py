@@ -75,16 +75,14 @@ AGREE_PRIOR = 2.0
 DISAGREE_PRIOR = 0.3
 #: a leg changes family only when the new family's similar legs weigh at least this much
 MIN_SIMILARITY = 0.6
-#: a family wins only if one of its confirmed legs lies this close (scaled units)
+#: similar legs lie this close (scaled units): a family wins only with one of them at least, and they
+#: are the legs a reason counts and names the mode after
 SIMILAR_RADIUS = 2.0
-#: similar legs: closer than this (scaled units), for the count a reason shows
-SIMILAR_DISTANCE = 2.0 * BANDWIDTH
 #: the most recent confirmed legs the model is built from: enough for habits, and a pipeline run whose
 #: cost does not grow with the person's history
 CONFIRMATIONS_READ = 500
 #: a confirmation's weight halves every this many days (older habits count less)
 HALF_LIFE_DAYS = 365.0
-_FAMILY_MODE = {"walk": "walk", "bike": "bike", "bus": "bus", "car": "car", "rail": "train"}
 #: rules whose own evidence is strong enough that a person's habits do not override it
 _KEPT_RULES = frozenset({"line_stops", "underground_gaps", "fast_straight", "plane_speed"})
 
@@ -149,9 +147,6 @@ class PersonalModel:
         families = tuple(FAMILY[m] for m in modes)
         return PersonalModel(tuple(modes), families, tuple(rules), x, np.asarray(times, dtype=np.float64))
 
-    def __len__(self) -> int:
-        return len(self.modes)
-
     def vote(
         self, features: Mapping[str, float], rules_family: str, at_ts_s: float
     ) -> tuple[str, str, float, int] | None:
@@ -161,7 +156,6 @@ class PersonalModel:
         d2 = ((self.x - q) ** 2).sum(axis=1)
         age_days = np.abs(at_ts_s - self.ts_s) / 86400.0
         w = np.exp(-0.5 * d2 / BANDWIDTH**2) * np.power(0.5, age_days / HALF_LIFE_DAYS)
-        alike = d2 <= SIMILAR_RADIUS**2
         fam = np.array(self.families)
         said = np.array(self.rules_families)
         score: dict[str, float] = {}
@@ -178,12 +172,11 @@ class PersonalModel:
         # a family wins only with a leg truly alike among its own: many legs of one kind, each a little
         # alike, must not add up to one that is (a person who confirmed seventy walks and no bike ride
         # would have their first bike rides read as walks)
-        if similar[best] < MIN_SIMILARITY or not (alike & (fam == best)).any():
+        near = (fam == best) & (d2 <= SIMILAR_RADIUS**2)
+        if similar[best] < MIN_SIMILARITY or not near.any():
             return None
-        near = (fam == best) & (d2 <= SIMILAR_DISTANCE**2)
         named = Counter(m for m, ok in zip(self.modes, near.tolist(), strict=True) if ok)
-        mode = named.most_common(1)[0][0] if named else _FAMILY_MODE[best]
-        return best, mode, score[best] / sum(score.values()), int(np.count_nonzero(near))
+        return best, named.most_common(1)[0][0], score[best] / sum(score.values()), int(near.sum())
 
 
 def personal_guess(

@@ -172,12 +172,8 @@ LEARNING_EXPLANATION: dict[Lang, str] = {
 
 async def learning_of(session: SessionDep, user_id: uuid.UUID, enabled: bool, lang: Lang) -> LearningOut:
     """What the person's confirmations taught, as :class:`LearningOut`."""
-    confirmed, revised, agreed = await store.learning_counts(session, user_id)
-    teaching = [
-        (mode, rules)
-        for mode, rules, has in confirmed[: personal.CONFIRMATIONS_READ]
-        if has and FAMILY.get(mode) in personal.LEARNED_FAMILIES
-    ]
+    confirmed, recent, revised, agreed = await store.learning_counts(session, user_id)
+    teaching = [(mode, rules) for mode, rules in recent if FAMILY.get(mode) in personal.LEARNED_FAMILIES]
     taught = dict(sorted(Counter(mode for mode, _ in teaching).items()))
     pairs = Counter((rules, mode) for mode, rules in teaching if FAMILY.get(rules) != FAMILY.get(mode))
     return LearningOut(
@@ -187,7 +183,7 @@ async def learning_of(session: SessionDep, user_id: uuid.UUID, enabled: bool, la
         ],
         enabled=enabled,
         active=enabled and sum(taught.values()) >= personal.MIN_CONFIRMED,
-        confirmed_legs=len(confirmed),
+        confirmed_legs=confirmed,
         teaching_legs=taught,
         legs_revised=revised,
         legs_confirmed_by_habits=agreed,

@@ -8,8 +8,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
-from app.mobility.personal import rules_mode_of
+from app.mobility.personal import CONFIRMATIONS_READ, rules_mode_of
 from app.models import (
     AccessLogEntry,
     ApiToken,
@@ -271,37 +272,43 @@ async def everyone(session: AsyncSession) -> list[uuid.UUID]:
     return list(await session.scalars(sa.select(User.id).order_by(User.id)))
 
 
+def _learned_from(user_id: uuid.UUID) -> tuple[Any, ...]:
+    """Conditions of the person's legs whose reasons may name their confirmations (read in Python after:
+    the first reason says for sure)."""
+    return (Leg.user_id == user_id, sa.cast(Leg.reasons, sa.String).like("%your_confirmations%"))
+
+
+def _learned(reasons: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+    """The leg's `your_confirmations` reason, when their confirmations revised or backed its mode."""
+    first = (reasons or [{}])[0]
+    return first if first.get("rule") == "your_confirmations" else None
+
+
 async def learning_counts(
     session: AsyncSession, user_id: uuid.UUID
-) -> tuple[list[tuple[str, str, bool]], int, int]:
-    """The person's confirmed legs (the mode they gave, the mode the rules had given, whether it has
-    features to teach with), most recent first, and how many inferred legs their confirmations revised and
-    agreed with."""
-    confirmed = await session.execute(
-        sa.select(Leg.mode, Leg.inferred_mode, Leg.reasons, Leg.features.is_not(None))
-        .where(Leg.user_id == user_id, Leg.mode_source == "user")
+) -> tuple[int, list[tuple[str, str]], int, int]:
+    """How many legs the person confirmed or corrected; the most recent ones the pipeline learns from
+    (the mode they gave, the mode the rules had given); how many inferred legs their confirmations revised
+    and backed."""
+    mine = (Leg.user_id == user_id, Leg.mode_source == "user")
+    total = await session.scalar(sa.select(sa.func.count()).select_from(Leg).where(*mine))
+    teaching = await session.execute(
+        sa.select(Leg.mode, Leg.inferred_mode, Leg.reasons)
+        .where(*mine, Leg.features.is_not(None))
         .order_by(Leg.start_ts_ms.desc())
+        .limit(CONFIRMATIONS_READ)
     )
-    rows = [
-        (str(mode), rules_mode_of(inferred, reasons), bool(has)) for mode, inferred, reasons, has in confirmed
-    ]
+    rows = [(str(mode), rules_mode_of(inferred, reasons)) for mode, inferred, reasons in teaching]
     learned = await session.execute(
-        sa.select(Leg.mode, Leg.reasons).where(
-            Leg.user_id == user_id,
-            Leg.mode_source != "user",
-            sa.cast(Leg.reasons, sa.String).like("%your_confirmations%"),
-        )
+        sa.select(Leg.mode, Leg.reasons).where(*_learned_from(user_id), Leg.mode_source != "user")
     )
     revised = agreed = 0
     for mode, reasons in learned:
-        first = (reasons or [{}])[0]
-        if first.get("rule") != "your_confirmations":
-            continue
-        if first.get("rules_mode") == mode:
-            agreed += 1
-        else:
-            revised += 1
-    return rows, revised, agreed
+        reason = _learned(reasons)
+        if reason is not None:
+            agreed += int(reason.get("rules_mode") == mode)
+            revised += int(reason.get("rules_mode") != mode)
+    return int(total or 0), rows, revised, agreed
 
 
 async def set_learning(session: AsyncSession, user_id: uuid.UUID, enabled: bool) -> None:
@@ -312,8 +319,6 @@ async def learned_legs(session: AsyncSession, user_id: uuid.UUID) -> list[Leg]:
     """The person's legs whose inference their confirmations revised or backed (their own corrections
     among them: what had been inferred of those is kept too)."""
     rows = await session.scalars(
-        sa.select(Leg).where(
-            Leg.user_id == user_id, sa.cast(Leg.reasons, sa.String).like("%your_confirmations%")
-        )
+        sa.select(Leg).where(*_learned_from(user_id)).options(defer(Leg.geometry), defer(Leg.features))
     )
-    return [leg for leg in rows if (leg.reasons or [{}])[0].get("rule") == "your_confirmations"]
+    return [leg for leg in rows if _learned(leg.reasons) is not None]
