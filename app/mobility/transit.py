@@ -178,17 +178,20 @@ def leg_evidence(
         return absent
     q, s = net.near(ends_x, ends_y, END_RADIUS_M)
     start_stops, end_stops = s[q == 0], s[q == 1]
-    along = net.near_path(x[first : last + 1], y[first : last + 1], FOLLOW_M)
-    along = np.concatenate((along, start_stops, end_stops))
     bus_lines = _line_routes(net, start_stops, BUS) & _line_routes(net, end_stops, BUS)
-    bus_line, bus_served = _followed_line(net, bus_lines, along, BUS)
-    rail_kind, rail_line, rail_served = 0, "", 0
+    rail_kind, rail_lines = 0, set[str]()
     for kind in (TRAIN, METRO, TRAM):
-        lines = _line_routes(net, start_stops, kind) & _line_routes(net, end_stops, kind)
-        if lines:
+        rail_lines = _line_routes(net, start_stops, kind) & _line_routes(net, end_stops, kind)
+        if rail_lines:
             rail_kind = kind
-            rail_line, rail_served = _followed_line(net, lines, along, kind)
             break
+    # the stops along the path are looked up only for a leg whose two ends share a line
+    along = np.zeros(0, dtype=np.intp)
+    if bus_lines or rail_lines:
+        along = net.near_path(x[first : last + 1], y[first : last + 1], FOLLOW_M)
+        along = np.concatenate((along, start_stops, end_stops))
+    bus_line, bus_served = _followed_line(net, bus_lines, along, BUS)
+    rail_line, rail_served = _followed_line(net, rail_lines, along, rail_kind)
     # halts between the vehicle's start and end (boarding and alighting are the ends)
     halts = [(a, b) for a, b in _halts(t, v) if a > first and b < last]
     at_bus = at_rail = 0
