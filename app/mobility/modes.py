@@ -22,7 +22,7 @@ import numpy as np
 
 from app.mobility.motion import MotionFeatures
 from app.mobility.transit import NO_EVIDENCE, TransitEvidence
-from app.mobility.types import ActivityArrays
+from app.mobility.types import ActivityArrays, Reason
 from app.transit.gtfs import BUS, METRO, TRAIN, TRAM
 
 #: mode families (as the evaluation and the emission factors group modes)
@@ -51,10 +51,6 @@ FAMILY: dict[str, str] = {
 #: an activity hint is taken to last until the next one, but no longer than this (s); phones
 #: report a change of activity, and re-report every minute or two while it persists.
 ACTIVITY_HOLD_S = 300.0
-
-
-#: one reason for a mode, machine-readable: ``{"rule": "line_stops", "line": "3", "stops_served": 7}``
-Reason = dict[str, str | int | float]
 
 
 @dataclass(frozen=True)

@@ -41,8 +41,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.mobility.modes import FAMILY, ModeGuess, Reason
+from app.mobility.modes import FAMILY, ModeGuess
 from app.mobility.motion import MotionFeatures
+from app.mobility.types import Reason
 
 #: names of a leg's stored features, in the model's order, with the scale (in the feature's own
 #: transformed unit) over which two legs count as one standard step apart

@@ -15,6 +15,8 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.intp]
 BoolArray = npt.NDArray[np.bool_]
 ObjArray = npt.NDArray[np.object_]
+#: one reason for a leg's mode, machine-readable: ``{"rule": "line_stops", "line": "3", "stops_served": 7}``
+Reason = dict[str, str | int | float]
 
 #: Mode ids of the v1 API (see API.md).
 MODES: tuple[str, ...] = (
@@ -128,7 +130,7 @@ class Leg:
     distance_m: float
     coordinates: list[tuple[float, float]]
     point_count: int
-    reasons: tuple[dict[str, str | int | float], ...] = ()
+    reasons: tuple[Reason, ...] = ()
     features: dict[str, float] = field(default_factory=dict)
 
 

@@ -69,14 +69,13 @@ async def correct_leg(
 
 async def forget_learned_modes(
     session: AsyncSession, policy: EmissionPolicy, tz: ZoneInfo, legs: list[Leg]
-) -> int:
+) -> None:
     """Give these legs back the mode the rules gave them before the person's confirmations revised it
     (kept in their first reason, `your_confirmations`), with its CO2e; the trips' totals and the statistics
-    follow. Returns how many legs changed mode."""
+    follow."""
     if not legs:
-        return 0
+        return
     ctx = await load_context(session, policy, legs[0].user_id)
-    changed = 0
     trip_ids = {leg.trip_id for leg in legs}
     for leg in legs:
         learned, *rest = leg.reasons or [{}]
@@ -85,7 +84,6 @@ async def forget_learned_modes(
         if leg.mode_source == "user":
             leg.inferred_mode = mode  # the person's own word stays
             continue
-        changed += int(mode != leg.mode)
         _refigure(ctx, leg, mode=mode, mode_source=leg.mode_source, occupants=None)
         leg.inferred_mode = mode
         leg.confidence = float(learned.get("rules_confidence") or leg.confidence)
@@ -93,7 +91,6 @@ async def forget_learned_modes(
     for trip in trips:
         await repository.refresh_trip_co2(session, trip)
     await trips_changed(session, legs[0].user_id, tz, {trip_day(t, tz) for t in trips})
-    return changed
 
 
 async def delete_trip(session: AsyncSession, tz: ZoneInfo, trip: Trip) -> None:
