@@ -7,11 +7,9 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.openapi.utils import get_openapi
 
 from app import __version__, dashboard
 from app.accounts import endpoints as auth
@@ -21,6 +19,7 @@ from app.core import offload, problems
 from app.core.db import Database
 from app.core.logs import AccessLogMiddleware, SecurityHeadersMiddleware
 from app.core.middleware import BodyGuardMiddleware
+from app.core.openapi import build_openapi, operation_id
 from app.core.ratelimit import make_limiter
 from app.footprint import endpoints as me
 from app.footprint import modes_endpoints as modes
@@ -28,7 +27,6 @@ from app.footprint import operator_endpoints as territory_factors
 from app.imports import endpoints as imports
 from app.imports.service import STALE_AFTER_S, recover_imports
 from app.ingest import endpoints as ingest
-from app.ingest.schemas import LocationBatchIn
 from app.openpath import diary_endpoints as openpath_diary
 from app.openpath import endpoints as emission
 from app.pipeline.worker import PipelineWorker
@@ -47,40 +45,6 @@ each person control of their own data.
 - The phone posts points to `POST /v1/me/locations`; processing happens off the request path.
 - Errors are RFC 9457 problem details (`application/problem+json`); validation errors name each field.
 """
-
-
-EXTRA_SCHEMAS = (LocationBatchIn,)
-
-
-def _problem_openapi(app: FastAPI) -> dict[str, Any]:
-    """The OpenAPI document, with FastAPI's default validation-error schema replaced by problem details."""
-    if app.openapi_schema:
-        return app.openapi_schema
-    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
-    # Bodies validated straight from their bytes (ingest) are described here, with the models they use.
-    for model in EXTRA_SCHEMAS:
-        described = model.model_json_schema(ref_template="#/components/schemas/{model}")
-        components.update(described.pop("$defs", {}))
-        components[model.__name__] = described
-    components.pop("HTTPValidationError", None)
-    components.pop("ValidationError", None)
-    problem_ref = {"$ref": "#/components/schemas/Problem"}
-    for path in schema.get("paths", {}).values():
-        for operation in path.values():
-            responses = operation.get("responses", {})
-            if "422" in responses:
-                responses["422"] = {
-                    "description": responses["422"].get("description", "Validation error"),
-                    "content": {"application/problem+json": {"schema": problem_ref}},
-                }
-            for code, response in responses.items():
-                content = response.get("content", {})
-                if code >= "400" and content and "application/problem+json" not in content:
-                    # Errors are problem documents whatever the endpoint's own media type.
-                    response["content"] = {"application/problem+json": next(iter(content.values()))}
-    app.openapi_schema = schema
-    return schema
 
 
 #: how often the SQLite journal is copied into the database (see Database.checkpoint)
@@ -163,6 +127,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs" if settings.docs else None,
         redoc_url="/redoc" if settings.docs else None,
         openapi_url="/openapi.json" if settings.docs else None,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.db = db
@@ -207,5 +172,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(dashboard.router)
     app.mount("/dashboard/static", dashboard.static_files(), name="dashboard-static")
-    app.openapi = lambda: _problem_openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: build_openapi(app, settings)  # type: ignore[method-assign]
     return app

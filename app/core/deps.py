@@ -36,7 +36,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 DatabaseDep = Annotated[Database, Depends(get_db)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
-_bearer = HTTPBearer(auto_error=False, description="A person's or an operator's token.")
+_bearer = HTTPBearer(auto_error=False, scheme_name="bearer", description="A person's or an operator's token.")
 
 
 async def get_principal(
