@@ -14,8 +14,8 @@ from fastapi.middleware.cors import CORSMiddleware
 from app import __version__, dashboard
 from app.accounts import endpoints as auth
 from app.accounts import operator_endpoints as operator
+from app.core import apidocs, offload, problems
 from app.core import endpoints as service
-from app.core import offload, problems
 from app.core.db import Database
 from app.core.logs import AccessLogMiddleware, SecurityHeadersMiddleware
 from app.core.middleware import BodyGuardMiddleware
@@ -124,8 +124,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs" if settings.docs else None,
-        redoc_url="/redoc" if settings.docs else None,
+        docs_url=None,  # served by app.core.apidocs, without a CDN
+        redoc_url=None,
         openapi_url="/openapi.json" if settings.docs else None,
         generate_unique_id_function=operation_id,
     )
@@ -172,5 +172,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(dashboard.router)
     app.mount("/dashboard/static", dashboard.static_files(), name="dashboard-static")
+    if settings.docs:
+        apidocs.install(app)
     app.openapi = lambda: build_openapi(app, settings)  # type: ignore[method-assign]
     return app
