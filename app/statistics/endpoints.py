@@ -344,13 +344,17 @@ async def origin_destination(
         return {
             **head(sc, None),
             "flows": flows,
+            "flows_hidden": len(zones) ** 2 - len(flows),
             "from_totals": [{"origin": o, **measures(noisy, [(o, d) for d in zones])} for o in zones],
             "to_totals": [{"destination": d, **measures(noisy, [(o, d) for o in zones])} for d in zones],
         }
 
-    return await answer(
+    body = await answer(
         request.app.state.db, session, settings, operator, sc, question, build, "origin-destination flows"
     )
+    # Answers kept from before the count was given: it follows from the pairs measured.
+    body.setdefault("flows_hidden", len(zones) ** 2 - len(body["flows"]))
+    return body
 
 
 @router.get("/stats/zones", response_model=ZonesMapOut, response_model_exclude_unset=True, responses=ERRORS)
@@ -395,11 +399,15 @@ async def zones_map(
             shares = {m: share(v, whole) for m, v in by_mode.items()}
             features.append({"type": "Feature", "id": code, "geometry": geometry,
                              "properties": {"zone": code, **figures, "mode_share_trips": shares}})  # fmt: skip
-        return {"type": "FeatureCollection", **head(sc, None), "features": features}
+        hidden = len(zones) - 1 - len(features)  # `outside` is measured, never drawn
+        return {"type": "FeatureCollection", **head(sc, None), "features": features, "zones_hidden": hidden}
 
-    return await answer(
+    body = await answer(
         request.app.state.db, session, settings, operator, sc, question, build, "the zone map"
     )
+    # Answers kept from before the count was given: it follows from the zones measured.
+    body.setdefault("zones_hidden", len(zones) - 1 - len(body["features"]))
+    return body
 
 
 # -- the privacy budget and the ledger of releases ------------------------------------------------------------
@@ -611,19 +619,22 @@ async def publication_map(
     await session.commit()
     if body is None:
         raise not_found("publication")
-    features = []
+    features, hidden = [], 0
     for row in body["tables"]["zones"]:
         code, total = row.get("zone"), row.get("total") or {}
-        if code is None or total.get("suppressed", True):
+        if code is None:  # trips starting outside every zone: nowhere to draw them
+            continue
+        if total.get("suppressed", True):
+            hidden += 1
             continue
         geometry = grid_cell_polygon(code, found.cell_m or 500) if found.kind == "grid" else shapes.get(code)
         trips = total.get("trips") or 0.0
-        shares = {
-            m["mode"]: share(m.get("trips"), trips) for m in row.get("modes", []) if not m.get("suppressed")
-        }
+        modes = row.get("modes", [])
+        shares = {m["mode"]: share(m.get("trips"), trips) for m in modes if not m.get("suppressed")}
         features.append({"type": "Feature", "id": code, "geometry": geometry,
                          "properties": {"zone": code, "people": total.get("people"), "trips": total.get("trips"),
                                         "passenger_km": total.get("passenger_km"), "co2e_g": total.get("co2e_g"),
-                                        "mode_share_trips": shares}})  # fmt: skip
+                                        "mode_share_trips": shares,
+                                        "modes_hidden": [m["mode"] for m in modes if m.get("suppressed")]}})  # fmt: skip
     return {"type": "FeatureCollection", "zone_set": found.name, "month": body["month"], "k": body["k"],
-            "features": features}  # fmt: skip
+            "features": features, "zones_hidden": hidden}  # fmt: skip

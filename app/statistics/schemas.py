@@ -40,10 +40,10 @@ _ENTRY = {"id": _RELEASE["id"], "created_at": _RELEASE["created_at"], "asked_by"
                                                 "zone": None, "epsilon": 0.5, "period": "month"},
           "epsilon": 0.5, "months": ["2025-12", "2026-01"]}  # fmt: skip
 _PZ_PROPS = {"zone": "E3790N65520", "people": 14, "trips": 212.0, "passenger_km": 1830.4, "co2e_g": 201340.0,
-             "mode_share_trips": {"bus": 0.31, "car": 0.52}}  # fmt: skip
+             "mode_share_trips": {"bus": 0.31, "car": 0.52}, "modes_hidden": ["bike", "walk"]}  # fmt: skip
 _PZ_FEATURE = {"type": "Feature", "id": "E3790N65520", "geometry": _POLYGON, "properties": _PZ_PROPS}
 _PZ_MAP = {"type": "FeatureCollection", "zone_set": "grid-500m", "month": "2026-11", "k": 11,
-           "features": [_PZ_FEATURE]}  # fmt: skip
+           "features": [_PZ_FEATURE], "zones_hidden": 37}  # fmt: skip
 
 
 def _examples(*examples: dict[str, Any]) -> ConfigDict:
@@ -270,11 +270,23 @@ class DestinationTotal(Measures, _DestinationKey):
 
 class OriginDestinationOut(_Head):
     model_config = _examples(
-        {**_HEAD, "flows": [], "from_totals": [], "to_totals": [], "protection": _PROTECTION}
+        {
+            **_HEAD,
+            "flows": [],
+            "flows_hidden": 841,
+            "from_totals": [],
+            "to_totals": [],
+            "protection": _PROTECTION,
+        }
     )
 
     flows: list[Flow] = Field(
         description="The pairs whose trips stand clear of the noise (above their 95 % margin)."
+    )
+    flows_hidden: int = Field(
+        description="How many pairs were measured but are not listed in `flows`: their trips do not stand "
+        "clear of the noise (most of them had few trips or none). Pairs measured are (zones + 1)², "
+        "`outside` included."
     )
     from_totals: list[OriginTotal] = Field(description="The trips leaving each origin.")
     to_totals: list[DestinationTotal] = Field(description="The trips reaching each destination.")
@@ -311,11 +323,21 @@ class _FeatureCollectionKey(BaseModel):
 
 class ZonesMapOut(_Head, _FeatureCollectionKey):
     model_config = _examples(
-        {"type": "FeatureCollection", **_HEAD, "features": [], "protection": _PROTECTION}
+        {
+            "type": "FeatureCollection",
+            **_HEAD,
+            "features": [],
+            "zones_hidden": 2650,
+            "protection": _PROTECTION,
+        }
     )
 
     features: list[ZoneMapFeature] = Field(
         description="The zones whose trips stand clear of the noise (above their 95 % margin)."
+    )
+    zones_hidden: int = Field(
+        description="How many zones of the set were measured but are not among `features`: their trips do "
+        "not stand clear of the noise (on the grid, most of them had no trips at all)."
     )
     protection: Protection
 
@@ -410,6 +432,10 @@ class PublicationZoneProperties(BaseModel):
     mode_share_trips: dict[str, float | None] = Field(
         description="Published modes' shares of the zone's trips."
     )
+    modes_hidden: list[str] = Field(
+        description="The modes whose cell of this zone is suppressed (fewer than k people, or to protect "
+        "one): their share is unknown, not zero. A mode in neither list had no trips from the zone."
+    )
 
 
 class PublicationZoneFeature(BaseModel):
@@ -429,3 +455,7 @@ class PublicationMapOut(BaseModel):
     month: str = Field(description="The month published (YYYY-MM).")
     k: int = Field(description="No figure counts fewer people than this.")
     features: list[PublicationZoneFeature] = Field(description="The zones whose total was published.")
+    zones_hidden: int = Field(
+        description="How many zones had travellers but a suppressed total (fewer than k people, or to "
+        "protect one): they are not drawn at all, so the map tells nothing of where they are."
+    )
