@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
+from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +24,7 @@ from app.core.db import Database
 from app.core.logs import configure as configure_logs
 from app.core.migrate import upgrade
 from app.core.schemas import rfc3339
+from app.core.settings_errors import describe as describe_settings_errors
 from app.openpath.auth import check_name, issue_opcodes, revoke_opcode
 from app.settings import get_settings
 from app.transit import FEED_NAME, GtfsError, read_gtfs
@@ -675,6 +677,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        get_settings()
+    except ValidationError as exc:  # one line per refused setting, no traceback
+        for line in describe_settings_errors(exc):
+            print(line, file=sys.stderr)
+        return 2
     return int(args.func(args))
 
 

@@ -144,9 +144,12 @@ class Settings(BaseSettings):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-        ZoneInfo(value)
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):  # not found is a KeyError, which pydantic would not catch
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Europe/Paris)") from None
         return value
 
     @model_validator(mode="after")
