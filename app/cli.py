@@ -125,6 +125,24 @@ def cmd_operator_role(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _operator_token(session: AsyncSession, name: str) -> str | None:
+    operator = await accounts.find_operator(session, name)
+    return None if operator is None else await accounts.issue_operator_token(session, operator)
+
+
+def cmd_operator_token(args: argparse.Namespace) -> int:
+    _migrate()
+    secret = _in_session(lambda session: _operator_token(session, args.name))
+    if secret is None:
+        print(f"error: no operator named {args.name!r}", file=sys.stderr)
+        return 1
+    print(
+        f"a new token for operator {args.name!r}, shown this once (only its hash is kept):", file=sys.stderr
+    )
+    print(secret)
+    return 0
+
+
 async def _operator_revoke(session: AsyncSession, name: str) -> int | None:
     operator = await accounts.find_operator(session, name)
     return None if operator is None else await accounts.revoke_operator_tokens(session, operator.id)
@@ -491,7 +509,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Fill the store with simulated residents of La Rochelle, through the real pipeline."""
-    from app.demo import run_demo
+    from app.demo import DEMO_OPERATOR, run_demo
 
     if not (1 <= args.users <= 5000 and 1 <= args.days <= 366):
         print("error: --users takes 1 to 5000 and --days 1 to 366", file=sys.stderr)
@@ -506,12 +524,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
         finally:
             await db.dispose()
         print(f"{result.people} simulated residents, {result.points} points, processed into trips")
-        if result.operator_token:
-            print(
-                "operator 'demo-operator' created; its token, to sign in at /dashboard (shown once):",
-                file=sys.stderr,
-            )
-            print(result.operator_token)
+        if result.operator_created:
+            print(f"operator {DEMO_OPERATOR!r} created; its token, to sign in at /dashboard (shown once):",
+                  file=sys.stderr)  # fmt: skip
+        else:
+            print(f"operator {DEMO_OPERATOR!r} was there from an earlier run: a new token for it, to sign in at "
+                  f"/dashboard (shown once; its earlier tokens stay valid until `coachco2 operator revoke "
+                  f"{DEMO_OPERATOR}`):", file=sys.stderr)  # fmt: skip
+        print(result.operator_token)  # the last line: the token alone
         return 0
 
     return asyncio.run(run())
@@ -637,6 +657,11 @@ def build_parser() -> argparse.ArgumentParser:
     role.set_defaults(func=cmd_operator_role)
     listing = op_sub.add_parser("list", help="list operators")
     listing.set_defaults(func=cmd_operator_list)
+    token = op_sub.add_parser(
+        "token", help="give an existing operator another token and print it once (its others stay valid)"
+    )
+    token.add_argument("name")
+    token.set_defaults(func=cmd_operator_token)
     revoke = op_sub.add_parser("revoke", help="revoke every token of an operator")
     revoke.add_argument("name")
     revoke.set_defaults(func=cmd_operator_revoke)

@@ -299,11 +299,17 @@ def infer(sim: SimulatedResident) -> list[Trip]:
     return process(points_of(sim), None).trips
 
 
+#: the operator account the demo signs in to the dashboard with
+DEMO_OPERATOR = "demo-operator"
+
+
 @dataclass(frozen=True)
 class DemoResult:
     people: int
     points: int
-    operator_token: str | None
+    #: a new token of the demo operator, created on the first run and given another token on each later one
+    operator_token: str
+    operator_created: bool = True
     #: the modes the pipeline inferred against those simulated
     modes: ModeComparison | None = None
 
@@ -369,10 +375,14 @@ async def run_demo(db: Database, settings: Settings, users: int, days: int, seed
 
     # Simulated data has no late uploads to wait for: publish the demo's whole months now.
     await publish_due(db, settings.model_copy(update={"publication_delay_days": 0}))
+    # Each run prints a token that works: a second run on the same store gives the operator another one
+    # (the tokens of earlier runs stay valid until `coachco2 operator revoke demo-operator`).
     async with db.session() as session:
-        operator = await accounts.find_operator(session, "demo-operator")
-        token = None
+        operator = await accounts.find_operator(session, DEMO_OPERATOR)
+        created = operator is None
         if operator is None:
-            _, token = await accounts.create_operator(session, "demo-operator")
+            _, token = await accounts.create_operator(session, DEMO_OPERATOR)
+        else:
+            token = await accounts.issue_operator_token(session, operator)
         await session.commit()
-    return DemoResult(users, total, token, modes)
+    return DemoResult(users, total, token, created, modes)

@@ -112,6 +112,12 @@ async def create_operator(session: AsyncSession, name: str, role: str = ADMIN) -
     return operator, secret
 
 
+async def issue_operator_token(session: AsyncSession, operator: Operator) -> str:
+    """Another token for an existing operator (its other tokens stay valid); returns the secret."""
+    _, secret = await _issue(session, OPERATOR, operator_id=operator.id, device_label=operator.name)
+    return secret
+
+
 async def authenticate(session: AsyncSession, secret: str, touch_interval_s: int) -> Principal | None:
     """The principal behind a live token, or None. Notes the token's use at most once per interval."""
     found = (
