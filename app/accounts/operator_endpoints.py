@@ -24,7 +24,13 @@ async def whoami(session: SessionDep, operator: CurrentOperator) -> OperatorOut:
     return OperatorOut(operator_id=found.id, name=found.name, role=found.role, created_at=found.created_at)
 
 
-@router.get("/actions", response_model=OperatorActionList, responses=OPERATOR_ERRORS)
+# Unset: each action's detail has only the keys that action gives.
+@router.get(
+    "/actions",
+    response_model=OperatorActionList,
+    response_model_exclude_unset=True,
+    responses=OPERATOR_ERRORS,
+)
 async def list_actions(
     session: SessionDep,
     operator: CurrentOperator,

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.core.schemas import InputText, OutputTime
+from app.core.schemas import InputText, InstantText, OutputTime
 
 
 class RegisterIn(BaseModel):
@@ -112,6 +112,29 @@ class OperatorOut(BaseModel):
     created_at: OutputTime
 
 
+class ActionDetail(BaseModel):
+    """What a change was, as far as the action says (each action gives its own keys, and no others)."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {"g_per_km": 95.0, "valid_from": "2027-01-01T00:00:00.000Z"},
+                {"stops": 812, "routes": 27},
+                {"zones": 28},
+                {"role": "analyst"},
+            ]
+        },
+    )
+
+    g_per_km: float | None = Field(default=None, description="`factor.add`: the factor, g CO2e per km.")
+    valid_from: InstantText | None = Field(default=None, description="`factor.add`: in force from then on.")
+    stops: int | None = Field(default=None, description="`transit_feed.publish|replace`: the feed's stops.")
+    routes: int | None = Field(default=None, description="`transit_feed.publish|replace`: its routes.")
+    zones: int | None = Field(default=None, description="`zone_set.upload`: how many zones.")
+    role: str | None = Field(default=None, description="`operator.role`: the operator's new role.")
+
+
 class OperatorActionOut(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
@@ -134,7 +157,7 @@ class OperatorActionOut(BaseModel):
         "`transit_feed.withdraw`, `factor.add`, `zone_set.upload`, `zone_set.delete` or `operator.role`."
     )
     target: str = Field(description="The feed's or zone set's name, or the factor's mode (`mode/variant`).")
-    detail: dict[str, Any]
+    detail: ActionDetail
 
 
 class OperatorActionList(BaseModel):

@@ -9,9 +9,9 @@ FastAPI writes the document from the routes; this module settles what it leaves 
   refuses. The component schemas are put back as pydantic wrote them.
 - **Errors** are problem details (RFC 9457): FastAPI's validation-error schema is replaced by `Problem`,
   and every 4xx/5xx answer is `application/problem+json`.
-- **Security** is stated on every operation: the bearer scheme where a token is required, `[]` where
-  the operation is public (registration, health, problem types, the OpenPATH app's calls, whose
-  credential, the opcode, travels in the body).
+- **Security** is stated on every operation: the bearer scheme where a token is required; the bearer
+  scheme or nothing for the OpenPATH app's calls, whose credential (the opcode) may travel in the body
+  instead; `[]` where the operation is public (registration, health, problem types, modes).
 - **Servers** from `COACHCO2_PUBLIC_URL` (default `/`, the server that served the document).
 """
 
@@ -183,8 +183,19 @@ def _problem_answers(paths: dict[str, Any]) -> None:
                     response["content"] = {"application/problem+json": next(iter(content.values()))}
 
 
+#: Tags of the OpenPATH app's calls: their credential is the opcode in the body's `user` field, or a
+#: bearer token (app/openpath/auth.py).
+BODY_CREDENTIAL_TAGS = {"e-mission compatibility", "OpenPATH app"}
+UNAUTHORIZED = {
+    "description": "No credential, or an unknown or revoked one.",
+    "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+}
+
+
 def _security(schema: dict[str, Any]) -> None:
-    """Every operation states its security: the bearer scheme, or `[]` when it needs no token."""
+    """Every operation states its security: the bearer scheme; the bearer scheme or none for the OpenPATH
+    app's calls, whose opcode may travel in the body instead (OpenAPI cannot name a credential in a body);
+    or `[]` when it needs no credential at all."""
     schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
     schemes.setdefault(
         BEARER,
@@ -197,6 +208,9 @@ def _security(schema: dict[str, Any]) -> None:
     schema["security"] = [{BEARER: []}]
     for path in schema.get("paths", {}).values():
         for operation in path.values():
+            if BODY_CREDENTIAL_TAGS.intersection(operation.get("tags", [])):
+                operation["security"] = [{BEARER: []}, {}]
+                operation.setdefault("responses", {}).setdefault("401", UNAUTHORIZED)
             operation.setdefault("security", [])
 
 

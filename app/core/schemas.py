@@ -135,7 +135,10 @@ QueryTime = Annotated[
     BeforeValidator(parse_query_time_ms),
     WithJsonSchema(
         {
-            "type": "string",
+            "anyOf": [
+                {"type": "string", "format": "date-time"},
+                {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]+)?$", "description": "epoch seconds"},
+            ],
             "description": "RFC 3339 with an offset, or epoch seconds (years 1 to 9999)",
             "examples": ["2016-06-21T22:21:44.086Z", "1466547704.08"],
         }
@@ -189,4 +192,19 @@ OutputTime = Annotated[
     datetime,
     PlainSerializer(rfc3339, return_type=str),
     WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2016-06-21T22:21:44.086Z"]}),
+]
+
+
+#: An instant already written as RFC 3339 (UTC, with milliseconds: `2016-06-21T22:21:44.086Z`), in an answer.
+InstantText = Annotated[
+    str, WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2016-06-21T22:21:44.086Z"]})
+]
+
+#: A local calendar day (YYYY-MM-DD), in an answer.
+DateText = Annotated[str, WithJsonSchema({"type": "string", "format": "date", "examples": ["2026-11-02"]})]
+
+#: A local calendar month (YYYY-MM): JSON Schema has no format for it, so a pattern says it.
+MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+MonthText = Annotated[
+    str, WithJsonSchema({"type": "string", "pattern": MONTH_PATTERN, "examples": ["2026-11"]})
 ]

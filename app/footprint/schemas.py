@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.core.schemas import InputInstant, InputText, OutputTime
+from app.core.schemas import InputInstant, InputText, InstantText, MonthText, OutputTime
 from app.trips.schemas import AlternativeOut, LatLon, ModeId
 
 
@@ -89,8 +89,8 @@ class PeriodOut(BaseModel):
         }
     )
 
-    start: str
-    end: str
+    start: InstantText = Field(description="The period's first local midnight.")
+    end: InstantText = Field(description="The next period's first local midnight (excluded).")
     total: TotalsOut
     by_mode: list[ModeTotalsOut]
     by_purpose: list[PurposeTotalsOut]
@@ -123,12 +123,19 @@ class SummaryOut(BaseModel):
 
     period: Literal["day", "week", "month", "year"]
     timezone: str
-    from_: str = Field(alias="from")
-    to: str
+    from_: InstantText = Field(alias="from")
+    to: InstantText
     periods: list[PeriodOut]
     total: TotalsOut
     by_mode: list[ModeTotalsOut]
     by_purpose: list[PurposeTotalsOut]
+
+
+class MonthCo2(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"month": "2026-01", "co2e_kg": 70.1}]})
+
+    month: MonthText = Field(description="A local month (YYYY-MM).")
+    co2e_kg: float = Field(description="The month's travel emissions, kg CO2e.")
 
 
 class TrajectoryOut(BaseModel):
@@ -165,7 +172,7 @@ class TrajectoryOut(BaseModel):
     ratio_to_budget: float
     message: str
     basis: str = Field(description="Where the budget comes from.")
-    months: list[dict[str, Any]]
+    months: list[MonthCo2] = Field(description="The twelve local months of the year.")
 
 
 class RecurringOut(BaseModel):
@@ -309,7 +316,7 @@ class TerritoryFactorOut(BaseModel):
     g_per_km: float
     unit: str
     source: str
-    valid_from: str
+    valid_from: InstantText
     created_at: OutputTime
 
 

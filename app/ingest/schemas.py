@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.core.schemas import InputTimestamp
+from app.core.schemas import InputTimestamp, InstantText
 
 MAX_POINTS = 10_000
 # Phones report activity changes at most every few seconds; twice the point cap is ample.
@@ -152,7 +152,7 @@ class PipelineOut(BaseModel):
     )
 
     pending_points: int = Field(description="Accepted points not yet taken into trips.")
-    processed_until: str | None = Field(
+    processed_until: InstantText | None = Field(
         description="RFC 3339 time up to which the pipeline has turned points into trips; null before any."
     )
     failed_attempts: int = Field(
@@ -162,6 +162,6 @@ class PipelineOut(BaseModel):
             "stored and pending; the service retries, waiting longer after each failure (at most an hour)."
         ),
     )
-    next_attempt: str | None = Field(
+    next_attempt: InstantText | None = Field(
         default=None, description="RFC 3339 time of the next attempt while runs are failing; null otherwise."
     )

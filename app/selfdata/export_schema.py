@@ -267,9 +267,48 @@ RECEIPT_SCHEMA: dict[str, Any] = {
         "consentReceiptID": _STR,
         "language": _STR,
         "piiPrincipalId": _STR,
-        "piiControllers": {"type": "array", "items": {"type": "object"}},
+        "piiControllers": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "piiController": _STR,
+                    "contact": _STR,
+                    "address": _STR,
+                    "email": _STR,
+                    "phone": _STR,
+                },
+                "required": ["piiController"],
+            },
+        },
         "policyUrl": _STR,
-        "services": {"type": "array", "items": {"type": "object"}},
+        "services": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "service": _STR,
+                    "purposes": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "purpose": _STR,
+                                "purposeCategory": {"type": "array", "items": _STR},
+                                "consentType": _STR,
+                                "piiCategory": {"type": "array", "items": _STR},
+                                "primaryPurpose": {"type": "boolean"},
+                                "termination": _STR,
+                                "thirdPartyDisclosure": {"type": "boolean"},
+                                "thirdPartyName": _STR,
+                            },
+                            "required": ["purpose"],
+                        },
+                    },
+                },
+                "required": ["service", "purposes"],
+            },
+        },
         "sensitive": {"type": "boolean"},
         "spiCat": {"type": "array", "items": _STR},
         "x-coachco2": {

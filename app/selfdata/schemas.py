@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from app.core.schemas import InputText, OutputTime
+from app.core.schemas import InputText, InstantText, OutputTime
+from app.selfdata.export_schema import RECEIPT_SCHEMA
 
 _RECEIPT_EXAMPLE: dict[str, Any] = {
     "version": "KI-CR-v1.1.0",
@@ -26,6 +27,10 @@ _RECEIPT_EXAMPLE: dict[str, Any] = {
     "spiCat": [],
     "x-coachco2": {"purpose_id": "territory_statistics", "granted": True},
 }
+
+
+#: A consent receipt as it was issued (kept and given back unchanged), described by its JSON Schema.
+Receipt = Annotated[dict[str, Any], WithJsonSchema(RECEIPT_SCHEMA)]
 
 
 class ConsentOut(BaseModel):
@@ -81,7 +86,7 @@ class ConsentChangeOut(BaseModel):
     )
 
     consent: ConsentOut
-    receipt: dict[str, Any] = Field(description="Kantara Initiative Consent Receipt 1.1.")
+    receipt: Receipt = Field(description="Kantara Initiative Consent Receipt 1.1.")
 
 
 class ReceiptOut(BaseModel):
@@ -103,7 +108,7 @@ class ReceiptOut(BaseModel):
     purpose: str
     granted: bool
     at: OutputTime
-    receipt: dict[str, Any]
+    receipt: Receipt
 
 
 class ReceiptList(BaseModel):
@@ -271,6 +276,17 @@ class LearningOut(BaseModel):
     explanation: str
 
 
+class RetentionOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"point_retention_days": 30, "points_purged_until": None}]}
+    )
+
+    point_retention_days: int = Field(description="Days raw points are kept once taken into trips.")
+    points_purged_until: InstantText | None = Field(
+        description="Raw points before this time have been deleted; null while none has been."
+    )
+
+
 class HeldOut(BaseModel):
     """Everything the service holds about the person, in counts, and what each kind of data is for."""
 
@@ -309,9 +325,9 @@ class HeldOut(BaseModel):
     created_at: OutputTime
     devices: list[DeviceOut]
     counts: dict[str, int]
-    oldest_point: str | None
-    newest_point: str | None
-    retention: dict[str, Any]
+    oldest_point: InstantText | None
+    newest_point: InstantText | None
+    retention: RetentionOut
     consents: list[ConsentOut]
     privacy_zones: int
     learning: LearningOut = Field(description="What your confirmed legs taught (see GET /v1/me/learning).")

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response, status
 
 from app.accounts import repository as accounts
 from app.core.deps import (
@@ -29,7 +29,7 @@ from app.core.deps import (
     TerritoryAdmin,
 )
 from app.core.problems import Problem, ProblemError, invalid_field, not_found
-from app.core.schemas import InputText
+from app.core.schemas import MONTH_PATTERN, InputText
 from app.mobility.types import MODES
 from app.models import ZoneSet
 from app.settings import Settings
@@ -437,6 +437,7 @@ async def privacy_budget(
 @router.get(
     "/privacy/releases",
     response_model=ReleaseList,
+    response_model_exclude_unset=True,  # a release's parameters as they were asked, no more
     responses={**OPERATOR_ERRORS, 422: {"model": Problem, "description": "A malformed cursor."}},
 )
 async def privacy_releases(
@@ -599,7 +600,12 @@ async def delete_zone_set(session: SessionDep, operator: TerritoryAdmin, zone_se
     responses={**OPERATOR_ERRORS, 404: {"model": Problem, "description": "No such zone set or publication."}},
 )
 async def publication_map(
-    session: SessionDep, operator: CurrentOperator, zone_set: str, month: str
+    session: SessionDep,
+    operator: CurrentOperator,
+    zone_set: str,
+    month: Annotated[
+        str, Path(description="The local month, YYYY-MM", json_schema_extra={"pattern": MONTH_PATTERN})
+    ],
 ) -> dict[str, Any]:
     """A monthly publication's zones as GeoJSON, for a map: the zones whose total was published (a zone
     whose travellers were too few is not drawn at all, so the map tells nothing of where they were), each

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Path, Response, status
 from app.accounts import repository as accounts
 from app.core.deps import ADMIN_ERRORS, OPERATOR_ERRORS, CurrentOperator, SessionDep, TerritoryAdmin
 from app.core.problems import Problem, ProblemError, invalid_field, not_found
-from app.core.schemas import rfc3339
+from app.core.schemas import MONTH_PATTERN, rfc3339
 from app.statistics import repository as store
 from app.statistics.publication_schemas import PublicationList, PublicationOut, ZoneSetOfficialOut
 from app.statistics.publications import month_label, parse_month
@@ -50,7 +50,14 @@ async def get_publication(
     session: SessionDep,
     operator: CurrentOperator,
     zone_set: Annotated[str, Path(max_length=100, description="The zone set's name, e.g. grid-500m")],
-    month: Annotated[str, Path(max_length=16, description="The local month, YYYY-MM")],
+    month: Annotated[
+        str,
+        Path(
+            max_length=16,
+            description="The local month, YYYY-MM",
+            json_schema_extra={"pattern": MONTH_PATTERN},
+        ),
+    ],
 ) -> dict[str, Any]:
     """One month's publication over one zone set, as it was made: its linked tables (days, weeks, month,
     zones, parents) of trips, passenger-km, CO2e and people, suppressed cells with their reason."""

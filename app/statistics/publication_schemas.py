@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.schemas import DateText, InstantText, MonthText
+
 _CELL: dict[str, Any] = {"people": 14, "trips": 212.0, "passenger_km": 1830.4, "co2e_g": 201340.0, "suppressed": False,
          "reason": None}  # fmt: skip
 _HIDDEN: dict[str, Any] = {"people": None, "trips": None, "passenger_km": None, "co2e_g": None, "suppressed": True,
@@ -65,7 +67,7 @@ class ModeCell(PublishedCell):
 class DayRow(BaseModel):
     model_config = _examples(_DAY)
 
-    day: str = Field(description="Local day, YYYY-MM-DD (trips belong to the day they start).")
+    day: DateText = Field(description="Local day, YYYY-MM-DD (trips belong to the day they start).")
     total: PublishedCell = Field(description="The day over all modes.")
     modes: list[ModeCell] = Field(description="The day per mode.")
 
@@ -73,9 +75,14 @@ class DayRow(BaseModel):
 class WeekRow(BaseModel):
     model_config = _examples(_WEEK)
 
-    week: str = Field(description="ISO week, YYYY-Www; its Sunday is in the month.")
-    from_: str = Field(alias="from", description="Its Monday (perhaps in the previous month), YYYY-MM-DD.")
-    to: str = Field(description="Its Sunday, YYYY-MM-DD.")
+    week: str = Field(
+        pattern=r"^[0-9]{4}-W(0[1-9]|[1-4][0-9]|5[0-3])$",
+        description="ISO week, YYYY-Www; its Sunday is in the month.",
+    )
+    from_: DateText = Field(
+        alias="from", description="Its Monday (perhaps in the previous month), YYYY-MM-DD."
+    )
+    to: DateText = Field(description="Its Sunday, YYYY-MM-DD.")
     total: PublishedCell = Field(description="The week over all modes.")
     modes: list[ModeCell] = Field(description="The week per mode.")
 
@@ -139,8 +146,10 @@ class PublicationOut(BaseModel):
     model_config = _examples(_PUBLICATION)
 
     zone_set: str = Field(description="The official zone set the publication is over.")
-    month: str = Field(description="The local calendar month, YYYY-MM.")
-    created_at: str = Field(description="When it was computed (RFC 3339, UTC); it never changes after.")
+    month: MonthText = Field(description="The local calendar month, YYYY-MM.")
+    created_at: InstantText = Field(
+        description="When it was computed (RFC 3339, UTC); it never changes after."
+    )
     k: int = Field(description="The least number of distinct people behind any published cell.")
     caps: PublicationCaps = Field(description="Each person's contribution over the month is scaled to these.")
     summary: PublicationCounts
@@ -151,8 +160,8 @@ class PublicationListed(BaseModel):
     model_config = _examples(_LISTED)
 
     zone_set: str = Field(description="The official zone set the publication is over.")
-    month: str = Field(description="The local calendar month, YYYY-MM.")
-    created_at: str = Field(description="When it was computed (RFC 3339, UTC).")
+    month: MonthText = Field(description="The local calendar month, YYYY-MM.")
+    created_at: InstantText = Field(description="When it was computed (RFC 3339, UTC).")
     cells_published: int = Field(description="Cells of its tables with figures.")
     cells_suppressed: int = Field(description="Cells of its tables hidden.")
 

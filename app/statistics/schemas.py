@@ -3,9 +3,11 @@ aggregate of people who consented, with its 95 % margin of error (see docs/stati
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from app.core.schemas import DateText, InstantText, MonthText
 
 Number = int | float
 
@@ -35,10 +37,10 @@ _POLYGON = {
 }
 
 
+_PARAMS: dict[str, Any] = {"zone_set": "9b7c6d5e-0000-4000-8000-000000000500", "zone_set_name": "grid-500m",
+                           "from": "2025-12-01", "to": "2026-11-30", "zone": None, "epsilon": 0.5, "period": "month"}  # fmt: skip
 _ENTRY = {"id": _RELEASE["id"], "created_at": _RELEASE["created_at"], "asked_by": "agglo-mobilite",
-          "endpoint": "modal-share", "params": {"zone_set": "grid-500m", "from": "2025-12-01", "to": "2026-11-30",
-                                                "zone": None, "epsilon": 0.5, "period": "month"},
-          "epsilon": 0.5, "months": ["2025-12", "2026-01"]}  # fmt: skip
+          "endpoint": "modal-share", "params": _PARAMS, "epsilon": 0.5, "months": ["2025-12", "2026-01"]}  # fmt: skip
 _PZ_PROPS = {"zone": "E3790N65520", "people": 14, "trips": 212.0, "passenger_km": 1830.4, "co2e_g": 201340.0,
              "mode_share_trips": {"bus": 0.31, "car": 0.52}, "modes_hidden": ["bike", "walk"]}  # fmt: skip
 _PZ_FEATURE = {"type": "Feature", "id": "E3790N65520", "geometry": _POLYGON, "properties": _PZ_PROPS}
@@ -48,6 +50,39 @@ _PZ_MAP = {"type": "FeatureCollection", "zone_set": "grid-500m", "month": "2026-
 
 def _examples(*examples: dict[str, Any]) -> ConfigDict:
     return ConfigDict(json_schema_extra={"examples": list(examples)}, populate_by_name=True)
+
+
+class Polygon(BaseModel):
+    """A GeoJSON Polygon (RFC 7946), WGS 84: rings of [lon, lat] positions, the outer ring first."""
+
+    model_config = _examples(_POLYGON)
+
+    type: Literal["Polygon"]
+    coordinates: list[list[list[float]]]
+
+
+class MultiPolygon(BaseModel):
+    """A GeoJSON MultiPolygon (RFC 7946), WGS 84: polygons, each its rings of [lon, lat] positions."""
+
+    model_config = _examples({"type": "MultiPolygon", "coordinates": [_POLYGON["coordinates"]]})
+
+    type: Literal["MultiPolygon"]
+    coordinates: list[list[list[list[float]]]]
+
+
+#: A zone's shape.
+ZoneGeometry = Annotated[Polygon | MultiPolygon, Field(discriminator="type")]
+
+
+class Margins(BaseModel):
+    """The half-width of each published figure's 95 % interval; only the figures the release measures."""
+
+    model_config = _examples({"trips": 1078.5, "passenger_km": 26961.6, "co2e_g": 3594887.5})
+
+    people: Number | None = None
+    trips: Number | None = None
+    passenger_km: Number | None = None
+    co2e_g: Number | None = None
 
 
 # Field order is the order of the keys in the answers. Pydantic puts the fields of the bases first, the last
@@ -70,8 +105,8 @@ class Measures(BaseModel):
     )
     passenger_km: Number | None = Field(description="Distance travelled, in passenger-kilometres, to 0.1.")
     co2e_g: Number | None = Field(description="Emissions, in grams of CO2 equivalent, to 0.1.")
-    margin_95: dict[str, Number | None] = Field(
-        default_factory=dict,
+    margin_95: Margins = Field(
+        default_factory=Margins,
         description="Per figure, the half-width of its 95 % interval: the true figure (after the caps) is "
         "within ± this of the published one with 95 % probability.",
     )
@@ -100,7 +135,7 @@ class MeasureNoise(BaseModel):
 class MonthBudget(BaseModel):
     model_config = _examples(_BUDGET[0])
 
-    month: str = Field(description="A local month of people's data (YYYY-MM).")
+    month: MonthText = Field(description="A local month of people's data (YYYY-MM).")
     lifetime_epsilon: float = Field(description="The ε all releases together may ever spend on it.")
     spent_epsilon: float = Field(description="What releases have spent on it so far, whoever asked.")
     remaining_epsilon: float = Field(description="What is left; it is never renewed.")
@@ -113,7 +148,7 @@ class DifferentialPrivacy(BaseModel):
     unit: str = Field(description="What the guarantee protects: one person's data of one local month.")
     epsilon: float = Field(description="The ε this release spent on each month of data it covers.")
     measures: list[MeasureNoise] = Field(description="How ε is shared between the measures, and the noise.")
-    months: list[str] = Field(description="The months of data this release was charged to (YYYY-MM).")
+    months: list[MonthText] = Field(description="The months of data this release was charged to (YYYY-MM).")
     budget: list[MonthBudget] = Field(description="Those months' budgets as they stand now.")
 
 
@@ -132,7 +167,9 @@ class ReleaseInfo(BaseModel):
     model_config = _examples(_RELEASE)
 
     id: str = Field(description="The release's id (a UUID), as the ledger names it.")
-    created_at: str = Field(description="When it was computed (RFC 3339, UTC); it never changes afterwards.")
+    created_at: InstantText = Field(
+        description="When it was computed (RFC 3339, UTC); it never changes afterwards."
+    )
     asked_by: str = Field(description="The operator who first asked this question.")
     replayed: bool = Field(
         description="True when this question had been answered before: the stored answer, at no cost."
@@ -141,8 +178,8 @@ class ReleaseInfo(BaseModel):
 
 class _Head(BaseModel):
     zone_set: str = Field(description="The zone set's name.")
-    from_: str = Field(alias="from", description="First local day (YYYY-MM-DD).")
-    to: str = Field(description="Last local day, included.")
+    from_: DateText = Field(alias="from", description="First local day (YYYY-MM-DD).")
+    to: DateText = Field(description="Last local day, included.")
     zone: str | None = Field(description="Only trips starting in this zone, if asked.")
     release: ReleaseInfo = Field(description="Which release this is: the same question gets the same one.")
 
@@ -156,7 +193,7 @@ class _ModeKey(BaseModel):
 
 
 class _StartKey(BaseModel):
-    start: str = Field(description="First day of the period (YYYY-MM-DD; a Monday for weeks).")
+    start: DateText = Field(description="First day of the period (YYYY-MM-DD; a Monday for weeks).")
 
 
 class ModeMeasures(Measures, _ModeKey):
@@ -172,7 +209,7 @@ class ModeMeasures(Measures, _ModeKey):
 class ModalPeriod(BaseModel):
     model_config = _examples({"start": "2026-11-01", "total": _MEASURES, "modes": []})
 
-    start: str = Field(description="First day of the period (YYYY-MM-DD; a Monday for weeks).")
+    start: DateText = Field(description="First day of the period (YYYY-MM-DD; a Monday for weeks).")
     total: Measures = Field(description="All modes together.")
     modes: list[ModeMeasures] = Field(description="One entry per mode, by mode name.")
 
@@ -313,7 +350,7 @@ class ZoneMapFeature(BaseModel):
 
     type: Literal["Feature"] = Field(description="GeoJSON: always `Feature`.")
     id: str = Field(description="The zone's code.")
-    geometry: dict[str, Any] | None = Field(description="GeoJSON Polygon or MultiPolygon, WGS 84.")
+    geometry: ZoneGeometry | None = Field(description="GeoJSON Polygon or MultiPolygon, WGS 84.")
     properties: ZoneMapProperties
 
 
@@ -350,7 +387,7 @@ class ZoneSetOut(BaseModel):
     kind: Literal["grid", "polygons"] = Field(description="The built-in grid, or uploaded polygons.")
     cell_m: int | None = Field(description="Cell size of a grid, in metres (null for polygons).")
     zones: int | None = Field(description="Number of zones of an uploaded set (null for the grid).")
-    created_at: str = Field(description="When the set was created (ISO 8601, UTC).")
+    created_at: InstantText = Field(description="When the set was created (RFC 3339, UTC).")
 
 
 class ZoneSetList(BaseModel):
@@ -378,7 +415,7 @@ class ZoneShapeFeature(BaseModel):
 
     type: Literal["Feature"] = Field(description="GeoJSON: always `Feature`.")
     id: str = Field(description="The zone's code.")
-    geometry: dict[str, Any] = Field(description="GeoJSON Polygon or MultiPolygon, WGS 84.")
+    geometry: ZoneGeometry = Field(description="GeoJSON Polygon or MultiPolygon, WGS 84.")
     properties: ZoneShapeProperties
 
 
@@ -402,16 +439,33 @@ class BudgetOut(BaseModel):
     months: list[MonthBudget] = Field(description="The months some release has counted, oldest first.")
 
 
+class ReleaseParams(BaseModel):
+    """What a release was asked: the range, the zones, the ε, and the endpoint's own parameters."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_PARAMS]}, populate_by_name=True, extra="allow")
+
+    zone_set: str = Field(description="The zone set's id (a UUID).")
+    zone_set_name: str | None = Field(default=None, description="The zone set's name when asked.")
+    from_: DateText = Field(alias="from", description="First local day.")
+    to: DateText = Field(description="Last local day, included.")
+    zone: str | None = Field(description="Only trips starting in this zone, if asked.")
+    epsilon: float = Field(description="The ε spent on each month of data.")
+    period: Literal["day", "week", "month"] | None = Field(
+        default=None, description="The length of the periods (modal-share, co2-per-user, timeseries)."
+    )
+    by: Literal["hour", "weekday"] | None = Field(default=None, description="The buckets (profile).")
+
+
 class ReleaseEntry(BaseModel):
     model_config = _examples(_ENTRY)
 
     id: str = Field(description="The release's id (a UUID).")
-    created_at: str = Field(description="When it was computed (RFC 3339, UTC).")
+    created_at: InstantText = Field(description="When it was computed (RFC 3339, UTC).")
     asked_by: str = Field(description="The operator who asked.")
     endpoint: str = Field(description="What was asked: `modal-share`, `co2-per-user`, `profile`, ...")
-    params: dict[str, Any] = Field(description="The question's parameters, normalised.")
+    params: ReleaseParams = Field(description="The question's parameters, normalised.")
     epsilon: float = Field(description="The ε spent on each month of data it covers.")
-    months: list[str] = Field(description="Those months (YYYY-MM).")
+    months: list[MonthText] = Field(description="Those months (YYYY-MM).")
 
 
 class ReleaseList(BaseModel):
@@ -443,7 +497,7 @@ class PublicationZoneFeature(BaseModel):
 
     type: Literal["Feature"] = Field(description="GeoJSON: always `Feature`.")
     id: str = Field(description="The zone's code.")
-    geometry: dict[str, Any] | None = Field(description="GeoJSON Polygon or MultiPolygon, WGS 84.")
+    geometry: ZoneGeometry | None = Field(description="GeoJSON Polygon or MultiPolygon, WGS 84.")
     properties: PublicationZoneProperties
 
 
@@ -452,7 +506,7 @@ class PublicationMapOut(BaseModel):
 
     type: Literal["FeatureCollection"] = Field(description="GeoJSON: always `FeatureCollection`.")
     zone_set: str = Field(description="The zone set's name.")
-    month: str = Field(description="The month published (YYYY-MM).")
+    month: MonthText = Field(description="The month published (YYYY-MM).")
     k: int = Field(description="No figure counts fewer people than this.")
     features: list[PublicationZoneFeature] = Field(description="The zones whose total was published.")
     zones_hidden: int = Field(

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.schemas import InstantText
 from app.emissions import MODES
 
 ModeId = Literal[
@@ -109,8 +110,8 @@ class LegOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [_LEG_EXAMPLE]})
 
     id: uuid.UUID
-    start_time: str
-    end_time: str
+    start_time: InstantText
+    end_time: InstantText
     mode: ModeId
     mode_source: Literal["inferred", "activity", "user"] = Field(
         description="`inferred` from the trace's geometry, `activity` from the phone's motion hints, "
@@ -141,8 +142,8 @@ class TripOut(BaseModel):
         description="`open` while the trip may still grow; `closed` once a stay follows it or no point has "
         "come for the trip time-out."
     )
-    start_time: str
-    end_time: str
+    start_time: InstantText
+    end_time: InstantText
     start: LatLon
     end: LatLon
     distance_m: float
