@@ -405,31 +405,13 @@ def cmd_publications_publish(_: argparse.Namespace) -> int:
     return 0
 
 
-class _ProgressBar:
-    """A one-line progress bar on stderr, redrawn at most every tenth of a second."""
-
-    def __init__(self, label: str) -> None:
-        self.label, self.last = label, 0.0
-
-    def __call__(self, done: int, total: int) -> None:
-        import time
-
-        now = time.monotonic()
-        if now - self.last < 0.1 and done < total:
-            return
-        self.last = now
-        share = done / total if total else 1.0
-        bar = "#" * int(share * 30)
-        sys.stderr.write(f"\r{self.label} [{bar:<30}] {share * 100:5.1f} % of {total / 1e6:.1f} MB")
-        sys.stderr.flush()
-
-
 def cmd_import(args: argparse.Namespace) -> int:
     """Import a history file for a person, as `POST /v1/me/imports` does, with a progress bar."""
     from pathlib import Path
 
     from app.imports import repository as imports_store
     from app.imports.parsers import ImportFormatError
+    from app.imports.progress import ProgressBar
     from app.imports.service import Checked, alive, check, store_file
     from app.models import Import, utcnow
     from app.selfdata import repository as people
@@ -463,8 +445,9 @@ def cmd_import(args: argparse.Namespace) -> int:
                 await session.commit()
             try:
                 async with alive(db, row.id):
-                    checked: Checked = await asyncio.to_thread(check, path, None, _ProgressBar("checking"))
-                    sys.stderr.write("\n")
+                    checking = ProgressBar("checking")
+                    checked: Checked = await asyncio.to_thread(check, path, None, checking)
+                    checking.finish()
                     async with db.session() as session:
                         await imports_store.heartbeat(
                             session,
@@ -474,10 +457,9 @@ def cmd_import(args: argparse.Namespace) -> int:
                             points_read=checked.points,
                         )
                         await session.commit()
-                    accepted, activities = await store_file(
-                        db, user_id, row.id, path, _ProgressBar("storing ")
-                    )
-                    sys.stderr.write("\n")
+                    storing = ProgressBar("storing ")
+                    accepted, activities = await store_file(db, user_id, row.id, path, storing)
+                    storing.finish()
             except ImportFormatError as exc:
                 sys.stderr.write("\n")
                 async with db.session() as session:
