@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Response, status
 from app.accounts import repository as accounts
 from app.accounts.schemas import RegisterIn, RegisterOut, TokenIn, TokenList, TokenOut
 from app.core.deps import AUTH_ERRORS, CurrentUser, SessionDep
+from app.core.lang import Msg
 from app.core.problems import Problem, not_found
 from app.core.ratelimit import RegisterLimit
 
@@ -80,6 +81,6 @@ async def revoke_current_token(session: SessionDep, user: CurrentUser) -> Respon
 async def revoke_token(session: SessionDep, user: CurrentUser, token_id: uuid.UUID) -> Response:
     """Revoke another of the person's tokens, for a lost or sold phone."""
     if not await accounts.revoke_user_token(session, user.user_id, token_id):
-        raise not_found("token")
+        raise not_found(Msg("No token", "Aucun jeton"))
     await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

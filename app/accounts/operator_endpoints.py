@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from app.accounts import repository as accounts
 from app.accounts.schemas import OperatorActionList, OperatorActionOut, OperatorOut
 from app.core.deps import OPERATOR_ERRORS, CurrentOperator, SessionDep
+from app.core.lang import Msg
 from app.core.problems import not_found
 
 router = APIRouter(prefix="/v1/operator", tags=["operator"])
@@ -20,7 +21,7 @@ async def whoami(session: SessionDep, operator: CurrentOperator) -> OperatorOut:
     found = await accounts.get_operator(session, operator.operator_id)
     await session.commit()
     if found is None:
-        raise not_found("operator")
+        raise not_found(Msg("No operator", "Aucun opérateur"))
     return OperatorOut(operator_id=found.id, name=found.name, role=found.role, created_at=found.created_at)
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.accounts import repository as accounts
 from app.accounts.repository import OperatorPrincipal, Principal, UserPrincipal
 from app.core.db import Database
+from app.core.lang import Msg
 from app.core.problems import Problem, ProblemError, unauthorized
 from app.settings import Settings
 
@@ -36,6 +37,9 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 DatabaseDep = Annotated[Database, Depends(get_db)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
+#: a token that authenticates no one, whichever way it was sent
+TOKEN_UNKNOWN = Msg("The token is unknown or has been revoked.", "Ce jeton est inconnu ou a été révoqué.")
+
 _bearer = HTTPBearer(auto_error=False, scheme_name="bearer", description="A person's or an operator's token.")
 
 
@@ -45,22 +49,41 @@ async def get_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
-        raise unauthorized("This endpoint needs `Authorization: Bearer <token>`.")
+        raise unauthorized(
+            Msg(
+                "This endpoint needs `Authorization: Bearer <token>`.",
+                "Ce point d'accès demande `Authorization: Bearer <jeton>`.",
+            )
+        )
     principal = await accounts.authenticate(session, credentials.credentials, settings.token_touch_interval_s)
     if principal is None:
-        raise unauthorized("The token is unknown or has been revoked.")
+        raise unauthorized(TOKEN_UNKNOWN)
     return principal
 
 
 async def get_current_user(principal: Annotated[Principal, Depends(get_principal)]) -> UserPrincipal:
     if principal.role != accounts.USER or principal.user_id is None:
-        raise ProblemError(403, "forbidden-role", "Operator tokens can call /v1/operator/* only.")
+        raise ProblemError(
+            403,
+            "forbidden-role",
+            Msg(
+                "Operator tokens can call /v1/operator/* only.",
+                "Les jetons d'opérateur n'ouvrent que /v1/operator/*.",
+            ),
+        )
     return UserPrincipal(token_id=principal.token_id, user_id=principal.user_id)
 
 
 async def get_current_operator(principal: Annotated[Principal, Depends(get_principal)]) -> OperatorPrincipal:
     if principal.role != accounts.OPERATOR or principal.operator_id is None:
-        raise ProblemError(403, "forbidden-role", "Only operator tokens can call /v1/operator/*.")
+        raise ProblemError(
+            403,
+            "forbidden-role",
+            Msg(
+                "Only operator tokens can call /v1/operator/*.",
+                "Seuls les jetons d'opérateur ouvrent /v1/operator/*.",
+            ),
+        )
     return OperatorPrincipal(
         token_id=principal.token_id,
         operator_id=principal.operator_id,
@@ -77,8 +100,13 @@ async def get_territory_admin(
         raise ProblemError(
             403,
             "forbidden-role",
-            "This operator's role is analyst: it reads statistics only. Publishing transit feeds, emission "
-            "factors and zone sets needs the administrator role (`coachco2 operator role NAME admin`).",
+            Msg(
+                "This operator's role is analyst: it reads statistics only. Publishing transit feeds, emission "
+                "factors and zone sets needs the administrator role (`coachco2 operator role NAME admin`).",
+                "Le rôle de cet opérateur est analyste : il lit les statistiques seulement. Publier réseaux de "
+                "transport, facteurs d'émission et jeux de zones demande le rôle administrateur "
+                "(`coachco2 operator role NOM admin`).",
+            ),
         )
     return operator
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.db import Database
 from app.core.deps import get_db
+from app.core.lang import Msg, ProblemLangDep
 from app.core.migrate import head_revision
 from app.core.problems import PROBLEM_TYPES, Problem, not_found
 
@@ -107,9 +108,13 @@ async def live() -> LiveOut:
     response_model=ProblemTypeOut,
     responses={404: {"model": Problem, "description": "No such problem type."}},
 )
-async def problem_type(slug: str) -> ProblemTypeOut:
-    """What a problem `type` URI in an error answer means."""
+async def problem_type(slug: str, lang: ProblemLangDep) -> JSONResponse:
+    """What a problem `type` URI in an error answer means, in the language of `Accept-Language` (French or
+    English; English when it names neither), which `Content-Language` repeats."""
     if slug not in PROBLEM_TYPES:
-        raise not_found("problem type")
+        raise not_found(Msg("No problem type", "Aucun type de problème"))
     title, description = PROBLEM_TYPES[slug]
-    return ProblemTypeOut(type=f"/problems/{slug}", title=title, description=description)
+    out = ProblemTypeOut(
+        type=f"/problems/{slug}", title=title.render(lang), description=description.render(lang)
+    )
+    return JSONResponse(out.model_dump(), headers={"Content-Language": lang, "Vary": "Accept-Language"})

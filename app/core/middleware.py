@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.core.lang import Msg
 from app.core.problems import problem_response
 
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -57,7 +58,12 @@ class BodyGuardMiddleware:
             response = problem_response(
                 415,
                 "unsupported-encoding",
-                f"Content-Encoding {encoding!r} is not accepted; use gzip or none.",
+                Msg(
+                    "Content-Encoding {encoding!r} is not accepted; use gzip or none.",
+                    "Le Content-Encoding {encoding!r} n'est pas accepté ; utilisez gzip ou aucun.",
+                    encoding=encoding,
+                ),
+                scope=scope,
             )
             await response(scope, receive, send)
             return
@@ -86,7 +92,16 @@ class BodyGuardMiddleware:
                 await self._too_large(scope, receive, send)
                 return
             except zlib.error as exc:
-                response = problem_response(400, "invalid-body", f"The gzip body cannot be decoded: {exc}.")
+                response = problem_response(
+                    400,
+                    "invalid-body",
+                    Msg(
+                        "The gzip body cannot be decoded: {error}.",
+                        "Le corps gzip ne peut pas être décodé : {error}.",
+                        error=str(exc),
+                    ),
+                    scope=scope,
+                )
                 await response(scope, receive, send)
                 return
         else:
@@ -112,7 +127,12 @@ class BodyGuardMiddleware:
         response = problem_response(
             413,
             "payload-too-large",
-            f"The request body is larger than {self.max_body_bytes} bytes (after gzip decoding).",
+            Msg(
+                "The request body is larger than {cap} bytes (after gzip decoding).",
+                "Le corps de la requête dépasse {cap} octets (une fois décompressé).",
+                cap=self.max_body_bytes,
+            ),
+            scope=scope,
             headers={"Connection": "close"},
         )
         await response(scope, receive, send)

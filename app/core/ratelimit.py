@@ -13,6 +13,8 @@ from typing import Annotated, Protocol
 from fastapi import Depends, Request
 
 from app.core.deps import CurrentUser, SettingsDep
+from app.core.lang import Msg
+from app.core.metrics import metrics_of
 from app.core.problems import ProblemError
 from app.settings import Settings
 
@@ -76,10 +78,19 @@ async def enforce(request: Request, key: str, limit: int, window_s: int, what: s
     limiter: Limiter = request.app.state.limiter
     wait = await limiter.hit(key, limit, window_s)
     if wait is not None:
+        if (metrics := metrics_of(request.app)) is not None:
+            metrics.rate_limited.labels(what).inc()
         raise ProblemError(
             429,
             "rate-limited",
-            f"Too many {what} requests: at most {limit} per {window_s // 60} minute(s). Retry in {wait} s.",
+            Msg(
+                "Too many {what} requests: at most {limit} per {minutes} minute(s). Retry in {wait} s.",
+                "Trop de requêtes « {what} » : au plus {limit} par {minutes} minute(s). Réessayez dans {wait} s.",
+                what=what,
+                limit=limit,
+                minutes=window_s // 60,
+                wait=wait,
+            ),
             headers={"Retry-After": str(wait)},
         )
 

@@ -17,6 +17,8 @@ from pydantic import AfterValidator, BeforeValidator, GetJsonSchemaHandler, Plai
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from app.core.lang import Msg, MsgValueError
+
 # The contract refuses points stamped more than a day ahead: phone clocks drift, but not by a day.
 MAX_FUTURE_S = 24 * 3600
 # Nothing before GPS was available to the public is a plausible phone fix.
@@ -28,8 +30,22 @@ EPOCH_RANGE_S = (-62_135_596_800.0, 253_402_300_800.0)
 EPOCH_RANGE_MS = (-62_135_596_800_000, 253_402_300_800_000)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
-_RANGE = "must fall between the years 1 and 9999 (UTC)"
-_NUMBER = "must be epoch seconds (a number) or an RFC 3339 string"
+_SECONDS_RANGE = Msg(
+    "epoch seconds must fall between the years 1 and 9999 (UTC)",
+    "les secondes depuis 1970 doivent tomber entre les années 1 et 9999 (UTC)",
+)
+_TIME_RANGE = Msg(
+    "the time must fall between the years 1 and 9999 (UTC)",
+    "l'instant doit tomber entre les années 1 et 9999 (UTC)",
+)
+_NUMBER = Msg(
+    "must be epoch seconds (a number) or an RFC 3339 string",
+    "doit être en secondes depuis 1970 (un nombre) ou un texte RFC 3339",
+)
+_NOT_FINITE = Msg(
+    "must be a finite number of epoch seconds",
+    "doit être un nombre fini de secondes depuis 1970",
+)
 
 
 def _epoch_seconds(value: int | float) -> float:
@@ -37,15 +53,15 @@ def _epoch_seconds(value: int | float) -> float:
     try:
         seconds = float(value)
     except OverflowError:
-        raise ValueError(f"epoch seconds {_RANGE}") from None
+        raise MsgValueError(_SECONDS_RANGE) from None
     if not math.isfinite(seconds):
-        raise ValueError("must be a finite number of epoch seconds")
+        raise MsgValueError(_NOT_FINITE)
     return seconds
 
 
-def _in_range(ms: int, what: str) -> int:
+def _in_range(ms: int, out_of_range: Msg) -> int:
     if not EPOCH_RANGE_MS[0] <= ms < EPOCH_RANGE_MS[1]:
-        raise ValueError(f"{what} {_RANGE}")
+        raise MsgValueError(out_of_range)
     return ms
 
 
@@ -53,23 +69,32 @@ def epoch_ms(seconds: float) -> int:
     """Epoch seconds as integer milliseconds, checked to fall in the years 1 to 9999 (NaN and infinities
     are refused too)."""
     if not EPOCH_RANGE_S[0] <= seconds < EPOCH_RANGE_S[1]:
-        raise ValueError(f"epoch seconds {_RANGE}")
-    return _in_range(round(seconds * 1000), "epoch seconds")
+        raise MsgValueError(_SECONDS_RANGE)
+    return _in_range(round(seconds * 1000), _SECONDS_RANGE)
 
 
-def rfc3339_to_ms(
-    text: str, invalid: str = "must be an RFC 3339 date-time such as 2016-06-21T22:21:44.086Z"
-) -> int:
+_NOT_RFC3339 = Msg(
+    "must be an RFC 3339 date-time such as 2016-06-21T22:21:44.086Z",
+    "doit être une date et heure RFC 3339, comme 2016-06-21T22:21:44.086Z",
+)
+
+
+def rfc3339_to_ms(text: str, invalid: Msg = _NOT_RFC3339) -> int:
     """An RFC 3339 date-time with an offset as integer milliseconds UTC, checked like :func:`epoch_ms`
     (an offset may carry a date of year 1 or 9999 outside the calendar: `0001-01-01T00:00:00+01:00`)."""
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(invalid) from None
+        raise MsgValueError(invalid) from None
     if parsed.tzinfo is None:
-        raise ValueError("RFC 3339 date-times need an offset, such as Z or +02:00")
+        raise MsgValueError(
+            Msg(
+                "RFC 3339 date-times need an offset, such as Z or +02:00",
+                "une date et heure RFC 3339 porte son décalage horaire, comme Z ou +02:00",
+            )
+        )
     # The difference of two aware date-times (no intermediate date-time that could overflow), in exact ms.
-    return _in_range(round((parsed - _EPOCH) / _MS), "the time")
+    return _in_range(round((parsed - _EPOCH) / _MS), _TIME_RANGE)
 
 
 def instant_ms(value: Any, *, numeric_strings: bool = False) -> int:
@@ -77,7 +102,7 @@ def instant_ms(value: Any, *, numeric_strings: bool = False) -> int:
     of one, as in a query) or an RFC 3339 string with an offset, as integer milliseconds UTC within the years
     1 to 9999. Raises ValueError saying what is wrong."""
     if isinstance(value, bool):
-        raise ValueError(_NUMBER)
+        raise MsgValueError(_NUMBER)
     if isinstance(value, int | float):
         return epoch_ms(_epoch_seconds(value))
     if isinstance(value, str):
@@ -85,12 +110,18 @@ def instant_ms(value: Any, *, numeric_strings: bool = False) -> int:
             try:
                 seconds = float(value)
             except ValueError:
-                return rfc3339_to_ms(value, "must be an RFC 3339 date-time or epoch seconds")
+                return rfc3339_to_ms(
+                    value,
+                    Msg(
+                        "must be an RFC 3339 date-time or epoch seconds",
+                        "doit être une date et heure RFC 3339 ou des secondes depuis 1970",
+                    ),
+                )
             if not math.isfinite(seconds):
-                raise ValueError("must be a finite number of epoch seconds")
+                raise MsgValueError(_NOT_FINITE)
             return epoch_ms(seconds)
         return rfc3339_to_ms(value)
-    raise ValueError(_NUMBER)
+    raise MsgValueError(_NUMBER)
 
 
 def parse_ts_ms(value: Any) -> int:
@@ -98,9 +129,14 @@ def parse_ts_ms(value: Any) -> int:
     phone's fix: from 1980 to 24 h ahead."""
     ms = instant_ms(value)
     if ms < MIN_TS_S * 1000:
-        raise ValueError("is before 1980: send epoch seconds, not milliseconds or a relative time")
+        raise MsgValueError(
+            Msg(
+                "is before 1980: send epoch seconds, not milliseconds or a relative time",
+                "précède 1980 : envoyez des secondes depuis 1970, pas des millisecondes ni un temps relatif",
+            )
+        )
     if ms > (time.time() + MAX_FUTURE_S) * 1000:
-        raise ValueError("is more than 24 h in the future")
+        raise MsgValueError(Msg("is more than 24 h in the future", "est à plus de 24 h dans le futur"))
     return ms
 
 
@@ -110,7 +146,9 @@ def parse_query_time_ms(value: Any) -> int:
 
 def parse_rfc3339_ms(value: Any) -> int:
     if not isinstance(value, str):
-        raise ValueError("must be an RFC 3339 date-time (a string)")
+        raise MsgValueError(
+            Msg("must be an RFC 3339 date-time (a string)", "doit être une date et heure RFC 3339 (un texte)")
+        )
     return rfc3339_to_ms(value)
 
 
@@ -155,7 +193,11 @@ InputInstant = Annotated[
 
 def _no_nul(value: str) -> str:
     if "\x00" in value:
-        raise ValueError("must not contain NUL characters (\\u0000)")
+        raise MsgValueError(
+            Msg(
+                "must not contain NUL characters (\\u0000)", "ne doit pas contenir de caractère NUL (\\u0000)"
+            )
+        )
     return value
 
 

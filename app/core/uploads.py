@@ -19,6 +19,7 @@ from fastapi import Request
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from app.core.lang import Msg
 from app.core.problems import ProblemError, invalid_field
 
 #: what a multipart body may carry beyond the file itself: boundaries, part headers, small fields
@@ -27,13 +28,17 @@ MULTIPART_OVERHEAD = 64 * 1024
 FIELD_BYTES = 16 * 1024
 
 
-def bad_file(detail: str) -> ProblemError:
+def bad_file(detail: Msg) -> ProblemError:
     """A 422 naming the `file` field."""
     return invalid_field("file", detail, in_summary=True)
 
 
 def too_large(cap: int) -> ProblemError:
-    return ProblemError(413, "payload-too-large", f"The file is larger than {cap} bytes.")
+    return ProblemError(
+        413,
+        "payload-too-large",
+        Msg("The file is larger than {cap} bytes.", "Le fichier dépasse {cap} octets.", cap=cap),
+    )
 
 
 def clean_filename(name: str | None) -> str:
@@ -51,7 +56,7 @@ def _declared_length(request: Request) -> int | None:
 class _MultipartFile:
     """python-multipart callbacks that write the part named `file` to `out` and count everything."""
 
-    def __init__(self, out: BinaryIO, cap: int, what: str) -> None:
+    def __init__(self, out: BinaryIO, cap: int, what: Msg) -> None:
         self.out, self.cap, self.what = out, cap, what
         self.size = 0  # bytes of the file part
         self.other = 0  # bytes of every other part and of the part headers
@@ -65,7 +70,13 @@ class _MultipartFile:
     def _count_other(self, n: int) -> None:
         self.other += n
         if self.other > FIELD_BYTES:
-            raise bad_file(f"send only {self.what} (the multipart fields beside `file` are too large)")
+            raise bad_file(
+                Msg(
+                    "send only {what} (the multipart fields beside `file` are too large)",
+                    "envoyez seulement {what} (les champs multipart à côté de `file` sont trop grands)",
+                    what=self.what,
+                )
+            )
 
     def on_part_begin(self) -> None:
         self._headers = {}
@@ -88,7 +99,13 @@ class _MultipartFile:
         self._in_file = options.get(b"name") == b"file"
         if self._in_file:
             if self.found:
-                raise bad_file(f"send {self.what} alone, in one field named `file`")
+                raise bad_file(
+                    Msg(
+                        "send {what} alone, in one field named `file`",
+                        "envoyez {what} seul, dans un unique champ nommé `file`",
+                        what=self.what,
+                    )
+                )
             self.found = True
             name = options.get(b"filename")
             self.filename = name.decode("utf-8", "replace") if name else None
@@ -110,11 +127,16 @@ def _boundary(request: Request) -> bytes:
     _, params = parse_options_header(request.headers.get("content-type", ""))
     boundary = params.get(b"boundary")
     if not boundary:
-        raise bad_file("the multipart body declares no boundary")
+        raise bad_file(
+            Msg(
+                "the multipart body declares no boundary",
+                "le corps multipart ne déclare pas de délimiteur (boundary)",
+            )
+        )
     return boundary
 
 
-async def _copy_multipart(request: Request, target: Path, cap: int, what: str) -> tuple[str, int]:
+async def _copy_multipart(request: Request, target: Path, cap: int, what: Msg) -> tuple[str, int]:
     boundary = _boundary(request)
     out = await asyncio.to_thread(target.open, "wb")
     try:
@@ -138,11 +160,23 @@ async def _copy_multipart(request: Request, target: Path, cap: int, what: str) -
                     await asyncio.to_thread(parser.write, chunk)  # writes the file part in the thread
             await asyncio.to_thread(parser.finalize)
         except MultipartParseError as exc:
-            raise bad_file(f"the multipart body cannot be read: {exc}") from None
+            raise bad_file(
+                Msg(
+                    "the multipart body cannot be read: {error}",
+                    "le corps multipart est illisible : {error}",
+                    error=str(exc),
+                )
+            ) from None
     finally:
         await asyncio.to_thread(out.close)
     if not sink.found:
-        raise bad_file(f"send {what} in a multipart field named `file`")
+        raise bad_file(
+            Msg(
+                "send {what} in a multipart field named `file`",
+                "envoyez {what} dans un champ multipart nommé `file`",
+                what=what,
+            )
+        )
     return clean_filename(sink.filename), sink.size
 
 
@@ -161,7 +195,7 @@ async def _copy(chunks: AsyncIterator[bytes], target: Path, cap: int) -> int:
     return size
 
 
-async def save_upload(request: Request, target: Path, cap: int, what: str) -> tuple[str, int]:
+async def save_upload(request: Request, target: Path, cap: int, what: Msg) -> tuple[str, int]:
     """Write the uploaded file (``what``, for messages: "the history file") to ``target`` as it
     arrives; returns its name and size. Over `cap` bytes answers 413 before more than `cap` bytes are
     written. The caller removes `target` when this raises."""

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.deps import AUTH_ERRORS, CurrentUser, SessionDep, SettingsDep
-from app.core.lang import LangDep
+from app.core.lang import LangDep, Msg
 from app.core.problems import invalid_field
 from app.core.schemas import QueryTime
 from app.emissions.coaching import TRANSPORT_SHARE, TripEnds, recurring, trajectory
@@ -123,6 +123,11 @@ async def _records(session: AsyncSession, user_id: uuid.UUID, from_ms: int, to_m
     ]
 
 
+#: the periods of a summary in French, singular and plural
+_PERIODS_FR = {"day": ("jour", "jours"), "week": ("semaine", "semaines"), "month": ("mois", "mois"),
+               "year": ("année", "années")}  # fmt: skip
+
+
 @contextmanager
 def _in_calendar(field: str) -> Iterator[None]:
     """Local-time period arithmetic that would leave the years 1 to 9999 answers 422 naming `field`."""
@@ -131,8 +136,12 @@ def _in_calendar(field: str) -> Iterator[None]:
     except (OverflowError, ValueError):
         raise invalid_field(
             field,
-            "too close to the edge of the calendar: the periods of this summary (and the one before the "
-            "first, for comparison) must fall within the years 1 to 9999 in local time",
+            Msg(
+                "too close to the edge of the calendar: the periods of this summary (and the one before the "
+                "first, for comparison) must fall within the years 1 to 9999 in local time",
+                "trop près du bord du calendrier : les périodes de ce bilan (et celle qui précède la "
+                "première, pour comparer) doivent tomber entre les années 1 et 9999, en heure locale",
+            ),
             "query",
         ) from None
 
@@ -171,7 +180,15 @@ async def summary(
         if period_count(start_local, end_local, period) > most:
             raise invalid_field(
                 "from",
-                f"a summary by {period} covers at most {most} {period}s; ask for a coarser period",
+                Msg(
+                    "a summary by {period} covers at most {most} {period}s; ask for a coarser period",
+                    "un bilan par {period_fr} couvre au plus {most} {periods_fr} ; demandez une période plus "
+                    "longue",
+                    period=period,
+                    most=most,
+                    period_fr=_PERIODS_FR[period][0],
+                    periods_fr=_PERIODS_FR[period][1],
+                ),
                 "query",
             )
     else:

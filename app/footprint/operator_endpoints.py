@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from app.accounts import repository as accounts
 from app.core.deps import ADMIN_ERRORS, OPERATOR_ERRORS, CurrentOperator, SessionDep, TerritoryAdmin
+from app.core.lang import Msg
 from app.core.problems import ProblemError, invalid_field
 from app.core.schemas import rfc3339_ms
 from app.emissions import MODES
@@ -33,7 +34,14 @@ async def add_factor(
     computed change only when an administrator runs `coachco2 emissions recompute`, never silently. Needs
     the administrator role; every factor set is recorded in `/v1/operator/actions`."""
     if body.mode not in MODES or body.mode == "unknown":
-        raise _invalid("mode", f"not a mode id; one of {', '.join(m for m in MODES if m != 'unknown')}")
+        raise _invalid(
+            "mode",
+            Msg(
+                "not a mode id; one of {modes}",
+                "ce n'est pas un identifiant de mode ; l'un de {modes}",
+                modes=", ".join(m for m in MODES if m != "unknown"),
+            ),
+        )
     row = TerritoryFactor(
         mode=body.mode,
         variant=body.variant,
@@ -55,7 +63,7 @@ async def add_factor(
     return out
 
 
-def _invalid(field: str, detail: str) -> ProblemError:
+def _invalid(field: str, detail: Msg) -> ProblemError:
     return invalid_field(field, detail)
 
 

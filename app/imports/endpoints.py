@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 
 from app.core.deps import AUTH_ERRORS, CurrentUser, SessionDep, SettingsDep
+from app.core.lang import Msg
 from app.core.problems import Problem, not_found
 from app.core.ratelimit import ImportLimit
 from app.core.uploads import save_upload
@@ -91,7 +92,9 @@ async def upload(
     import_id = uuid.uuid4()
     target = upload_path(folder, import_id)
     try:
-        filename, size = await save_upload(request, target, settings.max_import_bytes, "the history file")
+        filename, size = await save_upload(
+            request, target, settings.max_import_bytes, Msg("the history file", "le fichier d'historique")
+        )
         # a file of no known format answers 422 (core/problems)
         fmt = await asyncio.to_thread(lambda: detect_format(_head(target)))
     except BaseException:
@@ -137,5 +140,5 @@ async def get_import(session: SessionDep, user: CurrentUser, import_id: uuid.UUI
     row = await repository.get(session, import_id)
     await session.commit()
     if row is None or row.user_id != user.user_id:
-        raise not_found("import")
+        raise not_found(Msg("No import", "Aucun import"))
     return import_out(row)

@@ -29,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import repository as accounts
+from app.core.lang import Msg
 from app.core.problems import ProblemError, invalid_field, unauthorized
 from app.models import OpenpathOpcode, PipelineState, User, utcnow
 from app.settings import Settings
@@ -117,16 +118,28 @@ async def revoke_opcode(session: AsyncSession, opcode: str) -> bool:
     return bool(getattr(result, "rowcount", 0))
 
 
+OPCODE_UNKNOWN = Msg(
+    "The opcode is unknown or has been revoked.", "Ce code d'accès est inconnu ou a été révoqué."
+)
+
+
 def _credential(request: Request, body: dict[str, Any]) -> str:
     user = body.get("user")
     if user is not None and not isinstance(user, str):
-        raise invalid_field("user", "the opcode in `user` is a string")
+        raise invalid_field(
+            "user", Msg("the opcode in `user` is a string", "le code d'accès de `user` est un texte")
+        )
     scheme, value = get_authorization_scheme_param(request.headers.get("authorization"))
     secret = user or (value if scheme.lower() == "bearer" else "")
     if not secret:
-        raise unauthorized("Send the phone's opcode in the body's `user` field (or a bearer token).")
+        raise unauthorized(
+            Msg(
+                "Send the phone's opcode in the body's `user` field (or a bearer token).",
+                "Envoyez le code d'accès du téléphone dans le champ `user` du corps (ou un jeton bearer).",
+            )
+        )
     if len(secret) > MAX_OPCODE_CHARS or "\x00" in secret:
-        raise unauthorized("The opcode is unknown or has been revoked.")
+        raise unauthorized(OPCODE_UNKNOWN)
     return secret
 
 
@@ -146,7 +159,10 @@ async def caller(request: Request, session: AsyncSession, body: dict[str, Any], 
         row = await _opcode_row(session, secret)
         if row is None or row.revoked_at is not None or row.user_id is None:
             raise unauthorized(
-                "The opcode is unknown, not yet registered (POST /profile/create) or has been revoked."
+                Msg(
+                    "The opcode is unknown, not yet registered (POST /profile/create) or has been revoked.",
+                    "Ce code d'accès est inconnu, pas encore enregistré (POST /profile/create) ou a été révoqué.",
+                )
             )
         now = utcnow()
         if row.last_used_at is None or now - row.last_used_at >= timedelta(
@@ -158,9 +174,21 @@ async def caller(request: Request, session: AsyncSession, body: dict[str, Any], 
         return Caller(row.user_id, row.id, row.id)
     principal = await accounts.authenticate(session, secret, settings.token_touch_interval_s)
     if principal is None:
-        raise unauthorized("The opcode or token is unknown or has been revoked.")
+        raise unauthorized(
+            Msg(
+                "The opcode or token is unknown or has been revoked.",
+                "Ce code d'accès ou ce jeton est inconnu ou a été révoqué.",
+            )
+        )
     if principal.user_id is None:
-        raise ProblemError(403, "forbidden-role", "Operator tokens cannot send or read a person's data.")
+        raise ProblemError(
+            403,
+            "forbidden-role",
+            Msg(
+                "Operator tokens cannot send or read a person's data.",
+                "Un jeton d'opérateur ne peut ni envoyer ni lire les données d'une personne.",
+            ),
+        )
     return Caller(principal.user_id, principal.token_id, None)
 
 
@@ -174,19 +202,42 @@ async def register(
         return (await caller(request, session, body, settings)).user_id
     parsed = parse_opcode(secret)
     if parsed is None:
-        raise invalid_field("user", "an opcode reads nrelop_<study>_<subgroup>_<code>")
+        raise invalid_field(
+            "user",
+            Msg(
+                "an opcode reads nrelop_<study>_<subgroup>_<code>",
+                "un code d'accès s'écrit nrelop_<étude>_<sous-groupe>_<code>",
+            ),
+        )
     row = await _opcode_row(session, secret)
     if row is None:
         if not settings.openpath_self_registration:
-            raise unauthorized("This opcode was not issued here: ask the deployment for one.")
+            raise unauthorized(
+                Msg(
+                    "This opcode was not issued here: ask the deployment for one.",
+                    "Ce code d'accès n'a pas été délivré ici : demandez-en un à ce service.",
+                )
+            )
         if parsed.study != settings.openpath_study:
             raise ProblemError(
-                403, "wrong-study", f"This server serves the study {settings.openpath_study!r} only."
+                403,
+                "wrong-study",
+                Msg(
+                    "This server serves the study {study!r} only.",
+                    "Ce serveur ne sert que l'étude {study!r}.",
+                    study=settings.openpath_study,
+                ),
             )
         subgroups = settings.openpath_subgroup_list
         if parsed.subgroup is None or parsed.subgroup not in subgroups:
             raise ProblemError(
-                403, "wrong-subgroup", f"Opcodes of this study name one of the subgroups {subgroups}."
+                403,
+                "wrong-subgroup",
+                Msg(
+                    "Opcodes of this study name one of the subgroups {subgroups}.",
+                    "Les codes d'accès de cette étude nomment l'un des sous-groupes {subgroups}.",
+                    subgroups=subgroups,
+                ),
             )
         try:
             async with session.begin_nested():  # the same new opcode registered concurrently: one wins
@@ -204,7 +255,7 @@ async def register(
             row = await _opcode_row(session, secret)
             assert row is not None
     if row.revoked_at is not None:
-        raise unauthorized("This opcode has been revoked.")
+        raise unauthorized(Msg("This opcode has been revoked.", "Ce code d'accès a été révoqué."))
     if row.user_id is None:
         user = User(id=uuid.uuid4())
         session.add(user)
@@ -216,7 +267,14 @@ async def register(
             .values(user_id=user.id, registered_at=utcnow())
         )
         if not getattr(claimed, "rowcount", 0):  # registered meanwhile by the same phone's other call
-            raise ProblemError(409, "conflict", "This opcode is being registered by another call: retry.")
+            raise ProblemError(
+                409,
+                "conflict",
+                Msg(
+                    "This opcode is being registered by another call: retry.",
+                    "Ce code d'accès est en cours d'enregistrement par un autre appel : réessayez.",
+                ),
+            )
         return user.id
     assert row.user_id is not None
     return row.user_id

@@ -32,6 +32,7 @@ from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from app.core.lang import Msg
 from app.core.problems import invalid_field
 from app.emissions import great_circle_m
 from app.models import Leg, OpenpathInput, Trip
@@ -147,24 +148,46 @@ class MetricsQuery:
     metric_list: dict[str, list[str]]
 
 
+_END_BEFORE_START = Msg("end_time is before start_time", "end_time précède start_time")
+_A_DATE = Msg("a date, YYYY-MM-DD", "une date, AAAA-MM-JJ")
+
+
 def _object(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
-        raise invalid_field("body", "the body is a JSON object")
+        raise invalid_field("body", Msg("the body is a JSON object", "le corps est un objet JSON"))
     return body
 
 
 def _seconds(body: dict[str, Any], name: str) -> float:
     value = body.get(name)
     if value is None:
-        raise invalid_field(name, "required: a time in epoch seconds")
+        raise invalid_field(
+            name,
+            Msg(
+                "required: a time in epoch seconds",
+                "obligatoire : un instant en secondes depuis 1970 (epoch)",
+            ),
+        )
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise invalid_field(name, "a number: a time in epoch seconds")
+        raise invalid_field(
+            name,
+            Msg(
+                "a number: a time in epoch seconds", "un nombre : un instant en secondes depuis 1970 (epoch)"
+            ),
+        )
     try:
         seconds = float(value)
     except OverflowError:
         seconds = math.inf
     if not math.isfinite(seconds) or not 0 <= seconds <= MAX_TS_S:
-        raise invalid_field(name, f"a time between 0 (1970) and {MAX_TS_S:.0f} (9999-12-31), epoch seconds")
+        raise invalid_field(
+            name,
+            Msg(
+                "a time between 0 (1970) and {most:.0f} (9999-12-31), epoch seconds",
+                "un instant entre 0 (1970) et {most:.0f} (9999-12-31), en secondes depuis 1970",
+                most=MAX_TS_S,
+            ),
+        )
     return seconds
 
 
@@ -174,41 +197,59 @@ def parse_find_query(raw: Any) -> FindQuery:
     body = _object(raw)
     keys = body.get("key_list")
     if not isinstance(keys, list):
-        raise invalid_field("key_list", "required: a list of entry keys (analysis/composite_trip, ...)")
+        raise invalid_field(
+            "key_list",
+            Msg(
+                "required: a list of entry keys (analysis/composite_trip, ...)",
+                "obligatoire : une liste de clés d'entrées (analysis/composite_trip, ...)",
+            ),
+        )
     if len(keys) > MAX_KEYS:
-        raise invalid_field("key_list", f"at most {MAX_KEYS} keys")
+        raise invalid_field("key_list", Msg("at most {most} keys", "au plus {most} clés", most=MAX_KEYS))
     for i, key in enumerate(keys):
         if not isinstance(key, str) or not 0 < len(key) <= MAX_KEY_CHARS:
-            raise invalid_field(f"key_list/{i}", f"an entry key: a text of 1 to {MAX_KEY_CHARS} characters")
+            raise invalid_field(
+                f"key_list/{i}",
+                Msg(
+                    "an entry key: a text of 1 to {most} characters",
+                    "une clé d'entrée : un texte de 1 à {most} caractères",
+                    most=MAX_KEY_CHARS,
+                ),
+            )
     start_s, end_s = _seconds(body, "start_time"), _seconds(body, "end_time")
     if end_s < start_s:
-        raise invalid_field("end_time", "end_time is before start_time")
+        raise invalid_field("end_time", _END_BEFORE_START)
     time_key = body.get("key_time", "metadata.write_ts")
     if time_key is None:
         time_key = "metadata.write_ts"
     if time_key not in TIME_KEYS:
-        raise invalid_field("key_time", "one of " + ", ".join(TIME_KEYS))
+        raise invalid_field("key_time", Msg("one of {keys}", "l'une de {keys}", keys=", ".join(TIME_KEYS)))
     max_entries = body.get("max_entries")
     if max_entries is not None and (
         isinstance(max_entries, bool) or not isinstance(max_entries, int) or max_entries < 1
     ):
-        raise invalid_field("max_entries", "a whole number of entries, 1 or more")
+        raise invalid_field(
+            "max_entries",
+            Msg("a whole number of entries, 1 or more", "un nombre entier d'entrées, 1 ou plus"),
+        )
     trunc = body.get("trunc_method", "sample")
     if trunc is None:
         trunc = "sample"
     if trunc not in TRUNC_METHODS:
-        raise invalid_field("trunc_method", "one of " + ", ".join(TRUNC_METHODS))
+        raise invalid_field(
+            "trunc_method", Msg("one of {methods}", "l'une de {methods}", methods=", ".join(TRUNC_METHODS))
+        )
     return FindQuery(list(dict.fromkeys(keys)), start_s, end_s, str(time_key), max_entries, str(trunc))
 
 
 def _ymd(body: dict[str, Any], name: str) -> date:
     value = body.get(name)
     if not isinstance(value, str) or len(value) != 10 or value[4] != "-" or value[7] != "-":
-        raise invalid_field(name, "a date, YYYY-MM-DD")
+        raise invalid_field(name, _A_DATE)
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise invalid_field(name, "a date, YYYY-MM-DD") from None
+        raise invalid_field(name, _A_DATE) from None
 
 
 def parse_metrics_query(raw: Any) -> MetricsQuery:
@@ -216,21 +257,42 @@ def parse_metrics_query(raw: Any) -> MetricsQuery:
     body = _object(raw)
     start, end = _ymd(body, "start_time"), _ymd(body, "end_time")
     if end < start:
-        raise invalid_field("end_time", "end_time is before start_time")
+        raise invalid_field("end_time", _END_BEFORE_START)
     if (end - start).days >= MAX_METRIC_DAYS:
-        raise invalid_field("end_time", f"at most {MAX_METRIC_DAYS} days from start_time")
+        raise invalid_field(
+            "end_time",
+            Msg(
+                "at most {most} days from start_time",
+                "au plus {most} jours après start_time",
+                most=MAX_METRIC_DAYS,
+            ),
+        )
     freq = body.get("freq", "D")
     if freq not in (None, "D"):
-        raise invalid_field("freq", 'only daily figures are served: "D"')
+        raise invalid_field(
+            "freq", Msg('only daily figures are served: "D"', 'seuls les chiffres par jour sont servis : "D"')
+        )
     metric_list = body.get("metric_list")
     if metric_list is None:
         metric_list = DEFAULT_METRIC_LIST
     if not isinstance(metric_list, dict):
-        raise invalid_field("metric_list", "an object: metric -> list of grouping fields")
+        raise invalid_field(
+            "metric_list",
+            Msg(
+                "an object: metric -> list of grouping fields",
+                "un objet : indicateur -> liste de champs de regroupement",
+            ),
+        )
     wanted: dict[str, list[str]] = {}
     for metric, fields in metric_list.items():
         if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
-            raise invalid_field(f"metric_list/{metric}", "a list of grouping fields (mode_confirm, ...)")
+            raise invalid_field(
+                f"metric_list/{metric}",
+                Msg(
+                    "a list of grouping fields (mode_confirm, ...)",
+                    "une liste de champs de regroupement (mode_confirm, ...)",
+                ),
+            )
         if metric in METRICS:
             wanted[metric] = [f for f in dict.fromkeys(fields) if f in GROUPING_FIELDS]
     return MetricsQuery(start, end, wanted)

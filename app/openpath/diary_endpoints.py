@@ -19,6 +19,7 @@ from fastapi import APIRouter, Body, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.deps import SessionDep, SettingsDep
+from app.core.lang import Msg
 from app.core.problems import ProblemError
 from app.ingest import repository as ingest_store
 from app.models import OpenpathInput, Trip
@@ -237,8 +238,12 @@ async def find_entries_local_date(
     raise ProblemError(
         404,
         "not-found",
-        "Entries are served by time only: POST /datastreams/find_entries/timestamp with start_time and "
-        "end_time (epoch seconds).",
+        Msg(
+            "Entries are served by time only: POST /datastreams/find_entries/timestamp with start_time and "
+            "end_time (epoch seconds).",
+            "Les entrées ne sont servies que par instant : POST /datastreams/find_entries/timestamp avec "
+            "start_time et end_time (secondes depuis 1970).",
+        ),
     )
 
 
@@ -279,7 +284,11 @@ async def metrics(
         raise ProblemError(
             404,
             "not-found",
-            "This server answers /result/metrics/yyyy_mm_dd only: update the app to use its dashboard.",
+            Msg(
+                "This server answers /result/metrics/yyyy_mm_dd only: update the app to use its dashboard.",
+                "Ce serveur ne répond qu'à /result/metrics/yyyy_mm_dd : mettez l'application à jour pour "
+                "utiliser son tableau de bord.",
+            ),
         )
     who = await caller(request, session, body, settings)
     query = diary.parse_metrics_query(body)

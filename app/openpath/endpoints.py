@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Body, Request
 
 from app.core.deps import SessionDep, SettingsDep
+from app.core.lang import Msg
 from app.core.problems import ProblemError, invalid_field
 from app.core.ratelimit import client_ip, enforce
 from app.core.schemas import MAX_FUTURE_S, MIN_TS_S
@@ -186,17 +187,27 @@ async def profile_get(
 def _profile_value(name: str, value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float):
         if isinstance(value, float) and value != value:
-            raise invalid_field(f"update_doc.{name}", "not a number")
+            raise invalid_field(f"update_doc.{name}", Msg("not a number", "ce n'est pas un nombre"))
         return value
     if isinstance(value, str):
         if len(value) > MAX_PROFILE_TEXT or "\x00" in value:
-            raise invalid_field(f"update_doc.{name}", f"at most {MAX_PROFILE_TEXT} characters, no NUL")
+            raise invalid_field(
+                f"update_doc.{name}",
+                Msg(
+                    "at most {most} characters, no NUL",
+                    "au plus {most} caractères, sans NUL",
+                    most=MAX_PROFILE_TEXT,
+                ),
+            )
         return value
     if isinstance(value, dict) and name == "reminder_prefs" and len(str(value)) <= MAX_PROFILE_TEXT:
         return {
             str(k): _profile_value(f"{name}.{k}", v) for k, v in value.items() if isinstance(v, str | int)
         }
-    raise invalid_field(f"update_doc.{name}", "a text, a number, true/false or null")
+    raise invalid_field(
+        f"update_doc.{name}",
+        Msg("a text, a number, true/false or null", "un texte, un nombre, true/false ou null"),
+    )
 
 
 @router.post("/profile/update", response_model=ProfileUpdateOut)
@@ -208,12 +219,17 @@ async def profile_update(
     who = await _person(request, session, body, settings)
     doc = body.get("update_doc")
     if not isinstance(doc, dict):
-        raise invalid_field("update_doc", "an object of profile fields")
+        raise invalid_field("update_doc", Msg("an object of profile fields", "un objet de champs du profil"))
     update = {name: _profile_value(name, value) for name, value in doc.items() if name in PROFILE_FIELDS}
     row = await profile_row(session, who)
     if row is None:
         raise ProblemError(
-            404, "not-found", "This phone signed in with a Coach CO2 token: only opcodes have a profile."
+            404,
+            "not-found",
+            Msg(
+                "This phone signed in with a Coach CO2 token: only opcodes have a profile.",
+                "Ce téléphone s'est connecté avec un jeton Coach CO2 : seuls les codes d'accès ont un profil.",
+            ),
         )
     row.profile = {**row.profile, **update}
     await session.commit()

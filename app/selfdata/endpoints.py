@@ -11,8 +11,8 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy.exc import DBAPIError
 
-from app.core.deps import AUTH_ERRORS, CurrentUser, DatabaseDep, SessionDep, SettingsDep
-from app.core.lang import LangDep
+from app.core.deps import AUTH_ERRORS, TOKEN_UNKNOWN, CurrentUser, DatabaseDep, SessionDep, SettingsDep
+from app.core.lang import LangDep, Msg
 from app.core.problems import Problem, is_transient, not_found, unauthorized
 from app.core.ratelimit import ExportLimit
 from app.core.schemas import rfc3339_ms
@@ -296,7 +296,7 @@ async def export(
     )
     small_tables = await held(session, user.user_id)
     if small_tables is None:  # erased between the token check and now
-        raise unauthorized("The token is unknown or has been revoked.")
+        raise unauthorized(TOKEN_UNKNOWN)
     await session.commit()
     media, extension = FORMATS[format]
     stamp = utcnow().strftime("%Y%m%d")
@@ -344,7 +344,7 @@ async def change_consent(
     person from every later aggregate at once; anonymous figures already published stay as they are."""
     found = PURPOSES.get(purpose)
     if found is None:
-        raise not_found("purpose")
+        raise not_found(Msg("No purpose", "Aucune finalité"))
     at = utcnow()
     event_id = uuid.uuid4()
     document = receipt(
@@ -392,7 +392,7 @@ async def get_receipt(session: SessionDep, user: CurrentUser, receipt_id: uuid.U
     event = await store.consent_event(session, receipt_id)
     await session.commit()
     if event is None or event.user_id != user.user_id:
-        raise not_found("receipt")
+        raise not_found(Msg("No receipt", "Aucun reçu"))
     return JSONResponse(
         event.receipt,
         headers={"Content-Disposition": f'attachment; filename="consent-receipt-{receipt_id}.json"'},
@@ -452,7 +452,7 @@ async def delete_zone(
 ) -> Response:
     zone = await store.privacy_zone(session, zone_id)
     if zone is None or zone.user_id != user.user_id:
-        raise not_found("privacy zone")
+        raise not_found(Msg("No privacy zone", "Aucune zone de confidentialité"))
     await store.delete_privacy_zone(session, zone)
     await _refresh_shared(session, user.user_id, ZoneInfo(settings.timezone))
     await session.commit()

@@ -28,6 +28,7 @@ from app.core.deps import (
     SettingsDep,
     TerritoryAdmin,
 )
+from app.core.lang import Msg
 from app.core.problems import Problem, ProblemError, invalid_field, not_found
 from app.core.schemas import MONTH_PATTERN, InputText
 from app.mobility.types import MODES
@@ -81,8 +82,11 @@ OD_MAX_ZONES = 100
 GRID_CODE = re.compile(r"^E-?\d{1,7}N-?\d{1,7}$")
 
 
-def _invalid(field: str, detail: str, location: str = "query") -> ProblemError:
+def _invalid(field: str, detail: Msg, location: str = "query") -> ProblemError:
     return invalid_field(field, detail, location)
+
+
+NO_ZONE_SET = Msg("No zone set", "Aucun jeu de zones")
 
 
 def _today(settings: Settings) -> date:
@@ -121,10 +125,16 @@ async def scope(
 ) -> Scope:
     found = await store.zone_set_named(session, zone_set)
     if found is None:
-        raise not_found("zone set")
+        raise not_found(NO_ZONE_SET)
     today = _today(settings)
     if to is not None and to >= today:
-        raise _invalid("to", "a release covers days that have ended: `to` must be before today")
+        raise _invalid(
+            "to",
+            Msg(
+                "a release covers days that have ended: `to` must be before today",
+                "une diffusion couvre des jours révolus : `to` doit précéder aujourd'hui",
+            ),
+        )
     if to is None:
         to = today.replace(day=1) - timedelta(days=1)
     if from_ is None:
@@ -132,9 +142,11 @@ async def scope(
         first = date(max(1, back // 12), back % 12 + 1, 1) if back >= 12 else date(1, 1, 1)
         from_ = first
     if from_ > to:
-        raise _invalid("from", "must not be after `to`")
+        raise _invalid("from", Msg("must not be after `to`", "ne doit pas suivre `to`"))
     if (to - from_).days > 3 * 366:
-        raise _invalid("from", "a release covers three years at most")
+        raise _invalid(
+            "from", Msg("a release covers three years at most", "une diffusion couvre trois ans au plus")
+        )
     if zone is not None:
         await _check_zone(session, found, zone)
     await session.commit()
@@ -146,10 +158,23 @@ async def scope(
 async def _check_zone(session: SessionDep, zone_set: ZoneSet, zone: str) -> None:
     if zone_set.kind == "grid":
         if not GRID_CODE.match(zone):
-            raise _invalid("zone", "not a cell of the grid (E<x>N<y>, as /stats/zones names them)")
+            raise _invalid(
+                "zone",
+                Msg(
+                    "not a cell of the grid (E<x>N<y>, as /stats/zones names them)",
+                    "ce n'est pas une maille de la grille (E<x>N<y>, comme les nomme /stats/zones)",
+                ),
+            )
         return
     if zone not in await store.zone_codes(session, zone_set.id):
-        raise _invalid("zone", f"no zone with that code in the zone set {zone_set.name!r}")
+        raise _invalid(
+            "zone",
+            Msg(
+                "no zone with that code in the zone set {name!r}",
+                "aucune zone de ce code dans le jeu de zones {name!r}",
+                name=zone_set.name,
+            ),
+        )
 
 
 ScopeDep = Annotated[Scope, Depends(scope)]
@@ -321,12 +346,22 @@ async def origin_destination(
     Trip ends inside people's privacy zones are never used."""
     if sc.zone_set.kind == "grid":
         raise _invalid(
-            "zone_set", f"origin-destination flows need an uploaded zone set of at most {OD_MAX_ZONES} zones"
+            "zone_set",
+            Msg(
+                "origin-destination flows need an uploaded zone set of at most {most} zones",
+                "les flux origine-destination demandent un jeu de zones chargé d'au plus {most} zones",
+                most=OD_MAX_ZONES,
+            ),
         )
     zones = await zone_keys(session, settings, sc.zone_set)
     if len(zones) - 1 > OD_MAX_ZONES:
         raise _invalid(
-            "zone_set", f"origin-destination flows need a zone set of at most {OD_MAX_ZONES} zones"
+            "zone_set",
+            Msg(
+                "origin-destination flows need a zone set of at most {most} zones",
+                "les flux origine-destination demandent un jeu d'au plus {most} zones",
+                most=OD_MAX_ZONES,
+            ),
         )
     known = _known(set(zones))
     question = Question(
@@ -456,7 +491,10 @@ async def privacy_releases(
             at_text, id_text = cursor.split("_", 1)
             before = (datetime.fromisoformat(at_text), uuid.UUID(id_text))
         except ValueError:
-            raise _invalid("cursor", "not a cursor this endpoint gave") from None
+            raise _invalid(
+                "cursor",
+                Msg("not a cursor this endpoint gave", "ce n'est pas un curseur donné par ce point d'accès"),
+            ) from None
     rows = await store.releases(session, limit + 1, before)
     await session.commit()
     page = rows[:limit]
@@ -517,7 +555,15 @@ async def upload_zone_set(
     trips are assigned as they are processed. Needs the administrator role; the upload is recorded in
     `/v1/operator/actions`."""
     shapes = parse_zones(body)  # a bad zone file answers 422 (core/problems)
-    taken = ProblemError(409, "conflict", f"A zone set named {name!r} exists already.")
+    taken = ProblemError(
+        409,
+        "conflict",
+        Msg(
+            "A zone set named {name!r} exists already.",
+            "Un jeu de zones nommé {name!r} existe déjà.",
+            name=name,
+        ),
+    )
     if await store.zone_set_named(session, name) is not None:
         raise taken
     zs = ZoneSet(name=name, kind="polygons", operator_id=operator.operator_id)
@@ -548,7 +594,7 @@ async def get_zone_set(
     """An uploaded zone set as GeoJSON (the grid has no fixed list of cells: see /stats/zones)."""
     zs = await store.zone_set(session, zone_set_id)
     if zs is None:
-        raise not_found("zone set")
+        raise not_found(NO_ZONE_SET)
     shapes = await store.zone_shapes(session, zs.id)
     await session.commit()
     return {
@@ -578,12 +624,21 @@ async def delete_zone_set(session: SessionDep, operator: TerritoryAdmin, zone_se
     administrator). The deletion is recorded in `/v1/operator/actions`."""
     zs = await store.zone_set(session, zone_set_id)
     if zs is None:
-        raise not_found("zone set")
+        raise not_found(NO_ZONE_SET)
     if zs.id == GRID_ID:
-        raise ProblemError(409, "conflict", "The built-in grid cannot be deleted.")
+        raise ProblemError(
+            409,
+            "conflict",
+            Msg("The built-in grid cannot be deleted.", "La grille intégrée ne peut pas être supprimée."),
+        )
     if zs.operator_id is not None and zs.operator_id != operator.operator_id:
         raise ProblemError(
-            403, "not-owner", "Another operator uploaded this zone set: only that operator may delete it."
+            403,
+            "not-owner",
+            Msg(
+                "Another operator uploaded this zone set: only that operator may delete it.",
+                "Un autre opérateur a chargé ce jeu de zones : lui seul peut le supprimer.",
+            ),
         )
     await store.delete_zone_set(session, zs)
     await accounts.record_action(session, operator, "zone_set.delete", zs.name)
@@ -612,10 +667,10 @@ async def publication_map(
     with its exact trips, passenger-km, CO2e and people, and its modes' shares of trips."""
     found = await store.zone_set_named(session, zone_set)
     if found is None:
-        raise not_found("zone set")
+        raise not_found(NO_ZONE_SET)
     matched = re.fullmatch(r"(\d{4})-(\d{2})", month)
     if matched is None or not 1 <= int(matched.group(2)) <= 12 or int(matched.group(1)) < 1:
-        raise _invalid("month", "a month written YYYY-MM", location="path")
+        raise _invalid("month", Msg("a month written YYYY-MM", "un mois écrit AAAA-MM"), location="path")
     body = await store.publication_body(
         session, found.id, int(matched.group(1)) * 100 + int(matched.group(2))
     )
@@ -624,7 +679,7 @@ async def publication_map(
         shapes = {z.code: z.geometry for z in await store.zone_shapes(session, found.id)}
     await session.commit()
     if body is None:
-        raise not_found("publication")
+        raise not_found(Msg("No publication", "Aucune publication"))
     features, hidden = [], 0
     for row in body["tables"]["zones"]:
         code, total = row.get("zone"), row.get("total") or {}

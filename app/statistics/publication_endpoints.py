@@ -14,6 +14,7 @@ from fastapi import APIRouter, Path, Response, status
 
 from app.accounts import repository as accounts
 from app.core.deps import ADMIN_ERRORS, OPERATOR_ERRORS, CurrentOperator, SessionDep, TerritoryAdmin
+from app.core.lang import Msg
 from app.core.problems import Problem, ProblemError, invalid_field, not_found
 from app.core.schemas import MONTH_PATTERN, rfc3339
 from app.statistics import repository as store
@@ -21,6 +22,7 @@ from app.statistics.publication_schemas import PublicationList, PublicationOut, 
 from app.statistics.publications import month_label, parse_month
 
 router = APIRouter(prefix="/v1/operator", tags=["operator publications"])
+NO_ZONE_SET = Msg("No zone set", "Aucun jeu de zones")
 
 
 @router.get("/publications", response_model=PublicationList, responses=OPERATOR_ERRORS)
@@ -63,14 +65,30 @@ async def get_publication(
     zones, parents) of trips, passenger-km, CO2e and people, suppressed cells with their reason."""
     parsed = parse_month(month)
     if parsed is None:
-        raise invalid_field("month", "must be a month written YYYY-MM, from 0001-01 to 9999-12", "path")
+        raise invalid_field(
+            "month",
+            Msg(
+                "must be a month written YYYY-MM, from 0001-01 to 9999-12",
+                "doit être un mois écrit AAAA-MM, de 0001-01 à 9999-12",
+            ),
+            "path",
+        )
     found = await store.zone_set_named(session, zone_set)
     if found is None:
-        raise not_found("zone set")
+        raise not_found(NO_ZONE_SET)
     pub = await store.publication(session, found.id, parsed)
     await session.commit()
     if pub is None:
-        raise ProblemError(404, "not-found", f"The zone set {zone_set!r} has no publication of {month}.")
+        raise ProblemError(
+            404,
+            "not-found",
+            Msg(
+                "The zone set {zone_set!r} has no publication of {month}.",
+                "Le jeu de zones {zone_set!r} n'a pas de publication pour {month}.",
+                zone_set=zone_set,
+                month=month,
+            ),
+        )
     body = {key: value for key, value in pub.body.items() if key != "carry"}  # the audit's, never served
     # A zone (or commune) whose total is withheld is left out altogether: that a few people travelled from
     # a 500 m cell would tell where someone lives. Its figures are withheld either way.
@@ -96,7 +114,7 @@ async def make_official(
     be assigned first: a zone set still being assigned is published once it is complete."""
     zs = await store.zone_set(session, zone_set_id)
     if zs is None:
-        raise not_found("zone set")
+        raise not_found(NO_ZONE_SET)
     if await store.set_official(session, zs, True):
         await accounts.record_action(session, operator, "zone_set.official", zs.name)
     out = _official_out(zs)
@@ -114,7 +132,7 @@ async def withdraw_official(
     `/v1/operator/actions`). Its publications already made stay."""
     zs = await store.zone_set(session, zone_set_id)
     if zs is None:
-        raise not_found("zone set")
+        raise not_found(NO_ZONE_SET)
     if await store.set_official(session, zs, False):
         await accounts.record_action(session, operator, "zone_set.unofficial", zs.name)
     await session.commit()

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import repository as accounts
 from app.core.db import Database
+from app.core.lang import Msg, join
 from app.core.problems import ProblemError
 from app.models import PrivacyRelease, ZoneSet, utcnow
 from app.selfdata.repository import log_access
@@ -292,7 +293,14 @@ async def answer(
         found = await store.stored_release(session, key)
         await session.commit()
         if found is None:  # pragma: no cover - the other release rolled back after all
-            raise ProblemError(409, "conflict", "The same release is being made: ask again.")
+            raise ProblemError(
+                409,
+                "conflict",
+                Msg(
+                    "The same release is being made: ask again.",
+                    "La même diffusion est en cours : redemandez.",
+                ),
+            )
         return await _replay(session, found, settings)
     await log_access(
         session,
@@ -321,17 +329,34 @@ def _budget(months: Sequence[int], spent: dict[int, float], settings: Settings) 
 def _exhausted(
     epsilon: float, months: Sequence[int], spent: dict[int, float], settings: Settings
 ) -> ProblemError:
-    remaining = ", ".join(
-        f"{month_text(m)} has ε={max(0.0, settings.dp_month_epsilon - spent.get(m, 0.0)):.4g} left"
-        for m in months
+    remaining = join(
+        [
+            Msg(
+                "{month} has ε={left:.4g} left",
+                "il reste ε={left:.4g} à {month}",
+                month=month_text(m),
+                left=max(0.0, settings.dp_month_epsilon - spent.get(m, 0.0)),
+            )
+            for m in months
+        ],
+        "; ",
     )
     return ProblemError(
         409,
         "privacy-budget-exhausted",
-        f"This release would spend ε={epsilon:g} on each month of data it covers, and the lifetime budget "
-        f"of ε={settings.dp_month_epsilon:g} per month does not allow it ({remaining}). Ask with a smaller "
-        "epsilon or a shorter range, ask a question already answered (it costs nothing), or read the "
-        "monthly publications (/v1/operator/publications).",
+        Msg(
+            "This release would spend ε={epsilon:g} on each month of data it covers, and the lifetime budget "
+            "of ε={budget:g} per month does not allow it ({remaining}). Ask with a smaller epsilon or a "
+            "shorter range, ask a question already answered (it costs nothing), or read the monthly "
+            "publications (/v1/operator/publications).",
+            "Cette diffusion dépenserait ε={epsilon:g} sur chaque mois de données qu'elle couvre, et le "
+            "budget total de ε={budget:g} par mois ne le permet pas ({remaining}). Demandez avec un "
+            "epsilon plus petit ou une période plus courte, posez une question déjà répondue (elle ne coûte "
+            "rien), ou lisez les publications mensuelles (/v1/operator/publications).",
+            epsilon=float(epsilon),
+            budget=float(settings.dp_month_epsilon),
+            remaining=remaining,
+        ),
     )
 
 

@@ -19,6 +19,7 @@ from app.core.deps import (
     SettingsDep,
     TerritoryAdmin,
 )
+from app.core.lang import Msg
 from app.core.offload import in_process
 from app.core.problems import Problem, ProblemError, invalid_field, not_found
 from app.core.uploads import save_upload
@@ -43,7 +44,12 @@ def feed_out(row: TransitFeed) -> TransitFeedOut:
 def _check_name(name: str) -> None:
     if not FEED_NAME.match(name):
         raise invalid_field(
-            "name", "1 to 40 lower-case letters, digits and dashes, starting with a letter or digit", "path"
+            "name",
+            Msg(
+                "1 to 40 lower-case letters, digits and dashes, starting with a letter or digit",
+                "de 1 à 40 lettres minuscules, chiffres et tirets, commençant par une lettre ou un chiffre",
+            ),
+            "path",
         )
 
 
@@ -106,7 +112,7 @@ async def put_feed(
     await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
     target = folder / f"transit-{uuid.uuid4()}.zip"
     try:
-        await save_upload(request, target, settings.max_import_bytes, "the GTFS zip")
+        await save_upload(request, target, settings.max_import_bytes, Msg("the GTFS zip", "le zip GTFS"))
         # read in a worker process (app/core/offload.py); a bad feed answers 422 (core/problems)
         network = await in_process(read_gtfs, target)
     finally:
@@ -115,7 +121,13 @@ async def put_feed(
     stored = await store.replace_feed(session, name, network)
     if stored is None:
         raise ProblemError(
-            409, "conflict", f"Another publication of the feed {name!r} was under way; send it again."
+            409,
+            "conflict",
+            Msg(
+                "Another publication of the feed {name!r} was under way; send it again.",
+                "Une autre publication du réseau {name!r} était en cours ; renvoyez-le.",
+                name=name,
+            ),
         )
     feed, replaced = stored
     await accounts.record_action(
@@ -141,7 +153,7 @@ async def delete_feed(name: str, session: SessionDep, operator: TerritoryAdmin) 
     withdrawal is recorded in `/v1/operator/actions`."""
     _check_name(name)
     if not await store.delete_feed(session, name):
-        raise not_found("transit feed")
+        raise not_found(Msg("No transit feed", "Aucun réseau de transport"))
     await accounts.record_action(session, operator, "transit_feed.withdraw", name)
     await session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

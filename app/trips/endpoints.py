@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from app.core.deps import AUTH_ERRORS, CurrentUser, SessionDep, SettingsDep
-from app.core.lang import LangDep
+from app.core.lang import LangDep, Msg
 from app.core.problems import Problem, ProblemError, invalid_field, not_found
 from app.core.schemas import EPOCH_RANGE_MS, QueryTime, rfc3339_ms
 from app.emissions import great_circle_m
@@ -41,7 +41,7 @@ NOT_FOUND: dict[int | str, dict[str, object]] = {
 VEHICLE_MODES = {"car", "ecar", "carpool"}
 
 
-def _field_problem(field: str, detail: str) -> ProblemError:
+def _field_problem(field: str, detail: Msg) -> ProblemError:
     return invalid_field(field, detail, "query")
 
 
@@ -71,7 +71,9 @@ def decode_cursor(value: str) -> tuple[int, uuid.UUID]:
             raise ValueError("not a cursor")
         return start, uuid.UUID(trip_id)
     except (binascii.Error, ValueError, TypeError, RecursionError):
-        raise _field_problem("cursor", "not a cursor this API gave out") from None
+        raise _field_problem(
+            "cursor", Msg("not a cursor this API gave out", "ce n'est pas un curseur donné par cette API")
+        ) from None
 
 
 def leg_out(leg: Leg, *, geometry: bool, sources: dict[tuple[str, str], str] | None = None) -> LegOut:
@@ -132,7 +134,7 @@ async def valid_trip(session: SessionDep, user: CurrentUser, trip_id: Annotated[
     """The person's trip with this id, or 404 (also for another person's trip)."""
     trip = await store.get_trip(session, user.user_id, trip_id)
     if trip is None:
-        raise not_found("trip")
+        raise not_found(Msg("No trip", "Aucun trajet"))
     return trip
 
 
@@ -197,9 +199,15 @@ async def correct_leg(
     """Correct a leg's mode. Its CO2e follows, and later reprocessing never overwrites the correction."""
     leg = await store.get_leg(session, user.user_id, trip.id, leg_id)
     if leg is None:
-        raise not_found("leg")
+        raise not_found(Msg("No leg", "Aucune étape"))
     if body.occupants is not None and body.mode not in VEHICLE_MODES:
-        raise invalid_field("occupants", "occupants apply to car, ecar and carpool legs only")
+        raise invalid_field(
+            "occupants",
+            Msg(
+                "occupants apply to car, ecar and carpool legs only",
+                "le nombre d'occupants ne vaut que pour les étapes car, ecar et carpool",
+            ),
+        )
     await service.correct_leg(
         session, settings.emission_policy, ZoneInfo(settings.timezone), trip, leg, body.mode, body.occupants
     )
