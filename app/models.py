@@ -176,6 +176,16 @@ class PipelineState(Base):
     """
 
     __tablename__ = "pipeline_states"
+    # The people with work waiting (app/pipeline/repository.py `has_work`), oldest change first: the
+    # workers' claims and the backlog metrics read these few rows, never everyone's.
+    __table_args__ = (
+        sa.Index(
+            "ix_pipeline_states_work",
+            "updated_at",
+            postgresql_where=sa.text("pending_points > 0 OR dirty_from_ms IS NOT NULL"),
+            sqlite_where=sa.text("pending_points > 0 OR dirty_from_ms IS NOT NULL"),
+        ),
+    )
 
     user_id: Mapped[uuid.UUID] = mapped_column(
         sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True

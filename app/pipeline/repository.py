@@ -43,12 +43,21 @@ def _least(a: Any, b: Any) -> Any:
     return sa.case((a.is_(None), b), (b.is_(None), a), (b < a, b), else_=a)
 
 
+def has_work() -> Any:
+    """SQL: the person has new points, or a reprocessing an administrator asked for (`request_reprocess`).
+
+    The partial index `ix_pipeline_states_work` holds exactly these rows, so finding work reads the few
+    people waiting rather than everyone; queries that use it must repeat this condition as it is (SQLite
+    uses a partial index only when the query's WHERE names its condition).
+    """
+    return sa.or_(PipelineState.pending_points > 0, PipelineState.dirty_from_ms.is_not(None))
+
+
 async def claim(session: AsyncSession, owner: str, lease_s: float, limit: int) -> list[Claim]:
     """Take up to `limit` people with pending points whose state is not leased by a live worker."""
     now = utcnow()
     free = sa.or_(PipelineState.lease_owner.is_(None), PipelineState.lease_expires_at < now)
-    # new points, or a reprocessing an administrator asked for (see `request_reprocess`)
-    work = sa.or_(PipelineState.pending_points > 0, PipelineState.dirty_from_ms.is_not(None))
+    work = has_work()
     query = sa.select(PipelineState.user_id).where(work, free).order_by(PipelineState.updated_at).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
@@ -86,6 +95,36 @@ async def claim(session: AsyncSession, owner: str, lease_s: float, limit: int) -
             claims.append(Claim(user_id, owner, row[0], row[1], row[2], row[3], row[4], until))
     await session.commit()
     return claims
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What waits for the pipeline, over everyone."""
+
+    points: int  # accepted points not yet taken into trips
+    people: int  # people with such points
+    oldest_ms: int | None  # the time (as the phone recorded it) of the oldest of them
+
+
+def backlog_query() -> Any:
+    """One aggregate over the people waiting, read through `ix_pipeline_states_work`.
+
+    A person's oldest pending point is `dirty_from_ms` before a worker claims them and `claimed_from_ms`
+    while it works (points arriving meanwhile lower `dirty_from_ms` again).
+    """
+    return sa.select(
+        sa.func.coalesce(sa.func.sum(PipelineState.pending_points), 0),
+        sa.func.count(),
+        sa.func.min(PipelineState.dirty_from_ms),
+        sa.func.min(PipelineState.claimed_from_ms),
+    ).where(has_work(), PipelineState.pending_points > 0)
+
+
+async def backlog(conn: AsyncConnection) -> Backlog:
+    """What waits for the pipeline now (`backlog_query`)."""
+    row = (await conn.execute(backlog_query())).one()
+    oldest = [int(v) for v in row[2:] if v is not None]
+    return Backlog(int(row[0]), int(row[1]), min(oldest) if oldest else None)
 
 
 async def window_start(session: AsyncSession, claim: Claim) -> int:
