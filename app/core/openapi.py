@@ -133,6 +133,42 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
 }
 
 
+#: The tags, in the order the documentation lists them, with what each groups.
+TAGS: list[dict[str, str]] = [
+    {"name": "service", "description": "Health checks and the problem types errors refer to."},
+    {"name": "accounts", "description": "Pseudonymous registration and a person's device tokens."},
+    {"name": "ingest", "description": "The phone's points and motion hints, and how far processing got."},
+    {"name": "trips", "description": "A person's trips and legs: modes, CO2e, corrections and purposes."},
+    {"name": "me", "description": "Summaries, coaching, the vehicle profile and the mobility attestation."},
+    {
+        "name": "self data",
+        "description": "What is held about the person, its export and erasure, consents, privacy zones, "
+        "retention, the access log and what corrections taught.",
+    },
+    {"name": "imports", "description": "History files (GPX, GeoJSON, Google location history) imported."},
+    {"name": "modes", "description": "Transport modes and the emission factors in force."},
+    {
+        "name": "operator",
+        "description": "An operator's identity, the territory's emission factors and transit feeds, and "
+        "the record of changes.",
+    },
+    {
+        "name": "operator statistics",
+        "description": "Differentially private aggregates over consenting people, the privacy budget, "
+        "and zone sets.",
+    },
+    {"name": "operator publications", "description": "Exact, k-anonymous monthly publications."},
+    {
+        "name": "e-mission compatibility",
+        "description": "The OpenPATH phone app's upload, profile and older diary calls (docs/openpath.md).",
+    },
+    {
+        "name": "OpenPATH app",
+        "description": "The OpenPATH app's diary and dashboard calls (docs/openpath.md).",
+    },
+]
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
@@ -223,6 +259,7 @@ def build_openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
         version=app.version,
         description=app.description,
         routes=app.routes,
+        tags=app.openapi_tags or TAGS,
         servers=[{"url": settings.public_url, "description": "This Coach CO2 server"}],
         license_info={"name": "AGPL-3.0-or-later", "identifier": "AGPL-3.0-or-later"},
     )

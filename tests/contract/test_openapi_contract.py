@@ -44,6 +44,14 @@ def test_operation_ids_are_unique_readable_and_from_the_table(app: FastAPI) -> N
     assert seen["trips-get"] == ("GET", "/v1/me/trips/{trip_id}")
 
 
+def test_every_tag_is_described(app: FastAPI) -> None:
+    spec = app.openapi()
+    described = {tag["name"] for tag in spec["tags"] if tag.get("description")}
+    used = {tag for _, _, operation in Contract(spec).operations() for tag in operation.get("tags", [])}
+    assert used and used <= described
+    assert all(len(operation.get("tags", [])) == 1 for _, _, operation in Contract(spec).operations())
+
+
 def test_an_operation_missing_from_the_table_gets_its_tag_and_name() -> None:
     route = SimpleNamespace(
         methods={"GET"}, path_format="/v1/me/new", tags=["self data"], name="list_new_things"
