@@ -246,13 +246,20 @@ def cmd_transit_withdraw(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _worker_loop() -> None:
+async def _worker_loop(index: int = 0) -> None:
     from app.core import offload
+    from app.core.metrics import Metrics, serve_metrics
+    from app.core.tracing import provider_from_settings, tracer_of
     from app.pipeline.worker import PipelineWorker
 
     settings = get_settings()
     db = Database(settings)
     worker = PipelineWorker.from_settings(db, settings)
+    # its own metrics (the Nth process of `--processes` on the port after the N-1th's) and traces
+    provider = provider_from_settings(settings)
+    worker.metrics, worker.tracer = Metrics(db), tracer_of(provider)
+    port = settings.worker_metrics_port
+    metrics_server = await serve_metrics(worker.metrics, settings, port + index) if port else None
     # SIGTERM through the event loop (its wake-up file descriptor): the loop stops at once, whichever
     # thread the signal reaches (the worker-process pool's threads among them)
     stop = asyncio.Event()
@@ -266,8 +273,12 @@ async def _worker_loop() -> None:
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await running
+        if metrics_server is not None:
+            await metrics_server.stop()
         await db.dispose()
         offload.shutdown()
+        if provider is not None:
+            provider.shutdown()
 
 
 def _stop_on_sigterm() -> None:
@@ -277,10 +288,10 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, _raise)
 
 
-def _worker_process() -> None:
+def _worker_process(index: int = 0) -> None:
     _stop_on_sigterm()
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
-        asyncio.run(_worker_loop())
+        asyncio.run(_worker_loop(index))
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -290,7 +301,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if args.processes == 1:
         _worker_process()
         return 0
-    children = [multiprocessing.Process(target=_worker_process) for _ in range(args.processes)]
+    children = [multiprocessing.Process(target=_worker_process, args=(i,)) for i in range(args.processes)]
     for child in children:
         child.start()
     _stop_on_sigterm()

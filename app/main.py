@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from opentelemetry.sdk.trace import TracerProvider
 
 from app import __version__, dashboard
 from app.accounts import endpoints as auth
@@ -17,10 +18,18 @@ from app.accounts import operator_endpoints as operator
 from app.core import apidocs, offload, problems
 from app.core import endpoints as service
 from app.core.db import Database
-from app.core.logs import AccessLogMiddleware, SecurityHeadersMiddleware
+from app.core.logs import (
+    AccessLogMiddleware,
+    RequestIdMiddleware,
+    RouteTemplates,
+    SecurityHeadersMiddleware,
+    wrap_whole_app,
+)
+from app.core.metrics import Metrics, install_metrics, serve_metrics
 from app.core.middleware import BodyGuardMiddleware
 from app.core.openapi import build_openapi, operation_id
 from app.core.ratelimit import make_limiter
+from app.core.tracing import TracingMiddleware, provider_from_settings, tracer_of
 from app.footprint import endpoints as me
 from app.footprint import modes_endpoints as modes
 from app.footprint import operator_endpoints as territory_factors
@@ -83,14 +92,21 @@ async def _recover_imports_forever(db: Database, import_dir: str, stopping: asyn
             )
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvider | None = None) -> FastAPI:
+    """The app; `tracer_provider` (tests) replaces the one the settings would build (docs/operations.md)."""
     settings = settings or get_settings()
     db = Database(settings)
 
     worker = PipelineWorker.from_settings(db, settings)
+    metrics = Metrics(db)
+    provider = tracer_provider or provider_from_settings(settings)
+    worker.metrics, worker.tracer = metrics, tracer_of(provider)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # first, so that a metrics port already taken stops the start before anything runs
+        port = settings.metrics_port
+        metrics_server = await serve_metrics(metrics, settings, port) if port else None
         try:
             await recover_imports(db, settings.import_dir)
         except Exception:  # a database out of reach must not stop the server: /health/ready tells
@@ -105,6 +121,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            if metrics_server is not None:
+                await metrics_server.stop()
             # The loops finish the database step under way (a statement cancelled half-way leaves its
             # connection to be reset while cancelled, which the pool reports as an error), then stop.
             stopping.set()
@@ -118,6 +136,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     await running
             await db.dispose()
             offload.shutdown()
+            if provider is not None and tracer_provider is None:
+                provider.shutdown()  # sends the spans still waiting in the batch
 
     app = FastAPI(
         title="Coach CO2",
@@ -147,11 +167,26 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             CORSMiddleware,
             allow_origins=settings.cors_origin_list,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type", "Content-Encoding", "Accept-Language"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Content-Encoding",
+                "Accept-Language",
+                "X-Request-ID",
+                "traceparent",
+            ],
+            expose_headers=["X-Request-ID"],
             max_age=600,
         )
     app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(AccessLogMiddleware, templates=lambda: [*app.openapi().get("paths", {}), "/dashboard"])
+    routes = RouteTemplates(lambda: [*app.openapi().get("paths", {}), "/dashboard", "/metrics"])
+    app.add_middleware(AccessLogMiddleware, templates=routes, observers=[metrics.observe_request])
+    # Around everything, 500s included: the trace's span, and outermost the request id.
+    if provider is not None:
+        tracer = tracer_of(provider)
+        wrap_whole_app(app, lambda inner: TracingMiddleware(inner, tracer, routes))
+    wrap_whole_app(app, RequestIdMiddleware)
+    install_metrics(app, metrics)
     for module in (
         service,
         auth,

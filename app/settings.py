@@ -8,13 +8,14 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
     from app.emissions import EmissionPolicy
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/coachco2.db"
+LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 
 
 class Settings(BaseSettings):
@@ -92,6 +93,25 @@ class Settings(BaseSettings):
     # slip past the per-address limits. Behind nginx on the same machine: `127.0.0.1,::1`.
     trusted_proxies: str = ""
     log_format: Literal["json", "text"] = "json"
+    # Prometheus metrics (docs/operations.md). `/metrics` on the API's port answers only to a bearer
+    # token when one is set; without one it is served in development to loopback clients, and in
+    # production not at all (404). A port of their own (bound to `metrics_host`, loopback by default)
+    # serves them apart from the API; `coachco2 worker` uses `worker_metrics_port`.
+    metrics_token: SecretStr | None = Field(default=None, min_length=16)
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # OpenTelemetry traces, exported over OTLP/HTTP when an endpoint is named: the standard
+    # OTEL_EXPORTER_OTLP_ENDPOINT (the collector's base URL) or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT /
+    # COACHCO2_TRACING_ENDPOINT (the full traces URL); OTEL_SDK_DISABLED=true turns them off.
+    tracing_endpoint: str | None = None
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    otel_exporter_otlp_traces_endpoint: str | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+    )
+    otel_sdk_disabled: bool = Field(default=False, validation_alias="OTEL_SDK_DISABLED")
     db_pool_size: int = Field(default=10, ge=1)
     db_echo: bool = False
 
@@ -163,6 +183,9 @@ class Settings(BaseSettings):
                 problems.append("COACHCO2_PRIVACY_POLICY_URL (consent receipts must link the real policy)")
             if "*" in self.cors_origin_list:
                 problems.append("COACHCO2_CORS_ORIGINS=* (name the allowed origins)")
+            own_port = self.metrics_port or self.worker_metrics_port
+            if own_port and self.metrics_host not in LOOPBACK_HOSTS and self.metrics_token is None:
+                problems.append("COACHCO2_METRICS_HOST beyond loopback without COACHCO2_METRICS_TOKEN")
             if problems:
                 raise ValueError("production mode refuses default or unsafe settings: " + "; ".join(problems))
         return self
@@ -188,6 +211,19 @@ class Settings(BaseSettings):
     @property
     def trusted_proxy_list(self) -> list[str]:
         return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
+
+    @property
+    def traces_url(self) -> str | None:
+        """Where spans are sent (OTLP/HTTP), or None when tracing is off."""
+        if self.otel_sdk_disabled:
+            return None
+        explicit = self.tracing_endpoint or self.otel_exporter_otlp_traces_endpoint
+        if explicit:
+            return explicit
+        if self.otel_exporter_otlp_endpoint:
+            # the OTLP exporter specification: a base URL gets the signal's path appended
+            return self.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces"
+        return None
 
     @property
     def is_sqlite(self) -> bool:

@@ -20,8 +20,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
+from opentelemetry import trace
+from opentelemetry.trace import StatusCode, Tracer
 
 from app.core.db import Database
+from app.core.metrics import Metrics
 from app.core.offload import in_process
 from app.emissions import DEFAULT_POLICY, EmissionPolicy
 from app.footprint.service import load_context
@@ -110,6 +113,10 @@ class PipelineWorker:
         # start and about once an hour; only with the deployment's settings (k, delay, time zone).
         self.settings = settings
         self._next_publications = 0.0
+        # Observability, set by whoever runs the worker (app/main.py, `coachco2 worker`): counters of
+        # runs and failures (app/core/metrics.py), and a span around each run when tracing is on.
+        self.metrics: Metrics | None = None
+        self.tracer: Tracer = trace.NoOpTracer()
 
     @classmethod
     def from_settings(cls, db: Database, settings: Settings, **overrides: Any) -> PipelineWorker:
@@ -132,20 +139,44 @@ class PipelineWorker:
         async with self.db.session() as session:
             claims = await store.claim(session, self.owner, self.lease_s, self.batch)
         for claim in claims:
-            try:
-                await self.process_claim(claim, now_s=now_s)
-            except Exception as exc:
-                # The lease is held until the next attempt, backing off, so this person is retried
-                # later (never in a tight loop) and the others are not held up.
-                async with self.db.session() as session:
-                    failures = await store.record_failure(session, claim, type(exc).__name__)
-                    await session.commit()
-                log.exception(
-                    "processing one person's points failed (%d in a row); next attempt in %.0f s",
-                    failures,
-                    store.failure_backoff_s(failures),
-                )
+            # the span names how much was processed, never whose points (no id, no place, no time)
+            with self.tracer.start_as_current_span(
+                "pipeline run",
+                attributes={"coachco2.pending_points": claim.points},
+                record_exception=False,
+                set_status_on_exception=False,
+            ) as span:
+                started = time.perf_counter()
+                try:
+                    done = await self.process_claim(claim, now_s=now_s)
+                except Exception as exc:
+                    span.set_attribute("error.type", type(exc).__qualname__)
+                    span.set_status(StatusCode.ERROR)
+                    self._count_run("failed", started, claim)
+                    # The lease is held until the next attempt, backing off, so this person is retried
+                    # later (never in a tight loop) and the others are not held up.
+                    async with self.db.session() as session:
+                        failures = await store.record_failure(session, claim, type(exc).__name__)
+                        await session.commit()
+                    log.exception(
+                        "processing one person's points failed (%d in a row); next attempt in %.0f s",
+                        failures,
+                        store.failure_backoff_s(failures),
+                    )
+                else:
+                    span.set_attribute("coachco2.outcome", "done" if done else "lease_lost")
+                    self._count_run("done" if done else "lease_lost", started, claim)
         return len(claims)
+
+    def _count_run(self, outcome: str, started: float, claim: Claim) -> None:
+        if self.metrics is None:
+            return
+        self.metrics.worker_runs.labels(outcome).inc()
+        self.metrics.worker_run_duration.observe(time.perf_counter() - started)
+        if outcome == "failed":
+            self.metrics.worker_failures.labels("person").inc()
+        elif outcome == "done":
+            self.metrics.worker_points.inc(claim.points)
 
     async def run_until_idle(self, now_s: float | None = None) -> int:
         total = 0
@@ -248,6 +279,8 @@ class PipelineWorker:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                if self.metrics is not None:
+                    self.metrics.worker_failures.labels("round").inc()
                 log.exception("pipeline run failed; retrying in %.0f s", backoff)
                 processed = 0
                 backoff = min(backoff * 2, 60.0)
