@@ -11,7 +11,7 @@ import os
 import secrets
 import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +30,7 @@ from app.main import create_app
 from app.models import Base, ZoneSet
 from app.settings import Settings
 from app.statistics.zones import GRID_ID
+from tests.support import servers
 
 ADMIN_URL = os.environ.get("COACHCO2_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REQUIRE_POSTGRES = os.environ.get("COACHCO2_TEST_REQUIRE_POSTGRES") == "1"
@@ -66,6 +67,20 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_sep(
             "!", f"PostgreSQL was not reachable: {len(skipped)} tests did not run on PostgreSQL", yellow=True
         )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failing test's report shows the output of the servers it ran (tests/support/servers.py writes
+    it to files, so that passing tests print nothing)."""
+    report = yield
+    if report.failed:
+        report.sections += servers.report_sections()
+    if report.when == "teardown":
+        servers.forget_stopped()
+    return report
 
 
 async def _postgres_reachable() -> str | None:
