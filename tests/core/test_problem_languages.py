@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from app.core.lang import Msg, MsgValueError, negotiate
 from app.core.logs import JsonFormatter, Redact
-from app.core.problems import PROBLEM_TYPES, pydantic_text
+from app.core.problems import PROBLEM_EXTENSIONS, PROBLEM_TYPES, pydantic_text
 from app.main import create_app
 from app.settings import Settings
 from tests.conftest import Person
@@ -314,3 +314,16 @@ def test_pydantic_errors_are_given_in_french_by_type() -> None:
     text = pydantic_text(error)
     assert text.render("en").startswith("The body is not valid JSON: ")
     assert text.render("fr").startswith("Le corps n'est pas un JSON valide : ")
+
+
+async def test_problem_documents_take_extension_members_but_keep_their_own(client: httpx.AsyncClient) -> None:
+    """The hook for members such as a request id: added to every problem, never replacing a standard one."""
+    PROBLEM_EXTENSIONS.append(lambda scope: {"instance": scope["path"], "status": 0})
+    try:
+        missing = await client.get("/v1/nothing-here")
+        refused = await client.delete("/health", headers=FR)
+    finally:
+        PROBLEM_EXTENSIONS.pop()
+    assert missing.json()["instance"] == "/v1/nothing-here" and missing.json()["status"] == 404
+    assert refused.json()["instance"] == "/health" and refused.json()["status"] == 405
+    assert "instance" not in (await client.get("/v1/nothing-here")).json()
