@@ -22,7 +22,10 @@ def _object(properties: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 _LINESTRING = _object(
-    {"type": {"const": "LineString"}, "coordinates": {"type": "array", "items": {"type": "array"}}},
+    {
+        "type": {"const": "LineString"},
+        "coordinates": {"type": "array", "items": {"type": "array", "items": _NUM, "minItems": 2}},
+    },
     "GeoJSON LineString (RFC 7946), [lon, lat] positions, simplified.",
 )
 

@@ -77,7 +77,8 @@ async def list_feeds(session: SessionDep, operator: CurrentOperator) -> TransitF
     openapi_extra={
         "requestBody": {
             "content": {
-                "application/zip": {"schema": {"type": "string", "format": "binary"}},
+                # The raw zip, whatever its Content-Type but multipart (application/zip as well).
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
                 "multipart/form-data": {
                     "schema": {
                         "type": "object",
