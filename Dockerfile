@@ -1,5 +1,6 @@
 # Coach CO2 API. Serves on port 8000; set DATABASE_URL to a postgresql+asyncpg:// URL in production
-# (the default is an embedded SQLite file in the /var/lib/coachco2 volume).
+# (the default is an embedded SQLite file in the /var/lib/coachco2 volume). compose.yaml runs this image as
+# the migrations, the API and the pipeline worker beside PostgreSQL (docs/deployment.md).
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
