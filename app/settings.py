@@ -47,6 +47,13 @@ class Settings(BaseSettings):
     dp_month_epsilon: float = Field(default=10.0, gt=0, le=1000)
     dp_release_epsilon: float = Field(default=0.5, gt=0, le=5)
     territory_bbox: str = "-1.30,46.06,-0.89,46.25"
+    # The operator dashboard's basemap (docs/dashboard.md): a tile URL with {z}, {x} and {y} on one origin
+    # (the page's Content-Security-Policy allows that one), and the credit its provider asks for: text with
+    # <a href> links. OpenStreetMap's tiles by default; IGN's Plan IGN is documented as an option.
+    map_tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    map_tile_attribution: str = (
+        '© <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+    )
     # The OpenPATH app (docs/openpath.md): the study name its opcodes carry (`nrelop_<study>_...`, the
     # name of the deployment configuration the app downloads), the subgroups it accepts (comma-separated),
     # and whether `/profile/create` accepts any well-formed opcode of the study (the app's "join" links
@@ -140,6 +147,20 @@ class Settings(BaseSettings):
                 "territory_bbox covers at most a quarter of a square degree (its grid cells are all published)"
             )
         return value
+
+    @field_validator("map_tile_url")
+    @classmethod
+    def _tile_url(cls, value: str) -> str:
+        from app.dashboard.tiles import check_tile_url
+
+        return check_tile_url(value)
+
+    @field_validator("map_tile_attribution")
+    @classmethod
+    def _tile_attribution(cls, value: str) -> str:
+        from app.dashboard.tiles import check_attribution
+
+        return check_attribution(value)
 
     @field_validator("factor_set")
     @classmethod
