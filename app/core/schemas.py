@@ -224,6 +224,18 @@ def rfc3339(value: datetime | None) -> str | None:
     return text.replace("+00:00", "Z")
 
 
+def rfc3339_local(value: datetime) -> str:
+    """An aware local time as RFC 3339 with its offset (`2026-11-01T00:00:00+01:00`). An offset with
+    seconds cannot be written in RFC 3339 (local mean time before time zones: Paris was +00:09:21 until
+    1911): that instant is written in UTC instead."""
+    offset = value.utcoffset()
+    if offset is None:
+        raise ValueError("a local time needs its offset")
+    if offset % timedelta(minutes=1):
+        return rfc3339(value) or ""
+    return value.isoformat()
+
+
 def rfc3339_ms(ts_ms: int | None) -> str | None:
     if ts_ms is None:
         return None

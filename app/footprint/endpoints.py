@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.deps import AUTH_ERRORS, CurrentUser, SessionDep, SettingsDep
 from app.core.lang import LangDep, Msg
 from app.core.problems import invalid_field
-from app.core.schemas import QueryTime
+from app.core.schemas import QueryTime, rfc3339_local
 from app.emissions.coaching import TRANSPORT_SHARE, TripEnds, recurring, trajectory
 from app.emissions.summary import (
     MAX_PERIODS,
@@ -218,8 +218,8 @@ async def summary(
         )
         out.append(
             PeriodOut(
-                start=p.start.isoformat(),
-                end=p.end.isoformat(),
+                start=rfc3339_local(p.start),
+                end=rfc3339_local(p.end),
                 total=_totals(p.total),
                 by_mode=_by_mode(p.by_mode),
                 by_purpose=_by_purpose(p.by_purpose),
@@ -235,8 +235,8 @@ async def summary(
     return SummaryOut(
         period=period,
         timezone=settings.timezone,
-        from_=(periods[shown].start if shown < len(periods) else start_local).isoformat(),
-        to=end_local.isoformat(),
+        from_=rfc3339_local(periods[shown].start if shown < len(periods) else start_local),
+        to=rfc3339_local(end_local),
         periods=out,
         total=_totals(overall),
         by_mode=_by_mode(overall_mode),

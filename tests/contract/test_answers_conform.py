@@ -80,6 +80,10 @@ async def test_a_persons_answers_match_the_contract(
     pipeline = await check(contract, client, "GET", "/v1/me/pipeline", me)
     assert pipeline["processed_until"] is not None
     await check(contract, client, "GET", "/v1/me/summary", me, params={"period": "day", **RANGE})
+    # Paris kept local mean time (+00:09:21) until 1911: no RFC 3339 offset can say it, UTC does.
+    old = {"period": "year", "from": "1900-06-01T00:00:00Z", "to": "1902-06-01T00:00:00Z"}
+    summary = await check(contract, client, "GET", "/v1/me/summary", me, params=old)
+    assert summary["periods"][0]["start"] == "1899-12-31T23:50:39.000Z"
     await check(contract, client, "GET", "/v1/me/coaching/trajectory", me, params={"year": 2023})
     held = await check(contract, client, "GET", "/v1/me", me)
     assert held["oldest_point"] and held["retention"]["point_retention_days"] > 0
