@@ -4,7 +4,8 @@ written against the generated types (typescript/client.ts) compiles with `tsc --
 
 The tools are pinned in typescript/package.json and package-lock.json and installed with `npm ci` into a
 cache outside the repository (~/.cache/coachco2-contract/<lock digest>), reused while the lock is
-unchanged. Without node and npm the test is skipped, unless COACHCO2_TEST_REQUIRE_NODE=1 (CI)."""
+unchanged. Without node and npm (or when npm cannot install the tools) the test is skipped, unless
+COACHCO2_TEST_REQUIRE_NODE=1 (CI), where that fails."""
 
 from __future__ import annotations
 
@@ -78,7 +79,13 @@ def tools() -> Path:
                 text=True,
                 timeout=600,
             )
-            assert done.returncode == 0, f"npm ci failed:\n{done.stdout}\n{done.stderr}"
+            if done.returncode != 0:
+                shutil.rmtree(staging, ignore_errors=True)
+                # Offline, say: a developer's run goes on without this check, CI's fails.
+                message = f"npm ci could not install the pinned tools:\n{done.stdout}\n{done.stderr}"
+                if REQUIRE_NODE:
+                    pytest.fail(message)
+                pytest.skip(message)
             shutil.rmtree(target, ignore_errors=True)
             staging.rename(target)
     return target
