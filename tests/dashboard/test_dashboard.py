@@ -172,6 +172,18 @@ def served(tmp_path_factory: pytest.TempPathFactory, tiles: TileServer) -> Itera
         yield found
 
 
+@pytest.fixture(scope="module")
+def few(tmp_path_factory: pytest.TempPathFactory, served: Served, tiles: TileServer) -> Iterator[Served]:
+    """A demo of 14 residents (12 consent): on some days fewer than 11 of them travelled, so that the
+    publication hides those days' totals."""
+    env = {**served.env, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('few') / 'demo.db'}"}
+    demo = subprocess.run([COACHCO2, "demo", "--users", "14", "--days", "7", "--seed", "7"], env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert demo.returncode == 0, demo.stderr
+    with running_server(env) as server:
+        yield Served(server.base, demo.stdout.strip().splitlines()[-1], env, tiles)
+
+
 def _upload_sea(found: Served) -> None:
     created = httpx.post(
         f"{found.base}/v1/operator/zone-sets?name=mer", headers=found.headers, json=_zones(SEA)
@@ -466,6 +478,52 @@ def test_hidden_cells_are_drawn_hidden_and_counted_never_as_zero(served: Served,
     assert "hidden (fewer than 11 people)" in text(browser, "legend")
     browser.execute_script("document.querySelectorAll('details').forEach(d => d.open = true)")
     assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+    assert errors(browser) == []
+
+
+def test_a_period_whose_total_is_hidden_is_hatched_not_a_zero(few: Served, browser: Any) -> None:
+    size(browser, 1400, 1000)
+    sign_in(browser, few, "en")
+    choose(browser, "period", "day")
+    month = browser.execute_script("return document.getElementById('month').value")
+    publication = httpx.get(
+        f"{few.base}/v1/operator/publications/grid-500m/{month}", headers=few.headers
+    ).json()
+    hidden_days = [d["day"] for d in publication["tables"]["days"] if d["total"]["suppressed"]]
+    assert hidden_days  # the demo's weekend: too few travellers
+    labels = browser.execute_script("return Chart.getChart('co2-chart').data.labels")
+    drawn = browser.execute_script(
+        "const c = Chart.getChart('co2-chart'); return [c.data.datasets[0].data, "
+        "c.options.plugins.hiddenColumns.indices]"
+    )
+    values, hatched = drawn
+    assert [labels[i] for i in hatched] == hidden_days
+    assert all(values[i] is None for i in hatched)  # no point, no zero
+    quiet = [
+        i for i, day in enumerate(labels) if day not in {d["day"] for d in publication["tables"]["days"]}
+    ]
+    assert quiet and all(values[i] == 0 for i in quiet)  # a day nobody travelled is a true zero
+    assert f"{len(hidden_days)} cells hidden to protect people" in text(browser, "co2-hidden")
+    assert [r[0] for r in table_values(browser, "co2-table")].count("hidden") == len(hidden_days)
+    # On the canvas: stripes down a hidden day's column, nothing but the plot's background on a zero day.
+    colours = browser.execute_script(
+        """const c = Chart.getChart('co2-chart'), ratio = c.currentDevicePixelRatio, area = c.chartArea;
+        return arguments[0].map((i) => {
+          const x = Math.round(c.scales.x.getPixelForValue(i) * ratio), seen = new Set();
+          for (let y = area.top + 20; y < area.bottom - 20; y += 1) {
+            seen.add(c.ctx.getImageData(x + 2, Math.round(y * ratio), 1, 1).data.slice(0, 3).join());
+          }
+          return [...seen];
+        });""",
+        [hatched[0], quiet[len(quiet) // 2]],
+    )
+    stripes = {"241,241,241", "107,107,107"}  # the hatching's light and dark
+    assert stripes <= set(colours[0]) and not stripes & set(colours[1])
+    share = browser.execute_script(
+        "const c = Chart.getChart('share-chart'); return [c.options.plugins.hiddenColumns.indices, "
+        "c.data.datasets.map(d => d.data)]"
+    )
+    assert share[0] == hatched and all(data[i] is None for data in share[1] for i in hatched)
     assert errors(browser) == []
 
 
