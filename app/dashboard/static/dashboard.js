@@ -156,7 +156,6 @@ window.dashboard = state;
 function t(key) { return TEXT[state.lang][key]; }
 function modeName(mode) { return TEXT[state.lang].modes[mode] || mode; }
 function zoneName(code) { return code === "outside" ? t("outside") : code; }
-function kOf() { return (state.data.publication && state.data.publication.k) || 11; }
 
 function number(value, digits) {
   if (value === null || value === undefined) return "–";
