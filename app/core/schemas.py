@@ -230,7 +230,7 @@ def rfc3339_local(value: datetime) -> str:
     1911): that instant is written in UTC instead."""
     offset = value.utcoffset()
     if offset is None:
-        raise ValueError("a local time needs its offset")
+        raise TypeError("a local time needs its offset (an aware datetime)")
     if offset % timedelta(minutes=1):
         return rfc3339(value) or ""
     return value.isoformat()
