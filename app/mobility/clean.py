@@ -73,15 +73,18 @@ def _spikes(pts: PointArrays, params: PipelineParams) -> BoolArray:
     v = step / dt
     # bursts of k consecutive wild fixes (k = 1..MAX_BURST): the run is entered and left too fast
     # while the hop from the fix before to the fix after the run is plausible
+    # a spike is entered and left faster than the lower of the two speed bounds: only those runs
+    # need the hop over them
+    floor = min(params.max_speed_mps, params.spike_min_speed_mps)
     for k in range(1, MAX_BURST + 1):
         if n < k + 2:
             break
-        first = np.arange(1, n - k)  # first fix of the run; the run is first..first+k-1
-        v_in = v[first - 1]
-        v_out = v[first + k - 1]
+        v_min = np.minimum(v[: n - k - 1], v[k : n - 1])  # entering run first..first+k-1, leaving it
+        fast = np.flatnonzero(v_min > floor)
+        first = fast + 1  # first fix of the run; the run is first..first+k-1
+        v_min = v_min[fast]
         skip = haversine_between(pts.lat, pts.lon, first - 1, first + k)
         v_skip = skip / np.maximum(pts.ts_s[first + k] - pts.ts_s[first - 1], 1e-3)
-        v_min = np.minimum(v_in, v_out)
         spike = (v_min > params.max_speed_mps) | (
             (v_min > params.spike_min_speed_mps) & (v_min > params.spike_ratio * v_skip)
         )

@@ -26,6 +26,7 @@ points instead (steps 1 and 3 are skipped). Otherwise:
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,21 +87,58 @@ def _merge_adjacent(runs: list[StepRun]) -> list[StepRun]:
 
 
 def _absorb_short(runs: list[StepRun], t: FloatArray, min_s: float) -> list[StepRun]:
-    """Flip the shortest run under ``min_s`` to its neighbours' class until none is left."""
+    """Flip the shortest run under ``min_s`` to its neighbours' class until none is left.
+
+    The shortest run (the earliest of equals) goes first; an interior run takes the class of its
+    longer neighbour (the one before on a tie), an end run that of its only neighbour, and runs of
+    one class side by side then merge. The runs are a linked list and the short ones a heap, so a
+    trip of many runs costs n log n, not n squared.
+    """
     runs = _merge_adjacent(runs)
-    while len(runs) > 1:
-        durs = [r.duration(t) for r in runs]
-        k = int(np.argmin(durs))
-        if durs[k] >= min_s:
-            break
-        if k == 0:
-            runs[0].kind = runs[1].kind
-        elif k == len(runs) - 1:
-            runs[k].kind = runs[k - 1].kind
+    n = len(runs)
+    first = [r.first for r in runs]
+    last = [r.last for r in runs]
+    kind = [r.kind for r in runs]
+    durs: list[float] = (t[np.array(last, dtype=np.intp) + 1] - t[np.array(first, dtype=np.intp)]).tolist()
+    before = list(range(-1, n - 1))
+    after = [*range(1, n), -1]
+    alive = [True] * n
+    short = [(d, i) for i, d in enumerate(durs) if d < min_s]  # (duration, position): the earliest on ties
+    heapq.heapify(short)
+    left = n
+    while left > 1 and short:
+        d, k = heapq.heappop(short)
+        if not alive[k] or d != durs[k]:
+            continue  # merged since: a longer run now, queued again if still short
+        p, q = before[k], after[k]
+        if p == -1:
+            kind[k] = kind[q]
+        elif q == -1:
+            kind[k] = kind[p]
         else:
-            runs[k].kind = runs[k - 1].kind if durs[k - 1] >= durs[k + 1] else runs[k + 1].kind
-        runs = _merge_adjacent(runs)
-    return runs
+            kind[k] = kind[p] if durs[p] >= durs[q] else kind[q]
+        # neighbours were of other classes than each run: only k and its neighbours merge now
+        a = p if p != -1 and kind[p] == kind[k] else k
+        b = q if q != -1 and kind[q] == kind[k] else k
+        last[a] = last[b]
+        kind[a] = kind[k]
+        i = after[a]
+        while i != after[b]:
+            alive[i] = False
+            left -= 1
+            i = after[i]
+        after[a] = after[b]
+        if after[b] != -1:
+            before[after[b]] = a
+        durs[a] = float(t[last[a] + 1] - t[first[a]])
+        if durs[a] < min_s:
+            heapq.heappush(short, (durs[a], a))
+    out: list[StepRun] = []
+    i = 0 if n else -1
+    while i != -1:
+        out.append(StepRun(first[i], last[i], kind[i]))
+        i = after[i]
+    return out
 
 
 #: activity families of steps, from the phone's hints

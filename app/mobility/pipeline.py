@@ -386,7 +386,7 @@ def _make_leg(
     else:
         slon, slat = np.repeat(lon[a : b + 1], 2), np.repeat(lat[a : b + 1], 2)
     dist = float(geodesic_steps(slat, slon).sum())
-    coords = [(float(o), float(a_)) for o, a_ in zip(slon, slat, strict=True)]
+    coords = list(zip(slon.tolist(), slat.tolist(), strict=True))
     if len(coords) < 2:
         coords = coords * 2
     return Leg(

@@ -103,6 +103,8 @@ def _runs(mask: BoolArray) -> list[Span]:
 WINDOW_SAMPLES = 32
 #: fixes handled at once by the dwell test (memory: CHUNK x WINDOW_SAMPLES distances)
 CHUNK = 65_536
+#: the first look at a dwell window takes every PROBE_STRIDE-th of its samples
+PROBE_STRIDE = 4
 #: share of the dwell time the close points must span (one sampling interval of a 30 s phone
 #: may be lost to a bad fix at the start of the window)
 STAY_INLIER_SPAN = 0.8
@@ -118,6 +120,42 @@ def dwell_windows(
     """Dwell windows as inclusive index ranges ``(first, last)`` (see :func:`_dwell_evidence`)."""
     lo, _, hi = _dwell_evidence(t, x, y, params, session_first)
     return lo, hi
+
+
+def _window_samples(
+    t: FloatArray,
+    x: FloatArray,
+    y: FloatArray,
+    cc: IntArray,
+    w: IntArray,
+    j: IntArray,
+    params: PipelineParams,
+) -> tuple[IntArray, FloatArray, IntArray]:
+    """Samples ``j`` (of 1..WINDOW_SAMPLES) of the dwell windows of fixes ``cc`` (widths ``w``, in
+    fixes): how many lie farther than the radius from their fix, the time of the earliest within it
+    (inf when none), and how many samples were looked at."""
+    wc = w[:, None]
+    jr = j[None, :]
+    # ceil(w * j / WINDOW_SAMPLES) in integers: the samples spread evenly, the last one the earliest fix
+    offsets = np.where(
+        wc <= WINDOW_SAMPLES, np.minimum(jr, wc), (wc * jr + WINDOW_SAMPLES - 1) // WINDOW_SAMPLES
+    )
+    used = (jr <= wc) | (wc > WINDOW_SAMPLES)
+    others = cc[:, None] - offsets
+    dx = x[others] - x[cc, None]
+    dy = y[others] - y[cc, None]
+    # squared distances against the squared radius, and the exact distance for the few that fall so
+    # close to the radius that rounding could decide
+    r2 = params.stay_radius_m**2
+    d2 = dx * dx + dy * dy
+    inlier = d2 <= r2
+    close = np.abs(d2 - r2) <= 1e-9 * r2
+    if close.any():
+        inlier[close] = np.hypot(dx[close], dy[close]) <= params.stay_radius_m
+    inlier &= used
+    count = used.sum(axis=1)
+    earliest = np.where(inlier, t[others], np.inf).min(axis=1)
+    return count - inlier.sum(axis=1), earliest, count
 
 
 def _dwell_evidence(
@@ -154,32 +192,31 @@ def _dwell_evidence(
     width = c - k
     # distances from c to WINDOW_SAMPLES points spread evenly over its window (all of them when
     # the window is short, as with phones at 30 s); the earliest point is always among them
-    within = np.empty(n)
-    span = np.empty(n)
-    j = np.arange(1, WINDOW_SAMPLES + 1)[None, :]
-    for lo in range(0, n, CHUNK):  # bounded memory for long histories
-        cc = c[lo : lo + CHUNK]
-        w = np.maximum(width[cc], 1)[:, None]
-        offsets = np.where(
-            w <= WINDOW_SAMPLES, np.minimum(j, w), np.ceil(w * j / WINDOW_SAMPLES).astype(np.intp)
-        )
-        used = (j <= w) | (w > WINDOW_SAMPLES)
-        others = cc[:, None] - offsets
-        d = np.hypot(x[others] - x[cc, None], y[others] - y[cc, None])
-        inlier = (d <= params.stay_radius_m) & used
-        within[cc] = inlier.sum(axis=1) / used.sum(axis=1)
+    w = np.maximum(width, 1)
+    need = params.stay_inlier_share - 1e-9
+    probe = np.arange(PROBE_STRIDE, WINDOW_SAMPLES + 1, PROBE_STRIDE)
+    every = np.arange(1, WINDOW_SAMPLES + 1)
+    found: list[tuple[IntArray, FloatArray]] = []
+    candidates = np.flatnonzero(valid & (c > 0))
+    for lo in range(0, candidates.size, CHUNK):  # bounded memory for long histories
+        cc = candidates[lo : lo + CHUNK]
+        # a first look at every PROBE_STRIDE-th sample: a window with too many far samples among
+        # those cannot be a dwell whatever the others say (most fixes of a trip stop here); the
+        # windows left are judged on all their samples
+        far, _, _ = _window_samples(t, x, y, cc, w[cc], probe, params)
+        count = np.minimum(w[cc], WINDOW_SAMPLES)
+        cc = cc[(count - far) / count >= need]
+        far, earliest, count = _window_samples(t, x, y, cc, w[cc], every, params)
+        within = (count - far) / count
         # the close points themselves must span most of the dwell time: one far fix before a gap
         # (the platform before a metro ride) does not make the next minute a stay
-        earliest = np.where(inlier, t[others], np.inf).min(axis=1)
-        span[cc] = t[cc] - np.minimum(earliest, t[cc])
-    ok = (
-        valid
-        & (c > 0)
-        & (within >= params.stay_inlier_share - 1e-9)
-        & (span >= STAY_INLIER_SPAN * params.stay_min_duration_s)
-    )
-    first_inlier = np.minimum(np.searchsorted(t, t - span), c)
-    return k[ok], first_inlier[ok], c[ok]
+        span = t[cc] - np.minimum(earliest, t[cc])
+        ok = (within >= need) & (span >= STAY_INLIER_SPAN * params.stay_min_duration_s)
+        found.append((cc[ok], span[ok]))
+    last = np.concatenate([f[0] for f in found]) if found else np.zeros(0, dtype=np.intp)
+    span = np.concatenate([f[1] for f in found]) if found else np.zeros(0)
+    first_inlier = np.minimum(np.searchsorted(t, t[last] - span), last)
+    return k[last], first_inlier, last
 
 
 def segment(
