@@ -1,4 +1,4 @@
-"""Ingest: turn a validated batch into columns and store it in one transaction.
+"""Ingest: store a batch read into columns (app/ingest/reader.py) in one transaction.
 
 Points that repeat a time already held (or repeated within the batch) are duplicates: the first one wins,
 so a phone may resend a batch after a lost answer without creating anything twice.
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ingest import repository as store
+from app.ingest.reader import Batch
 from app.ingest.repository import ActivityColumns, PointColumns
-from app.ingest.schemas import ActivityIn, LocationBatchIn, PointIn
 
 
 @dataclass(frozen=True)
@@ -21,16 +21,6 @@ class IngestResult:
     accepted: int
     duplicates: int
     activities_received: int
-
-
-def point_columns(points: list[PointIn]) -> PointColumns:
-    return PointColumns.from_rows(
-        (p.ts, p.lat, p.lon, p.accuracy, p.altitude, p.speed, p.heading) for p in points
-    )
-
-
-def activity_columns(activities: list[ActivityIn]) -> ActivityColumns:
-    return ActivityColumns.from_rows((a.ts, a.type.value, a.confidence) for a in activities)
 
 
 async def store_columns(
@@ -45,12 +35,12 @@ async def store_columns(
     return accepted
 
 
-async def ingest_batch(session: AsyncSession, user_id: uuid.UUID, batch: LocationBatchIn) -> IngestResult:
+async def ingest_batch(session: AsyncSession, user_id: uuid.UUID, batch: Batch) -> IngestResult:
     """Store a batch and count it for the pipeline; commits, so a 202 means it is on disk."""
-    cols = point_columns(batch.points)
-    acts = activity_columns(batch.activities)
-    accepted = await store_columns(session, user_id, cols, acts)
+    accepted = await store_columns(session, user_id, batch.points, batch.activities)
     await session.commit()
     return IngestResult(
-        accepted=accepted, duplicates=len(batch.points) - accepted, activities_received=len(acts)
+        accepted=accepted,
+        duplicates=batch.points_sent - accepted,
+        activities_received=len(batch.activities),
     )
