@@ -7,14 +7,20 @@ distances are geodesic on the WGS 84 ellipsoid.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 from pyproj import Geod, Transformer
 
+from app.mobility.numeric import median
 from app.mobility.types import FloatArray
 
 GEOD = Geod(ellps="WGS84")
+#: mean Earth radius (m, IUGG), of the spherical distances
+EARTH_RADIUS_M = 6_371_008.8
+#: this thread's transformers (:meth:`Projection.utm`)
+_THREAD = threading.local()
 
 
 def utm_epsg(lat: float, lon: float) -> int:
@@ -33,11 +39,20 @@ class Projection:
     @staticmethod
     def for_points(lat: FloatArray, lon: FloatArray) -> Projection:
         """The UTM zone of the median position of the points (zone 31N when empty)."""
-        epsg = utm_epsg(float(np.median(lat)), float(np.median(lon))) if lat.size else 32631
-        return Projection(
-            Transformer.from_crs(4326, epsg, always_xy=True),
-            Transformer.from_crs(epsg, 4326, always_xy=True),
-        )
+        epsg = utm_epsg(median(lat), median(lon)) if lat.size else 32631
+        return Projection.utm(epsg)
+
+    @staticmethod
+    def utm(epsg: int) -> Projection:
+        """The pair for a UTM zone, made once per thread (a transformer is not to be shared between
+        threads, and making one costs more than projecting a day of points)."""
+        made: dict[int, Projection] = _THREAD.__dict__.setdefault("projections", {})
+        if epsg not in made:
+            made[epsg] = Projection(
+                Transformer.from_crs(4326, epsg, always_xy=True),
+                Transformer.from_crs(epsg, 4326, always_xy=True),
+            )
+        return made[epsg]
 
     def to_xy(self, lat: FloatArray, lon: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Projected metres (x east, y north)."""
@@ -66,7 +81,12 @@ def haversine_steps(lat: FloatArray, lon: FloatArray) -> FloatArray:
     """
     if lat.size < 2:
         return np.zeros(0)
-    return haversine_between(lat, lon, np.arange(lat.size - 1), np.arange(1, lat.size))
+    # haversine_between's arithmetic on neighbours, each latitude's cosine taken once
+    p = np.radians(lat)
+    cos_p = np.cos(p)
+    dp, dl = p[1:] - p[:-1], np.radians(lon[1:] - lon[:-1])
+    h = np.sin(dp / 2) ** 2 + cos_p[:-1] * cos_p[1:] * np.sin(dl / 2) ** 2
+    return np.asarray(2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(h))), dtype=np.float64)
 
 
 def haversine_between(lat: FloatArray, lon: FloatArray, i: np.ndarray, j: np.ndarray) -> FloatArray:
@@ -76,7 +96,7 @@ def haversine_between(lat: FloatArray, lon: FloatArray, i: np.ndarray, j: np.nda
     p1, p2 = np.radians(lat[i]), np.radians(lat[j])
     dp, dl = p2 - p1, np.radians(lon[j] - lon[i])
     h = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return np.asarray(2 * 6_371_008.8 * np.arcsin(np.minimum(1.0, np.sqrt(h))), dtype=np.float64)
+    return np.asarray(2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(h))), dtype=np.float64)
 
 
 def geodesic_between(lat: FloatArray, lon: FloatArray, i: np.ndarray, j: np.ndarray) -> FloatArray:

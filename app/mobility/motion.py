@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
+from app.mobility.numeric import percentile
 from app.mobility.params import DEFAULT_PARAMS, PipelineParams
 from app.mobility.types import FloatArray
 
@@ -158,7 +159,7 @@ def motion_features(
     on = ~gap[step_of]
     vg = np.interp(grid, t, v)[on]
     stopped_g = vg < params.stop_speed_mps
-    stop_share = float(stopped_g.mean()) if vg.size else 0.0
+    stop_share = np.count_nonzero(stopped_g) / vg.size if vg.size else 0.0
     # stop episodes (Zheng et al. 2008 stop rate), with hysteresis: a stop ends only once the
     # speed is back above twice the stop speed, so GPS jitter while stopped is one stop
     decided = np.flatnonzero(stopped_g | (vg > 2.0 * params.stop_speed_mps))
@@ -172,7 +173,7 @@ def motion_features(
     v85 = pct(0.85)
     moving_g = vg > PLATEAU_MOVING_MPS
     plateau = np.abs(vg[moving_g] - v85) <= PLATEAU_BAND * v85
-    plateau_share = float(plateau.mean()) if plateau.size else 0.0
+    plateau_share = np.count_nonzero(plateau) / plateau.size if plateau.size else 0.0
     turns = _turns(x, y, params)
     chord = float(np.hypot(x[-1] - x[0], y[-1] - y[0]))
     return MotionFeatures(
@@ -190,7 +191,7 @@ def motion_features(
         stop_rate_per_km=starts / km,
         heading_rate_per_km=turns / km,
         velocity_change_rate_per_km=vcr / km,
-        accel_p90=float(np.percentile(acc_ok, 90)) if acc_ok.size else 0.0,
+        accel_p90=percentile(acc_ok, 90) if acc_ok.size else 0.0,
         straightness=chord / distance if distance > 0 else 1.0,
         plateau_share=plateau_share,
     )

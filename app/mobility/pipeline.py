@@ -18,6 +18,7 @@ from app.mobility.geo import Projection, geodesic_steps
 from app.mobility.legs import change_points
 from app.mobility.modes import FAMILY, ModeGuess, activity_shares, infer_mode
 from app.mobility.motion import motion_features, window_speed
+from app.mobility.numeric import median
 from app.mobility.params import DEFAULT_PARAMS, PipelineParams
 from app.mobility.personal import PersonalModel, leg_features, personal_guess
 from app.mobility.stays import Span, move_extent, segment
@@ -149,8 +150,8 @@ def _make_stay(pts: PointArrays, s: Span, next_trip_start: float | None, params:
     return Stay(
         float(t[s.first]),
         end,
-        float(np.median(pts.lat[s.first : s.last + 1])),
-        float(np.median(pts.lon[s.first : s.last + 1])),
+        median(pts.lat[s.first : s.last + 1]),
+        median(pts.lon[s.first : s.last + 1]),
     )
 
 
@@ -226,13 +227,9 @@ def _build_trip(
     lat, lon = pts.lat[sl], pts.lon[sl]
     v = window_speed(t, tx, ty, params)
     parts = _legs_of_trip(t, tx, ty, v, activities, params, net, personal)
-    legs = [_make_leg(p, t, tx, ty, lat, lon, proj, params) for p in parts]
-    if not legs:
-        legs = [
-            _make_leg(
-                _Part(0, max(t.size - 2, 0), ModeGuess("unknown", 0.0)), t, tx, ty, lat, lon, proj, params
-            )
-        ]
+    if not parts:
+        parts = [_Part(0, max(t.size - 2, 0), ModeGuess("unknown", 0.0))]
+    legs = _make_legs(parts, t, tx, ty, lat, lon, proj, params)
     lead_s = 0.0
     if after_gap:
         i = mv.first
@@ -359,8 +356,8 @@ def _smooth_sandwiches(parts: list[_Part], t: FloatArray) -> list[_Part]:
     return parts
 
 
-def _make_leg(
-    p: _Part,
+def _make_legs(
+    parts: list[_Part],
     t: FloatArray,
     x: FloatArray,
     y: FloatArray,
@@ -368,36 +365,55 @@ def _make_leg(
     lon: FloatArray,
     proj: Projection,
     params: PipelineParams,
-) -> Leg:
-    """A leg covering fixes ``first..last + 1`` of the trip. Its line is simplified with shapely
-    (Douglas-Peucker, ``simplify_tolerance_m`` in projected metres) and its distance is geodesic
-    along that line, which also drops GPS zig-zags smaller than the tolerance."""
-    a, b = p.first, min(p.last + 1, t.size - 1)
-    lx, ly = x[a : b + 1], y[a : b + 1]
-    if lx.size >= 2:
+) -> list[Leg]:
+    """The legs of a trip, each covering fixes ``first..last + 1`` of it. A leg's line is simplified
+    with shapely (Douglas-Peucker, ``simplify_tolerance_m`` in projected metres) and its distance is
+    geodesic along that line, which also drops GPS zig-zags smaller than the tolerance. The trip's
+    lines go through shapely, pyproj and the geodesic at once."""
+    ends = [(p.first, min(p.last + 1, t.size - 1)) for p in parts]
+    lines = [k for k, (a, b) in enumerate(ends) if b > a]
+    line_lon: list[FloatArray] = []
+    line_lat: list[FloatArray] = []
+    if lines:
+        take = np.concatenate([np.arange(ends[k][0], ends[k][1] + 1) for k in lines])
+        which = np.repeat(np.arange(len(lines)), [ends[k][1] - ends[k][0] + 1 for k in lines])
         # Douglas-Peucker without topology repair: a track may cross itself, and the repair is slow.
-        line = shapely.simplify(
-            shapely.linestrings(np.column_stack((lx, ly))),
+        simple = shapely.simplify(
+            shapely.linestrings(np.column_stack((x[take], y[take])), indices=which),
             params.simplify_tolerance_m,
             preserve_topology=False,
         )
-        xy = np.asarray(shapely.get_coordinates(line))
+        xy, of = shapely.get_coordinates(simple, return_index=True)
         slon, slat = proj.to_lonlat(xy[:, 0], xy[:, 1])
-    else:
-        slon, slat = np.repeat(lon[a : b + 1], 2), np.repeat(lat[a : b + 1], 2)
-    dist = float(geodesic_steps(slat, slon).sum())
-    coords = list(zip(slon.tolist(), slat.tolist(), strict=True))
-    if len(coords) < 2:
-        coords = coords * 2
-    return Leg(
-        start_ts_s=float(t[a]),
-        end_ts_s=float(t[b]),
-        mode=p.guess.mode,
-        mode_source=p.guess.source,
-        confidence=float(np.clip(p.guess.confidence, 0.0, 1.0)),
-        distance_m=dist,
-        coordinates=coords,
-        point_count=int(b - a + 1),
-        reasons=p.guess.reasons,
-        features=dict(p.guess.features),
-    )
+        cut = np.searchsorted(of, np.arange(1, len(lines))).tolist()
+        line_lon, line_lat = np.split(slon, cut), np.split(slat, cut)
+        steps = geodesic_steps(slat, slon)  # the steps between two lines are never read
+        bounds = [0, *cut, slon.size]
+    geometry: dict[int, tuple[FloatArray, FloatArray, float]] = {}
+    for i, k in enumerate(lines):
+        geometry[k] = (line_lon[i], line_lat[i], float(steps[bounds[i] : bounds[i + 1] - 1].sum()))
+    legs: list[Leg] = []
+    for k, (p, (a, b)) in enumerate(zip(parts, ends, strict=True)):
+        if k in geometry:
+            llon, llat, dist = geometry[k]
+        else:
+            llon, llat = np.repeat(lon[a : b + 1], 2), np.repeat(lat[a : b + 1], 2)
+            dist = float(geodesic_steps(llat, llon).sum())
+        coords = list(zip(llon.tolist(), llat.tolist(), strict=True))
+        if len(coords) < 2:
+            coords = coords * 2
+        legs.append(
+            Leg(
+                start_ts_s=float(t[a]),
+                end_ts_s=float(t[b]),
+                mode=p.guess.mode,
+                mode_source=p.guess.source,
+                confidence=float(np.clip(p.guess.confidence, 0.0, 1.0)),
+                distance_m=dist,
+                coordinates=coords,
+                point_count=int(b - a + 1),
+                reasons=p.guess.reasons,
+                features=dict(p.guess.features),
+            )
+        )
+    return legs

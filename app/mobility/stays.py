@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.mobility.numeric import median
 from app.mobility.params import DEFAULT_PARAMS, PipelineParams
 from app.mobility.types import BoolArray, FloatArray, IntArray
 
@@ -340,18 +341,12 @@ def _window_chains(
     if lo.size == 0:
         return []
     start = lo_in if params.stay_split_places else lo - 1  # lo - 1: touching windows chain
-    chains: list[tuple[int, int]] = []
-    first = 0
-    end = int(hi[0])
-    for w in range(1, lo.size):
-        if start[w] > end:
-            chains.append((first, w - 1))
-            first = w
-            end = int(hi[w])
-        else:
-            end = max(end, int(hi[w]))
-    chains.append((first, lo.size - 1))
-    return chains
+    # ``hi`` increases, so a chain reaches the last fix of its last window: a window starts a new
+    # chain when it starts after the window before it ends
+    new_chain = np.flatnonzero(start[1:] > hi[:-1]) + 1
+    firsts = np.concatenate(([0], new_chain)).tolist()
+    lasts = np.concatenate((new_chain - 1, [lo.size - 1])).tolist()
+    return list(zip(firsts, lasts, strict=True))
 
 
 def move_extent(t: FloatArray, x: FloatArray, y: FloatArray, mv: Span, params: PipelineParams) -> float:
@@ -377,9 +372,18 @@ def move_extent(t: FloatArray, x: FloatArray, y: FloatArray, mv: Span, params: P
 
 def _longest_silence(t: FloatArray, awake_ts: FloatArray) -> FloatArray:
     """Longest interval without any sign of tracking inside each step ``(t[i], t[i+1])``."""
-    marks = np.union1d(t, awake_ts)
-    lo = np.searchsorted(marks, t[:-1])
-    hi = np.searchsorted(marks, t[1:])
+    at = np.searchsorted(awake_ts, t)
+    if (
+        awake_ts.size
+        and at[-1] < awake_ts.size
+        and np.array_equal(awake_ts[at], t)
+        and bool(np.all(np.diff(awake_ts) > 0))
+    ):
+        marks = awake_ts  # every fix is among the signs already (the pipeline's case)
+    else:
+        marks = np.union1d(t, awake_ts)
+        at = np.searchsorted(marks, t)
+    lo, hi = at[:-1], at[1:]
     gaps = np.diff(marks)
     if gaps.size == 0:
         return np.diff(t)
@@ -413,7 +417,7 @@ def _arrival(
     mid = int(np.searchsorted(t, mid_t))
     xs = x[run.first : run.last + 1]
     ys = y[run.first : run.last + 1]
-    cx, cy = float(np.median(xs)), float(np.median(ys))
+    cx, cy = median(xs), median(ys)
     near_m = params.stay_radius_m / 2.0 + slack[run.first : run.last + 1]
     near = np.flatnonzero(np.hypot(xs - cx, ys - cy) <= near_m)
     if params.stay_start_at_window_middle:
@@ -432,18 +436,25 @@ def _merge_stays(
     """Merge consecutive stays with no kept move between them when they are the same place."""
     if not stays:
         return []
-    move_starts = np.array([m.first for m in moves], dtype=np.intp)
+    move_starts = np.array([m.first for m in moves], dtype=np.intp)  # in time order
+    centres: dict[tuple[int, int], tuple[float, float]] = {}
+
+    def centre(span: Span) -> tuple[float, float]:
+        key = (span.first, span.last)
+        if key not in centres:
+            centres[key] = (
+                median(x[span.first : span.last + 1]),
+                median(y[span.first : span.last + 1]),
+            )
+        return centres[key]
+
     merged = [stays[0]]
     for s in stays[1:]:
         prev = merged[-1]
-        between = move_starts.size and bool(np.any((move_starts >= prev.first) & (move_starts < s.first)))
-        same_place = (
-            np.hypot(
-                np.median(x[prev.first : prev.last + 1]) - np.median(x[s.first : s.last + 1]),
-                np.median(y[prev.first : prev.last + 1]) - np.median(y[s.first : s.last + 1]),
-            )
-            <= params.stay_radius_m
-        )
+        i = int(np.searchsorted(move_starts, prev.first))
+        between = i < move_starts.size and move_starts[i] < s.first
+        (px, py), (sx, sy) = centre(prev), centre(s)
+        same_place = np.hypot(px - sx, py - sy) <= params.stay_radius_m
         if not between and same_place:
             merged[-1] = Span(prev.first, s.last, prev.evidence_first)
         else:
