@@ -575,6 +575,45 @@ class RollupMonthly(Base):
     co2e_g: Mapped[float] = mapped_column(sa.Double)
 
 
+class StatsCell(Base):
+    """The territory's monthly totals per zone set, local month and mode (`mode` "" for all modes), as a
+    monthly release bounds them: each consenting person-month's contribution scaled down to the caps and
+    floored to whole units (milli-trips, metres, grams), summed; `people` counts the person-months behind.
+
+    Kept up to date with every change to a person's monthly rollups, consent or account, so that a release
+    over whole months reads cells and months, not people or trips. `shard` (from the person's id) spreads
+    the updates of people processed at the same moment over several rows; a read sums the shards."""
+
+    __tablename__ = "stats_cells"
+
+    zone_set_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("zone_sets.id", ondelete="CASCADE"), primary_key=True
+    )
+    month: Mapped[int] = mapped_column(sa.Integer, primary_key=True)  # local month as YYYYMM
+    mode: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    shard: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True)
+    people: Mapped[int] = mapped_column(sa.Integer)
+    milli_trips: Mapped[int] = mapped_column(sa.BigInteger)
+    distance_m: Mapped[int] = mapped_column(sa.BigInteger)
+    co2e_g: Mapped[int] = mapped_column(sa.BigInteger)
+
+
+class StatsPersonMonth(Base):
+    """The local months in which a person has monthly rollups over a zone set: who a release over whole
+    months counts (for their access log), read without the rollups."""
+
+    __tablename__ = "stats_person_months"
+    __table_args__ = (sa.Index("ix_stats_person_months_zone_set_id_month", "zone_set_id", "month"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    zone_set_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("zone_sets.id", ondelete="CASCADE"), primary_key=True
+    )
+    month: Mapped[int] = mapped_column(sa.Integer, primary_key=True)  # local month as YYYYMM
+
+
 class TransitFeed(Base):
     """A public transport network the territory's operator published (a GTFS feed), by name."""
 

@@ -29,11 +29,13 @@ from app.models import (
     RollupMonthly,
     StagedActivity,
     StagedPoint,
+    StatsPersonMonth,
     Trip,
     User,
     UserProfile,
     utcnow,
 )
+from app.statistics import repository as statistics_store
 
 AnySelect = sa.Select[*tuple[Any, ...]]
 
@@ -85,7 +87,8 @@ async def consent_events(
 async def set_consent(
     session: AsyncSession, user_id: uuid.UUID, purpose: str, granted: bool, event: ConsentEvent
 ) -> None:
-    current = await session.get(Consent, (user_id, purpose))
+    current = await session.get(Consent, (user_id, purpose), with_for_update=True)
+    was_granted = current is not None and current.granted
     if current is None:
         session.add(Consent(user_id=user_id, purpose=purpose, granted=granted, updated_at=event.at))
     else:
@@ -93,6 +96,8 @@ async def set_consent(
         current.updated_at = event.at
     session.add(event)
     await session.flush()
+    if purpose == statistics_store.PURPOSE and was_granted != granted:
+        await statistics_store.consent_changed(session, user_id, granted)
 
 
 async def zones(session: AsyncSession, user_id: uuid.UUID) -> list[PrivacyZone]:
@@ -138,9 +143,10 @@ async def erase(session: AsyncSession, user_id: uuid.UUID) -> None:
 
     The foreign keys cascade as well; deleting explicitly keeps erasure complete even where a store runs
     without foreign-key enforcement."""
+    await statistics_store.person_erased(session, user_id)
     for model in (Leg, Trip, LocationPoint, MotionActivity, PipelineState, UserProfile, ConsentEvent, Consent,
                   PrivacyZone, AccessLogEntry, StagedPoint, StagedActivity, Import, Rollup, RollupMonthly,
-                  OpenpathInput, OpenpathOpcode, ApiToken):  # fmt: skip
+                  StatsPersonMonth, OpenpathInput, OpenpathOpcode, ApiToken):  # fmt: skip
         column = model.__table__.c.user_id
         await session.execute(sa.delete(model).where(column == user_id))
     await session.execute(sa.delete(User).where(User.id == user_id))

@@ -47,6 +47,9 @@ from app.statistics.disclosure import Caps
 
 # Whole units the measures are counted in before noise: milli-trips, metres, grams.
 TRIP_UNITS = 1000
+# Far above the rounding of sums of doubles (at most a few 1e-9 on figures under the caps), far below a
+# unit: a person-month's floored rows still never sum above the cap while it has fewer than 10^6 rows.
+FLOOR_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -115,15 +118,7 @@ def bound(
     cell, person, month, raw = cell[keep], person[keep], month[keep], raw[keep]
     # One group per person-month: its totals, and the scale that brings them under the caps.
     _, unit = np.unique(np.stack([person, month]), axis=1, return_inverse=True)
-    unit = unit.reshape(-1)
-    limits = np.array([caps.trips, caps.distance_m, caps.co2e_g])
-    totals = np.zeros((int(unit.max()) + 1 if unit.size else 0, 3))
-    np.add.at(totals, unit, raw)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scale = np.where(totals > limits, limits / totals, 1.0)
-    per_unit = np.array([TRIP_UNITS, 1.0, 1.0])
-    # Floor each row, in whole units: a person-month's floored rows never sum above the cap.
-    scaled = np.floor(raw * scale[unit] * per_unit).astype(np.int64)
+    scaled = capped_units(raw, unit.reshape(-1), caps)
     for column, name in enumerate(("trips", "passenger_km", "co2e_g")):
         values[name] = np.bincount(cell, weights=scaled[:, column], minlength=n).astype(np.int64)
     # Distinct people per cell: one (cell, person) pair counts once, whatever its months.
@@ -131,6 +126,45 @@ def bound(
     values["people"] = np.bincount(pairs[0], minlength=n).astype(np.int64)
     names = {i: p for p, i in persons.items()}
     return Bounded(list(keys), values, {names[int(i)] for i in np.unique(person)})
+
+
+def add_bounded(
+    bounded: Bounded, cells: Sequence[tuple[Hashable, int, int, int, int]], people: Sequence[Hashable]
+) -> None:
+    """Add cells already bounded (key, people, milli-trips, metres, grams) to a release's sums, in place,
+    with the people behind them; a key outside the release counts as `bound` counts it."""
+    index = {key: i for i, key in enumerate(bounded.keys)}
+    outside = index.get("outside")
+    for key, persons, milli_trips, distance, co2e in cells:
+        at = index.get(key, outside)
+        if at is None:
+            continue
+        bounded.values["people"][at] += persons
+        bounded.values["trips"][at] += milli_trips
+        bounded.values["passenger_km"][at] += distance
+        bounded.values["co2e_g"][at] += co2e
+    bounded.people.update(people)
+
+
+def capped_units(
+    raw: npt.NDArray[np.float64], unit: npt.NDArray[np.int64], caps: Caps
+) -> npt.NDArray[np.int64]:
+    """Rows of (trips, distance_m, co2e_g), each group of rows sharing a `unit` (one person-month) scaled
+    down so that its totals stay under the caps, then floored to whole units (milli-trips, metres, grams):
+    a person-month's floored rows never sum above the cap. NaN and negative figures count as 0.
+
+    The one arithmetic of a person-month's contribution: releases (`bound`) and the territory's monthly
+    totals kept up to date (`app.statistics.repository`) both use it, so they give the same figures."""
+    raw = np.clip(np.nan_to_num(raw, nan=0.0, posinf=0.0, neginf=0.0), 0.0, None)
+    limits = np.array([caps.trips, caps.distance_m, caps.co2e_g])
+    totals = np.zeros((int(unit.max()) + 1 if unit.size else 0, 3))
+    np.add.at(totals, unit, raw)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(totals > limits, limits / totals, 1.0)
+    per_unit = np.array([TRIP_UNITS, 1.0, 1.0])
+    # A figure within FLOOR_TOLERANCE below a whole unit is that unit: a capped person-month's figure is
+    # the cap itself, not one unit less or not depending on the order in which the database summed.
+    return np.asarray(np.floor(raw * scale[unit] * per_unit + FLOOR_TOLERANCE), dtype=np.int64)
 
 
 @lru_cache(maxsize=256)

@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
+import numpy.typing as npt
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,13 +23,23 @@ from app.models import (
     Publication,
     Rollup,
     RollupMonthly,
+    StatsCell,
+    StatsPersonMonth,
     Trip,
     Zone,
     ZoneSet,
 )
+from app.statistics.disclosure import Caps
+from app.statistics.privacy import capped_units
 from app.statistics.zones import SharedTrip, ZoneIndex, ZoneShape, rollup_rows
 
 PURPOSE = "territory_statistics"
+#: The most one person-month adds to a release (app/statistics/service.py reads them here, so that the
+#: monthly totals kept in `stats_cells` are bounded as releases bound them).
+CAPS = Caps()
+#: How many rows each cell of `stats_cells` is spread over (by the person's id): people processed at the
+#: same moment seldom update the same row, so they seldom wait for each other's commit.
+SHARDS = 16
 _indexes: dict[tuple[uuid.UUID, datetime], ZoneIndex] = {}
 
 
@@ -139,16 +151,21 @@ async def rebuild_rollups(
     new_rows = rollup_rows(shared, history, sets, tz) if history else []
     if new_rows:
         await session.execute(sa.insert(Rollup), new_rows)
-    await _rebuild_monthly(
+    await rebuild_monthly(
         session, user_id, None if days is None else {d // 100 for d in days}, only_zone_sets
     )
     return len(new_rows)
 
 
-async def _rebuild_monthly(
+async def rebuild_monthly(
     session: AsyncSession, user_id: uuid.UUID, months: set[int] | None, only_zone_sets: set[uuid.UUID] | None
 ) -> None:
-    """Sum a person's daily rollups of some months (all when None) into the monthly table."""
+    """Sum a person's daily rollups of some months (all when None) into the monthly table, and move the
+    territory's monthly totals by the difference the person's new figures make (when their consent stands)."""
+    counted = await _consent_stands(session, user_id)
+    before = (
+        cell_contributions(await _monthly_rows(session, user_id, months, only_zone_sets)) if counted else {}
+    )
     month = Rollup.day // 100
     source = sa.select(
         Rollup.user_id, Rollup.zone_set_id, month, Rollup.mode,
@@ -168,6 +185,214 @@ async def _rebuild_monthly(
             columns, source.group_by(Rollup.user_id, Rollup.zone_set_id, month, Rollup.mode)
         )
     )
+    if counted:
+        after = cell_contributions(await _monthly_rows(session, user_id, months, only_zone_sets))
+        await _move_cells(session, user_id, before, after)
+    present = sa.select(RollupMonthly.user_id, RollupMonthly.zone_set_id, RollupMonthly.month).where(
+        RollupMonthly.user_id == user_id
+    )
+    forget = sa.delete(StatsPersonMonth).where(StatsPersonMonth.user_id == user_id)
+    if months is not None:
+        present = present.where(RollupMonthly.month.in_(sorted(months)))
+        forget = forget.where(StatsPersonMonth.month.in_(sorted(months)))
+    if only_zone_sets is not None:
+        present = present.where(RollupMonthly.zone_set_id.in_(only_zone_sets))
+        forget = forget.where(StatsPersonMonth.zone_set_id.in_(only_zone_sets))
+    await session.execute(forget)
+    await session.execute(
+        sa.insert(StatsPersonMonth).from_select(["user_id", "zone_set_id", "month"], present.distinct())
+    )
+
+
+# -- the territory's monthly totals --
+# `stats_cells` holds, per zone set, local month and mode ("" for all modes), what a release by month bounds:
+# each consenting person-month's figures scaled down to the caps and floored to whole units
+# (`privacy.capped_units`), summed, with the number of person-months behind. It moves whenever a person's
+# monthly rollups, consent or account change, in the same transaction, so a release over whole months reads
+# cells and months. Invariant: every cell is the sum, over people whose consent stands, of
+# `cell_contributions` of their monthly rollups (tests/statistics/test_stats_cells.py checks it).
+
+CellKey = tuple[uuid.UUID, int, str, int]  # zone set, month (YYYYMM), mode ("" for all), shard
+MonthlyRow = tuple[uuid.UUID, uuid.UUID, int, str, float, float, float]  # person, zone set, month, mode, sums
+
+
+def cell_contributions(rows: Sequence[MonthlyRow], caps: Caps = CAPS) -> dict[CellKey, npt.NDArray[np.int64]]:
+    """What people's monthly rollups add to the territory's monthly totals: per cell, (person-months,
+    milli-trips, metres, grams), each person-month bounded over its modes as a release by month bounds it
+    (per mode for the modal share, once over all modes for the totals of a month)."""
+    if not rows:
+        return {}
+    units: dict[tuple[uuid.UUID, uuid.UUID, int], int] = {}
+    unit = np.fromiter(
+        (units.setdefault((r[0], r[1], int(r[2])), len(units)) for r in rows), dtype=np.int64, count=len(rows)
+    )
+    raw = np.array([(r[4], r[5], r[6]) for r in rows], dtype=float).reshape(-1, 3)
+    sums = np.zeros((len(units), 3))
+    np.add.at(sums, unit, raw)  # before capping, as SQL sums a person-month's modes
+    per_mode = capped_units(raw, unit, caps)
+    per_month = capped_units(sums, np.arange(len(units), dtype=np.int64), caps)
+    cells: dict[CellKey, npt.NDArray[np.int64]] = {}
+    one = np.array([1], dtype=np.int64)
+    keys = list(units)
+    for i, row in enumerate(rows):
+        person, zone_set_id, month = keys[unit[i]]
+        key = (zone_set_id, month, str(row[3]), person.int % SHARDS)
+        cells[key] = cells.get(key, 0) + np.concatenate([one, per_mode[i]])
+    for u, (person, zone_set_id, month) in enumerate(keys):
+        key = (zone_set_id, month, "", person.int % SHARDS)
+        cells[key] = cells.get(key, 0) + np.concatenate([one, per_month[u]])
+    return cells
+
+
+async def _consent_stands(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    """Whether the person's consent to the territory's statistics stands; on PostgreSQL the consent row is
+    locked until commit, so a consent change and a rewrite of the person's rollups move the totals one
+    after the other, each from what the other left."""
+    query = (
+        sa.select(Consent.granted)
+        .where(Consent.user_id == user_id, Consent.purpose == PURPOSE)
+        .with_for_update()
+    )
+    return bool(await session.scalar(query))
+
+
+async def _monthly_rows(
+    session: AsyncSession, user_id: uuid.UUID, months: set[int] | None, only_zone_sets: set[uuid.UUID] | None
+) -> list[MonthlyRow]:
+    query = sa.select(
+        RollupMonthly.user_id, RollupMonthly.zone_set_id, RollupMonthly.month, RollupMonthly.mode,
+        RollupMonthly.trips, RollupMonthly.distance_m, RollupMonthly.co2e_g,
+    ).where(RollupMonthly.user_id == user_id)  # fmt: skip
+    if months is not None:
+        query = query.where(RollupMonthly.month.in_(sorted(months)))
+    if only_zone_sets is not None:
+        query = query.where(RollupMonthly.zone_set_id.in_(only_zone_sets))
+    return [tuple(row) for row in (await session.execute(query)).all()]  # type: ignore[misc]
+
+
+async def _move_cells(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    before: dict[CellKey, npt.NDArray[np.int64]],
+    after: dict[CellKey, npt.NDArray[np.int64]],
+) -> None:
+    """Add to the cells the difference between a person's contributions after and before; cells in key
+    order, so that two transactions never wait for each other's rows in a cycle."""
+    zero = np.zeros(4, dtype=np.int64)
+    rows = []
+    for key in sorted(set(before) | set(after)):
+        delta = after.get(key, zero) - before.get(key, zero)
+        if delta.any():
+            zone_set_id, month, mode, shard = key
+            people, milli_trips, distance, co2e = (int(v) for v in delta)
+            rows.append({"zone_set_id": zone_set_id, "month": month, "mode": mode, "shard": shard,
+                         "people": people, "milli_trips": milli_trips, "distance_m": distance, "co2e_g": co2e})  # fmt: skip
+    if not rows:
+        return
+    insert: Any
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(StatsCell)
+    added = {
+        name: getattr(StatsCell, name) + getattr(statement.excluded, name)
+        for name in ("people", "milli_trips", "distance_m", "co2e_g")
+    }
+    await session.execute(
+        statement.on_conflict_do_update(index_elements=["zone_set_id", "month", "mode", "shard"], set_=added),
+        rows,
+    )
+
+
+async def consent_changed(session: AsyncSession, user_id: uuid.UUID, granted: bool) -> None:
+    """A person's consent to the territory's statistics was just granted or revoked (the caller has
+    changed and locked the consent row): their monthly rollups join or leave the territory's totals."""
+    mine = cell_contributions(await _monthly_rows(session, user_id, None, None))
+    await _move_cells(session, user_id, {} if granted else mine, mine if granted else {})
+
+
+async def person_erased(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Before a person's rows are deleted: what they add to the territory's totals leaves them."""
+    if await _consent_stands(session, user_id):
+        await consent_changed(session, user_id, False)
+
+
+async def rebuild_cells_everyone(session: AsyncSession) -> None:
+    """Redo the territory's monthly totals and person-months from the monthly rollups (after a bulk load)."""
+    await session.execute(sa.delete(StatsCell))
+    await session.execute(sa.delete(StatsPersonMonth))
+    present = sa.select(RollupMonthly.user_id, RollupMonthly.zone_set_id, RollupMonthly.month).distinct()
+    await session.execute(
+        sa.insert(StatsPersonMonth).from_select(["user_id", "zone_set_id", "month"], present)
+    )
+    query = (
+        sa.select(RollupMonthly.user_id, RollupMonthly.zone_set_id, RollupMonthly.month, RollupMonthly.mode,
+                  RollupMonthly.trips, RollupMonthly.distance_m, RollupMonthly.co2e_g)
+        .join(Consent, sa.and_(Consent.user_id == RollupMonthly.user_id, Consent.purpose == PURPOSE))
+        .where(Consent.granted.is_(True))
+    )  # fmt: skip
+    rows: list[MonthlyRow] = [tuple(row) for row in (await session.execute(query)).all()]  # type: ignore[misc]
+    cells = cell_contributions(rows)
+    if cells:
+        await session.execute(
+            sa.insert(StatsCell),
+            [
+                {"zone_set_id": z, "month": m, "mode": mode, "shard": shard, "people": int(v[0]),
+                 "milli_trips": int(v[1]), "distance_m": int(v[2]), "co2e_g": int(v[3])}
+                for (z, m, mode, shard), v in sorted(cells.items())
+            ],
+        )  # fmt: skip
+
+
+def whole_months(day_from: int, day_to: int) -> tuple[int, int] | None:
+    """The whole local months inside [day_from, day_to] (first and last YYYYMM), if any."""
+    return _month_bounds(day_from, day_to)
+
+
+def partial_ranges(day_from: int, day_to: int, whole: tuple[int, int]) -> list[tuple[int, int]]:
+    """The days of [day_from, day_to] outside its whole months, as ranges of days."""
+    first, last = whole
+    ranges = []
+    if day_from < first * 100 + 1:
+        ranges.append((day_from, _last_day(_prev_month(first))))
+    if day_to > _last_day(last):
+        ranges.append((_next_month(last) * 100 + 1, day_to))
+    return ranges
+
+
+async def cell_totals(
+    session: AsyncSession, zone_set_id: uuid.UUID, first: int, last: int, by_mode: bool
+) -> list[tuple[Any, ...]]:
+    """(first day of the month[, mode], person-months, milli-trips, metres, grams) per month (and mode) of
+    the territory's monthly totals, from month `first` to `last` (YYYYMM), people whose consent stands."""
+    keys: list[Any] = [StatsCell.month, StatsCell.mode] if by_mode else [StatsCell.month]
+    query = (
+        sa.select(*keys, sa.func.sum(StatsCell.people), sa.func.sum(StatsCell.milli_trips),
+                  sa.func.sum(StatsCell.distance_m), sa.func.sum(StatsCell.co2e_g))
+        .where(StatsCell.zone_set_id == zone_set_id, StatsCell.month >= first, StatsCell.month <= last,
+               StatsCell.mode != "" if by_mode else StatsCell.mode == "")
+        .group_by(*keys)
+    )  # fmt: skip
+    return [
+        (int(row[0]) * 100 + 1, *row[1 : len(keys)], *(int(v or 0) for v in row[len(keys) :]))
+        for row in (await session.execute(query)).all()
+    ]
+
+
+async def people_in_months(
+    session: AsyncSession, zone_set_id: uuid.UUID, first: int, last: int
+) -> list[uuid.UUID]:
+    """The people whose consent stands with monthly rollups from month `first` to `last`: who a release
+    over those months counts."""
+    query = (
+        sa.select(StatsPersonMonth.user_id)
+        .join(Consent, sa.and_(Consent.user_id == StatsPersonMonth.user_id, Consent.purpose == PURPOSE))
+        .where(Consent.granted.is_(True), StatsPersonMonth.zone_set_id == zone_set_id,
+               StatsPersonMonth.month >= first, StatsPersonMonth.month <= last)
+        .distinct()
+    )  # fmt: skip
+    return list(await session.scalars(query))
 
 
 async def rebuild_monthly_everyone(session: AsyncSession) -> None:
@@ -180,6 +405,7 @@ async def rebuild_monthly_everyone(session: AsyncSession) -> None:
     ).group_by(Rollup.user_id, Rollup.zone_set_id, month, Rollup.mode)  # fmt: skip
     columns = ["user_id", "zone_set_id", "month", "mode", "trips", "distance_m", "co2e_g"]
     await session.execute(sa.insert(RollupMonthly).from_select(columns, source))
+    await rebuild_cells_everyone(session)
 
 
 def _month_bounds(day_from: int, day_to: int) -> tuple[int, int] | None:

@@ -36,7 +36,7 @@ from app.statistics import repository as store
 from app.statistics.disclosure import Caps, rounded
 
 Period = Literal["day", "week", "month"]
-CAPS = Caps()
+CAPS: Caps = store.CAPS
 
 
 @dataclass(frozen=True)
@@ -224,6 +224,36 @@ async def _replay(session: AsyncSession, release: PrivacyRelease, settings: Sett
     return body
 
 
+async def read_contributions(
+    reader: AsyncSession, sc: Scope, question: Question
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[uuid.UUID]]:
+    """What a release bounds: (dims..., month, person, trips, distance_m, co2e_g) per person, cell and month
+    read from the rollups; and, for the whole months of a release by month over all zones, the territory's
+    monthly totals already bounded, (dims..., person-months, milli-trips, metres, grams) per cell, with the
+    people behind them. Those cost cells and months whatever the number of trips; only the partial months
+    at the ends of the range are read person by person, their caps depending on the days asked."""
+    dims = question.dims
+    whole = None
+    if (
+        question.monthly
+        and sc.zone is None
+        and question.detail_keys is None
+        and dims in (("day", "mode"), ("day",))
+    ):
+        whole = store.whole_months(sc.day_from, sc.day_to)
+    if whole is None:
+        rows = await store.person_month_rows(
+            reader, sc.zone_set.id, sc.day_from, sc.day_to, dims, sc.zone, question.monthly
+        )
+        return rows, [], []
+    rows = []
+    for lo, hi in store.partial_ranges(sc.day_from, sc.day_to, whole):
+        rows += await store.person_month_rows(reader, sc.zone_set.id, lo, hi, dims, None)
+    totals = await store.cell_totals(reader, sc.zone_set.id, *whole, by_mode=len(dims) == 2)
+    counted = await store.people_in_months(reader, sc.zone_set.id, *whole)
+    return rows, totals, counted
+
+
 async def answer(
     db: Database,
     session: AsyncSession,
@@ -249,18 +279,18 @@ async def answer(
     async with db.engine.connect() as connection:
         connection = await connection.execution_options(sqlite_readonly=True)
         async with AsyncSession(bind=connection) as reader:
-            rows = await store.person_month_rows(
-                reader, sc.zone_set.id, sc.day_from, sc.day_to, question.dims, sc.zone, question.monthly
-            )
+            rows, totals, counted = await read_contributions(reader, sc, question)
             await reader.rollback()
     n = len(question.dims)
     cells = [(question.key_of(row[:n]), *row[n:]) for row in rows]
+    whole = [(question.key_of(row[:n]), *row[n:]) for row in totals]
     finer = None
     if question.detail_keys is not None and question.detail_of is not None:
         finer = [(question.detail_of(row[:n]), *row[n:]) for row in rows]
 
     def compute() -> tuple[privacy.Bounded, Noisy]:
         bounded = privacy.bound(question.keys, cells, CAPS)
+        privacy.add_bounded(bounded, whole, counted)
         detail = privacy.bound(question.detail_keys or [], finer, CAPS) if finer is not None else None
         return bounded, _noise(bounded, detail, question, sc.epsilon)
 
