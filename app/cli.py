@@ -455,13 +455,14 @@ def cmd_import(args: argparse.Namespace) -> int:
                 await imports_store.add(session, row)
                 await session.commit()
             try:
-                async with alive(db, row.id):
+                async with alive(db, user_id, row.id):
                     checking = ProgressBar("checking")
                     checked: Checked = await asyncio.to_thread(check, path, None, checking)
                     checking.finish()
                     async with db.session() as session:
                         await imports_store.heartbeat(
                             session,
+                            user_id,
                             row.id,
                             status="storing",
                             format=checked.format,
@@ -475,7 +476,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                 sys.stderr.write("\n")
                 async with db.session() as session:
                     await imports_store.heartbeat(
-                        session, row.id, status="failed", error=exc.message, finished_at=utcnow()
+                        session, user_id, row.id, status="failed", error=exc.message, finished_at=utcnow()
                     )
                     await session.commit()
                 print(f"error: {exc.message}; nothing was stored", file=sys.stderr)
@@ -483,6 +484,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             async with db.session() as session:
                 await imports_store.heartbeat(
                     session,
+                    user_id,
                     row.id,
                     status="done",
                     finished_at=utcnow(),

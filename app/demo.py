@@ -320,7 +320,7 @@ async def _inferred_trips(db: Database, user_ids: list[uuid.UUID]) -> dict[uuid.
     async with db.session() as session:
         for user_id in user_ids:
             stored = await trips_store.between(session, user_id, 0, 2**62)
-            legs = await trips_store.legs_of(session, [t.id for t in stored], geometry=False)
+            legs = await trips_store.legs_of(session, user_id, [t.id for t in stored], geometry=False)
             for t in stored:
                 out[user_id].append(
                     Trip(

@@ -6,6 +6,13 @@ rows a day), so their table is narrow: a composite primary key `(user_id, ts_ms)
 deduplication rule (a point with the same user and time is the same point) and the index behind the
 pipeline's one query, "this user's points after time T". On SQLite the table is stored WITHOUT ROWID, so
 rows sit in that key's order.
+
+Every table that holds a person's data carries the person's id, `user_id`, first in its primary key and in
+each of its unique constraints, and references another of the person's tables through `(user_id, ...)`:
+the person is the unit the store can be split by (docs/scaling.md), and every row of theirs is found from
+their id alone. The other tables are the territory's (factors, zones, transit networks, operators,
+publications, the privacy ledger) and the two directories of secrets looked up before anyone is known
+(`api_tokens`, `openpath_opcodes`). tests/test_schema_keys.py holds the lists and checks the rule.
 """
 
 from __future__ import annotations
@@ -218,8 +225,10 @@ class Trip(Base):
     __tablename__ = "trips"
     __table_args__ = (sa.Index("ix_trips_user_id_start_ts_ms", "user_id", "start_ts_ms"),)
 
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
-    user_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(sa.String(8))  # open | closed
     start_ts_ms: Mapped[int] = mapped_column(sa.BigInteger)
     end_ts_ms: Mapped[int] = mapped_column(sa.BigInteger)
@@ -252,14 +261,22 @@ class Leg(Base):
 
     __tablename__ = "legs"
     __table_args__ = (
-        sa.Index("ix_legs_trip_id_seq", "trip_id", "seq"),
+        sa.ForeignKeyConstraint(
+            ["user_id", "trip_id"],
+            ["trips.user_id", "trips.id"],
+            ondelete="CASCADE",
+            name="fk_legs_trip_trips",
+        ),
+        sa.Index("ix_legs_user_id_trip_id_seq", "user_id", "trip_id", "seq"),
         sa.Index("ix_legs_user_id_start_ts_ms", "user_id", "start_ts_ms"),
         sa.Index("ix_legs_user_id_mode_source_start_ts_ms", "user_id", "mode_source", "start_ts_ms"),
     )
 
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
-    trip_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("trips.id", ondelete="CASCADE"))
-    user_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"))
+    trip_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
     seq: Mapped[int] = mapped_column(sa.Integer)
     start_ts_ms: Mapped[int] = mapped_column(sa.BigInteger)
     end_ts_ms: Mapped[int] = mapped_column(sa.BigInteger)
@@ -339,8 +356,10 @@ class ConsentEvent(Base):
     __tablename__ = "consent_events"
     __table_args__ = (sa.Index("ix_consent_events_user_id_at", "user_id", "at"),)
 
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
-    user_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"))
     purpose: Mapped[str] = mapped_column(sa.String(32))
     granted: Mapped[bool] = mapped_column(sa.Boolean)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -351,10 +370,11 @@ class PrivacyZone(Base):
     """A place the person keeps to themselves (home, work): trip ends inside it never reach an operator."""
 
     __tablename__ = "privacy_zones"
-    __table_args__ = (sa.Index("ix_privacy_zones_user_id", "user_id"),)
 
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
-    user_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"))
     label: Mapped[str] = mapped_column(sa.String(60))
     lat: Mapped[float] = mapped_column(sa.Double)
     lon: Mapped[float] = mapped_column(sa.Double)
@@ -369,8 +389,10 @@ class AccessLogEntry(Base):
     __tablename__ = "access_log"
     __table_args__ = (sa.Index("ix_access_log_user_id_at", "user_id", "at"),)
 
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
-    user_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     actor: Mapped[str] = mapped_column(sa.String(120))
     action: Mapped[str] = mapped_column(sa.String(60))
@@ -383,8 +405,10 @@ class Import(Base):
     __tablename__ = "imports"
     __table_args__ = (sa.Index("ix_imports_user_id_created_at", "user_id", "created_at"),)
 
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
-    user_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"))
     status: Mapped[str] = mapped_column(sa.String(16))  # received | checking | storing | done | failed
     filename: Mapped[str] = mapped_column(sa.String(255))
     format: Mapped[str | None] = mapped_column(sa.String(32))
@@ -411,14 +435,20 @@ class StagedPoint(Base):
     points are deleted, so the person's history gets all of a file or none of it."""
 
     __tablename__ = "import_staged_points"
-    __table_args__ = ({"sqlite_with_rowid": False},)
+    __table_args__ = (
+        sa.ForeignKeyConstraint(
+            ["user_id", "import_id"],
+            ["imports.user_id", "imports.id"],
+            ondelete="CASCADE",
+            name="fk_import_staged_points_import_imports",
+        ),
+        {"sqlite_with_rowid": False},
+    )
 
     user_id: Mapped[uuid.UUID] = mapped_column(
         sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
-    import_id: Mapped[uuid.UUID] = mapped_column(
-        sa.Uuid, sa.ForeignKey("imports.id", ondelete="CASCADE"), primary_key=True
-    )
+    import_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
     ts_ms: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
     lat: Mapped[float] = mapped_column(sa.Double)
     lon: Mapped[float] = mapped_column(sa.Double)
@@ -432,14 +462,20 @@ class StagedActivity(Base):
     """A motion-activity hint of an import under way (see :class:`StagedPoint`)."""
 
     __tablename__ = "import_staged_activities"
-    __table_args__ = ({"sqlite_with_rowid": False},)
+    __table_args__ = (
+        sa.ForeignKeyConstraint(
+            ["user_id", "import_id"],
+            ["imports.user_id", "imports.id"],
+            ondelete="CASCADE",
+            name="fk_import_staged_activities_import_imports",
+        ),
+        {"sqlite_with_rowid": False},
+    )
 
     user_id: Mapped[uuid.UUID] = mapped_column(
         sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
-    import_id: Mapped[uuid.UUID] = mapped_column(
-        sa.Uuid, sa.ForeignKey("imports.id", ondelete="CASCADE"), primary_key=True
-    )
+    import_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True)
     ts_ms: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
     activity_type: Mapped[str] = mapped_column(sa.String(16))
     confidence: Mapped[int | None] = mapped_column(sa.SmallInteger)
@@ -489,10 +525,12 @@ class Rollup(Base):
         sa.Index("ix_rollups_user_id_day", "user_id", "day"),
     )
 
-    id: Mapped[int] = mapped_column(
-        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
-    user_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"))
+    # A random id rather than a counter: SQLite numbers only a key of one column, and a sequence would be
+    # one more thing every person's writes share.
+    id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
     zone_set_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("zone_sets.id", ondelete="CASCADE"))
     day: Mapped[int] = mapped_column(sa.Integer)  # local date as YYYYMMDD
     hour: Mapped[int] = mapped_column(sa.SmallInteger)  # local hour of the trip's start
@@ -563,13 +601,15 @@ class RollupMonthly(Base):
         sa.Index("ix_rollups_monthly_user_id_month", "user_id", "month"),
     )
 
-    id: Mapped[int] = mapped_column(
-        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+    # One row per person, zone set, local month and mode (the sum's grouping): that is its key.
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
-    user_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"))
-    zone_set_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("zone_sets.id", ondelete="CASCADE"))
-    month: Mapped[int] = mapped_column(sa.Integer)  # local month as YYYYMM
-    mode: Mapped[str] = mapped_column(sa.String(16))
+    zone_set_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("zone_sets.id", ondelete="CASCADE"), primary_key=True
+    )
+    month: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)  # local YYYYMM
+    mode: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
     trips: Mapped[int] = mapped_column(sa.Integer)
     distance_m: Mapped[float] = mapped_column(sa.Double)
     co2e_g: Mapped[float] = mapped_column(sa.Double)
@@ -689,8 +729,10 @@ class OpenpathInput(Base):
         sa.Index("ix_openpath_inputs_user_id_start_ts_ms", "user_id", "start_ts_ms"),
     )
 
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
     id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
-    user_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(sa.String(64))
     write_ts_ms: Mapped[int] = mapped_column(sa.BigInteger)
     start_ts_ms: Mapped[int] = mapped_column(sa.BigInteger)

@@ -110,7 +110,7 @@ def _by_purpose(by_purpose: dict[str, Totals]) -> list[PurposeTotalsOut]:
 
 async def _records(session: AsyncSession, user_id: uuid.UUID, from_ms: int, to_ms: int) -> list[TripRecord]:
     trips = await trip_store.between(session, user_id, from_ms, to_ms)
-    legs = await trip_store.legs_of(session, [t.id for t in trips], geometry=False)
+    legs = await trip_store.legs_of(session, user_id, [t.id for t in trips], geometry=False)
     return [
         TripRecord(
             t.start_ts_ms,
@@ -382,7 +382,9 @@ async def mobility_allowance(
     trips = await trip_store.between(
         session, user.user_id, int(start.timestamp() * 1000), int(end.timestamp() * 1000)
     )
-    legs = await trip_store.legs_of(session, [t.id for t in trips if t.purpose == "commute"], geometry=False)
+    legs = await trip_store.legs_of(
+        session, user.user_id, [t.id for t in trips if t.purpose == "commute"], geometry=False
+    )
     await session.commit()
     commutes = [
         CommuteTrip(

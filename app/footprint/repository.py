@@ -60,10 +60,10 @@ async def legs_to_recompute(session: AsyncSession, user_id: uuid.UUID) -> Sequen
 
 async def write_leg_figures(session: AsyncSession, user_id: uuid.UUID, updates: list[dict[str, Any]]) -> None:
     """Write legs' new emission columns, then each of the person's trips as the sum of its legs."""
-    await session.execute(sa.update(Leg), updates)
+    await session.execute(sa.update(Leg), [{**update, "user_id": user_id} for update in updates])
     leg_sum = (
         sa.select(sa.func.coalesce(sa.func.sum(Leg.co2e_g), 0.0))
-        .where(Leg.trip_id == Trip.id)
+        .where(Leg.user_id == Trip.user_id, Leg.trip_id == Trip.id)
         .scalar_subquery()
     )
     await session.execute(sa.update(Trip).where(Trip.user_id == user_id).values(co2e_g=leg_sum))

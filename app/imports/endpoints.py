@@ -137,8 +137,8 @@ async def list_imports(
 @router.get("/{import_id}", response_model=ImportOut, responses={**AUTH_ERRORS, 404: {"model": Problem}})
 async def get_import(session: SessionDep, user: CurrentUser, import_id: uuid.UUID) -> ImportOut:
     """One import's progress and outcome."""
-    row = await repository.get(session, import_id)
+    row = await repository.get(session, user.user_id, import_id)
     await session.commit()
-    if row is None or row.user_id != user.user_id:
+    if row is None:
         raise not_found(Msg("No import", "Aucun import"))
     return import_out(row)

@@ -22,8 +22,8 @@ async def add(session: AsyncSession, row: Import) -> Import:
     return row
 
 
-async def get(session: AsyncSession, import_id: uuid.UUID) -> Import | None:
-    return await session.get(Import, import_id)
+async def get(session: AsyncSession, user_id: uuid.UUID, import_id: uuid.UUID) -> Import | None:
+    return await session.get(Import, (user_id, import_id))
 
 
 async def of_user(session: AsyncSession, user_id: uuid.UUID, limit: int) -> list[Import]:
@@ -192,18 +192,26 @@ async def drop_staged(session: AsyncSession, user_id: uuid.UUID, import_id: uuid
     return True
 
 
-async def heartbeat(session: AsyncSession, import_id: uuid.UUID, **values: object) -> None:
+def _the(user_id: uuid.UUID, import_id: uuid.UUID) -> sa.ColumnElement[bool]:
+    return (Import.user_id == user_id) & (Import.id == import_id)
+
+
+async def heartbeat(
+    session: AsyncSession, user_id: uuid.UUID, import_id: uuid.UUID, **values: object
+) -> None:
     """Note that the import's process is alive (and set `values` on it)."""
     await session.execute(
-        sa.update(Import).where(Import.id == import_id).values(heartbeat_at=utcnow(), **values)
+        sa.update(Import).where(_the(user_id, import_id)).values(heartbeat_at=utcnow(), **values)
     )
 
 
-async def advance(session: AsyncSession, import_id: uuid.UUID, from_status: str, **values: object) -> bool:
+async def advance(
+    session: AsyncSession, user_id: uuid.UUID, import_id: uuid.UUID, from_status: str, **values: object
+) -> bool:
     """Move an import on from `from_status` (setting `values`); False when it is no longer there."""
     result = await session.execute(
         sa.update(Import)
-        .where(Import.id == import_id, Import.status == from_status)
+        .where(_the(user_id, import_id), Import.status == from_status)
         .values(heartbeat_at=utcnow(), **values)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -212,16 +220,16 @@ async def advance(session: AsyncSession, import_id: uuid.UUID, from_status: str,
 async def drop_orphan_staging(session: AsyncSession) -> None:
     """Delete staged rows of imports that are no longer under way (a worker process that went on
     staging after its import was settled)."""
-    settled = sa.select(Import.id).where(Import.status.not_in(LIVE))
-    await session.execute(sa.delete(StagedPoint).where(StagedPoint.import_id.in_(settled)))
-    await session.execute(sa.delete(StagedActivity).where(StagedActivity.import_id.in_(settled)))
+    settled = sa.select(Import.user_id, Import.id).where(Import.status.not_in(LIVE))
+    for model in (StagedPoint, StagedActivity):
+        await session.execute(sa.delete(model).where(sa.tuple_(model.user_id, model.import_id).in_(settled)))
 
 
-async def finish(session: AsyncSession, import_id: uuid.UUID, points_read: int) -> None:
+async def finish(session: AsyncSession, user_id: uuid.UUID, import_id: uuid.UUID, points_read: int) -> None:
     """Mark the import done; what it read and did not add were duplicates of points already held."""
     await session.execute(
         sa.update(Import)
-        .where(Import.id == import_id)
+        .where(_the(user_id, import_id))
         .values(
             status="done",
             finished_at=utcnow(),
@@ -232,11 +240,13 @@ async def finish(session: AsyncSession, import_id: uuid.UUID, points_read: int) 
     )
 
 
-async def fail_unless_publishing(session: AsyncSession, import_id: uuid.UUID, error: str) -> None:
+async def fail_unless_publishing(
+    session: AsyncSession, user_id: uuid.UUID, import_id: uuid.UUID, error: str
+) -> None:
     """Mark an import under way failed, unless its points already began moving into the history."""
     await session.execute(
         sa.update(Import)
-        .where(Import.id == import_id, Import.status.in_(LIVE), Import.publishing.is_(False))
+        .where(_the(user_id, import_id), Import.status.in_(LIVE), Import.publishing.is_(False))
         .values(status="failed", error=error, finished_at=utcnow())
     )
 
@@ -246,23 +256,25 @@ async def unfinished(session: AsyncSession) -> list[Import]:
     return list(await session.scalars(sa.select(Import).where(Import.status.in_(LIVE))))
 
 
-async def claim(session: AsyncSession, import_id: uuid.UUID, runner: str | None, new_runner: str) -> bool:
-    """Take over an import from `runner` (a stopped process); False when another process took it first."""
+async def claim(session: AsyncSession, row: Import, new_runner: str) -> bool:
+    """Take over an import from its runner (a stopped process); False when another process took it first."""
     result = await session.execute(
         sa.update(Import)
-        .where(Import.id == import_id, Import.status.in_(LIVE), Import.runner.is_not_distinct_from(runner))
+        .where(
+            _the(row.user_id, row.id), Import.status.in_(LIVE), Import.runner.is_not_distinct_from(row.runner)
+        )
         .values(runner=new_runner, heartbeat_at=utcnow())
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def count_published(
-    session: AsyncSession, import_id: uuid.UUID, points: int, activities: int
+    session: AsyncSession, user_id: uuid.UUID, import_id: uuid.UUID, points: int, activities: int
 ) -> tuple[int, int]:
     """Add a published chunk's counts to the import; returns its totals so far."""
     await session.execute(
         sa.update(Import)
-        .where(Import.id == import_id)
+        .where(_the(user_id, import_id))
         .values(
             points_accepted=Import.points_accepted + points,
             activities=Import.activities + activities,
@@ -271,7 +283,7 @@ async def count_published(
     )
     row = (
         await session.execute(
-            sa.select(Import.points_accepted, Import.activities).where(Import.id == import_id)
+            sa.select(Import.points_accepted, Import.activities).where(_the(user_id, import_id))
         )
     ).first()
     return (int(row[0]), int(row[1])) if row is not None else (points, activities)

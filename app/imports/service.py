@@ -172,13 +172,13 @@ def _runner_gone(runner: str | None) -> bool:
 
 
 @contextlib.asynccontextmanager
-async def alive(db: Database, import_id: uuid.UUID) -> AsyncIterator[None]:
+async def alive(db: Database, user_id: uuid.UUID, import_id: uuid.UUID) -> AsyncIterator[None]:
     """Sign the import as this process's and keep noting it is alive while the block runs."""
 
     async def beat() -> None:
         while True:
             async with db.session() as session:
-                await repository.heartbeat(session, import_id, runner=RUNNER)
+                await repository.heartbeat(session, user_id, import_id, runner=RUNNER)
                 await session.commit()
             await asyncio.sleep(HEARTBEAT_S)
 
@@ -230,7 +230,9 @@ async def publish_staged(db: Database, user_id: uuid.UUID, import_id: uuid.UUID)
     """Mark the import as publishing, then move its staged points into the person's history in chunks;
     once begun, the move is finished, here or, after a crash, by :func:`recover_imports`."""
     async with db.session() as session:
-        await repository.heartbeat(session, import_id, publishing=True, points_accepted=0, activities=0)
+        await repository.heartbeat(
+            session, user_id, import_id, publishing=True, points_accepted=0, activities=0
+        )
         await session.commit()
     return await asyncio.shield(publish(db, user_id, import_id))
 
@@ -258,10 +260,11 @@ def check_and_stage(database_url: str, import_id: str, user_id: str, path: str) 
         db = Database(Settings(database_url=database_url))
         try:
             checked = check(Path(path))
-            ident = uuid.UUID(import_id)
+            ident, person = uuid.UUID(import_id), uuid.UUID(user_id)
             async with db.session() as session:
                 going_on = await repository.advance(
                     session,
+                    person,
                     ident,
                     "checking",
                     status="storing",
@@ -270,7 +273,7 @@ def check_and_stage(database_url: str, import_id: str, user_id: str, path: str) 
                 )
                 await session.commit()
             if going_on:
-                await stage_file(db, uuid.UUID(user_id), ident, Path(path))
+                await stage_file(db, person, ident, Path(path))
             return checked
         finally:
             await db.dispose()
@@ -286,7 +289,9 @@ async def publish(db: Database, user_id: uuid.UUID, import_id: uuid.UUID) -> tup
             moved = await repository.publish_chunk(session, user_id, import_id, PUBLISH_POINTS)
             if moved.points and moved.earliest_ms is not None:
                 await mark_pending(session, user_id, moved.points, moved.earliest_ms)
-            totals = await repository.count_published(session, import_id, moved.points, moved.activities)
+            totals = await repository.count_published(
+                session, user_id, import_id, moved.points, moved.activities
+            )
             await session.commit()
         if moved.done:
             return totals
@@ -304,23 +309,23 @@ async def drop_staged(db: Database, user_id: uuid.UUID, import_id: uuid.UUID) ->
         await asyncio.sleep(PAUSE_S)
 
 
-async def _update(db: Database, import_id: uuid.UUID, **values: object) -> None:
+async def _update(db: Database, user_id: uuid.UUID, import_id: uuid.UUID, **values: object) -> None:
     """Set `values` on the import (a plain UPDATE: an import erased meanwhile is no error)."""
     async with db.session() as session:
-        await repository.heartbeat(session, import_id, **values)
+        await repository.heartbeat(session, user_id, import_id, **values)
         await session.commit()
 
 
-async def _status(db: Database, import_id: uuid.UUID) -> str | None:
+async def _status(db: Database, user_id: uuid.UUID, import_id: uuid.UUID) -> str | None:
     async with db.session() as session:
-        row = await repository.get(session, import_id)
+        row = await repository.get(session, user_id, import_id)
         await session.commit()
         return None if row is None else row.status
 
 
-async def _finish(db: Database, import_id: uuid.UUID, points_read: int) -> None:
+async def _finish(db: Database, user_id: uuid.UUID, import_id: uuid.UUID, points_read: int) -> None:
     async with db.session() as session:
-        await repository.finish(session, import_id, points_read)
+        await repository.finish(session, user_id, import_id, points_read)
         await session.commit()
 
 
@@ -341,33 +346,33 @@ async def run_import(
     a worker process (app/core/offload.py), so the server's other requests do not wait behind it. The
     file is removed at the end, whatever the outcome (unless `keep_file`)."""
     try:
-        async with alive(db, import_id):
-            await _update(db, import_id, status="checking")
+        async with alive(db, user_id, import_id):
+            await _update(db, user_id, import_id, status="checking")
             checked = await in_process(check_and_stage, db.url, str(import_id), str(user_id), str(path))
-            current = await _status(db, import_id)
+            current = await _status(db, user_id, import_id)
             if current != "storing":  # failed or erased while the file was read
                 return
             accepted, _ = await publish_staged(db, user_id, import_id)
-            await _finish(db, import_id, checked.points)
+            await _finish(db, user_id, import_id, checked.points)
         if wake is not None and accepted:
             wake()
     except ImportFormatError as exc:
-        await _update(db, import_id, status="failed", error=exc.message, finished_at=utcnow())
+        await _update(db, user_id, import_id, status="failed", error=exc.message, finished_at=utcnow())
     except asyncio.CancelledError:  # the server is stopping: say so now, unless the move had begun
-        await asyncio.shield(_fail_unless_publishing(db, import_id, INTERRUPTED))
+        await asyncio.shield(_fail_unless_publishing(db, user_id, import_id, INTERRUPTED))
         raise
     except Exception:
         log.exception("an import failed")
-        await _fail_unless_publishing(db, import_id, FAILED_ON_SERVER)
+        await _fail_unless_publishing(db, user_id, import_id, FAILED_ON_SERVER)
     finally:
         if not keep_file:
             await asyncio.to_thread(path.unlink, missing_ok=True)
 
 
-async def _fail_unless_publishing(db: Database, import_id: uuid.UUID, error: str) -> None:
+async def _fail_unless_publishing(db: Database, user_id: uuid.UUID, import_id: uuid.UUID, error: str) -> None:
     with contextlib.suppress(Exception):  # the database may be what failed: recovery will see to it
         async with db.session() as session:
-            await repository.fail_unless_publishing(session, import_id, error)
+            await repository.fail_unless_publishing(session, user_id, import_id, error)
             await session.commit()
 
 
@@ -386,16 +391,16 @@ async def recover_imports(db: Database, import_dir: str | Path) -> int:
         if row.runner == RUNNER or not (beat < alive_after or _runner_gone(row.runner)):
             continue
         async with db.session() as session:
-            claimed = await repository.claim(session, row.id, row.runner, RUNNER)
+            claimed = await repository.claim(session, row, RUNNER)
             await session.commit()
         if not claimed:
             continue
         if row.publishing:
             await publish(db, row.user_id, row.id)
-            await _finish(db, row.id, row.points_read)
+            await _finish(db, row.user_id, row.id, row.points_read)
         else:
             await drop_staged(db, row.user_id, row.id)
-            await _update(db, row.id, status="failed", error=INTERRUPTED, finished_at=utcnow())
+            await _update(db, row.user_id, row.id, status="failed", error=INTERRUPTED, finished_at=utcnow())
         settled += 1
     async with db.session() as session:
         await repository.drop_orphan_staging(session)

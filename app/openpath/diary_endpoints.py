@@ -153,7 +153,7 @@ async def _views(
         )
     before = await _neighbour(session, user_id, trips[0], earlier=True)
     after = await _neighbour(session, user_id, trips[-1], earlier=False)
-    legs = await trip_store.legs_of(session, [t.id for t in trips], geometry=geometry)
+    legs = await trip_store.legs_of(session, user_id, [t.id for t in trips], geometry=geometry)
     inputs = await _inputs_for(session, user_id, trips, (before, after))
     return diary.build_views(trips, legs, inputs, before=before, after=after, spine=spine)
 
@@ -309,7 +309,7 @@ async def metrics(
     )
     views: list[diary.TripView] = []
     if trips:
-        legs = await trip_store.legs_of(session, [t.id for t in trips], geometry=False)
+        legs = await trip_store.legs_of(session, who.user_id, [t.id for t in trips], geometry=False)
         inputs = await _inputs_for(session, who.user_id, trips, None)
         views = diary.build_views(trips, legs, inputs, before=None, after=None)
     await session.commit()

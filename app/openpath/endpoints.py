@@ -102,7 +102,7 @@ async def usercache_put(
     if to_apply:
         tz = ZoneInfo(settings.timezone)
         await labels.apply_inputs(session, settings.emission_policy, tz, who.user_id, ids=to_apply)
-        report.applied, report.pending = await _label_outcome(session, to_apply)
+        report.applied, report.pending = await _label_outcome(session, who.user_id, to_apply)
     await session.commit()
     if accepted:
         request.app.state.worker.wake()
@@ -121,10 +121,10 @@ async def usercache_put(
     }
 
 
-async def _label_outcome(session: SessionDep, ids: list[uuid.UUID]) -> tuple[int, int]:
+async def _label_outcome(session: SessionDep, user_id: uuid.UUID, ids: list[uuid.UUID]) -> tuple[int, int]:
     rows = await session.execute(
         sa.select(OpenpathInput.status, sa.func.count())
-        .where(OpenpathInput.id.in_(ids))
+        .where(OpenpathInput.user_id == user_id, OpenpathInput.id.in_(ids))
         .group_by(OpenpathInput.status)
     )
     counts: dict[str, int] = {status: count for status, count in rows}
@@ -281,7 +281,7 @@ async def get_trips(
     trips = await trip_store.between(
         session, user_id, int(start.timestamp() * 1000), int(end.timestamp() * 1000)
     )
-    legs = await trip_store.legs_of(session, [t.id for t in trips], geometry=True)
+    legs = await trip_store.legs_of(session, user_id, [t.id for t in trips], geometry=True)
     await session.commit()
     timeline = []
     for trip in trips:

@@ -318,7 +318,9 @@ async def apply_inputs(
         else:
             other.status = "superseded"
     by_id = {trip.id: trip for trip in trips}
-    legs = await trip_store.legs_of(session, list({trip_id for trip_id, _ in matched}), geometry=False)
+    legs = await trip_store.legs_of(
+        session, user_id, list({trip_id for trip_id, _ in matched}), geometry=False
+    )
     days: set[int] = set()
     ctx = None
     for (trip_id, key), item in matched.items():

@@ -265,7 +265,9 @@ async def trips_from(
         return []
     legs = list(
         await session.scalars(
-            sa.select(Leg).where(Leg.trip_id.in_([t.id for t in trips])).order_by(Leg.trip_id, Leg.seq)
+            sa.select(Leg)
+            .where(Leg.user_id == user_id, Leg.trip_id.in_([t.id for t in trips]))
+            .order_by(Leg.trip_id, Leg.seq)
         )
     )
     by_trip: dict[uuid.UUID, list[Leg]] = {}
@@ -318,7 +320,7 @@ async def replace_trips(
     legs: list[dict[str, Any]],
 ) -> None:
     if old_trip_ids:
-        await session.execute(sa.delete(Leg).where(Leg.trip_id.in_(old_trip_ids)))
+        await session.execute(sa.delete(Leg).where(Leg.user_id == user_id, Leg.trip_id.in_(old_trip_ids)))
         await session.execute(sa.delete(Trip).where(Trip.id.in_(old_trip_ids), Trip.user_id == user_id))
     if trips:
         await session.execute(sa.insert(Trip), trips)

@@ -389,9 +389,9 @@ async def list_receipts(session: SessionDep, user: CurrentUser) -> ReceiptList:
 )
 async def get_receipt(session: SessionDep, user: CurrentUser, receipt_id: uuid.UUID) -> JSONResponse:
     """One receipt, as a JSON file to keep."""
-    event = await store.consent_event(session, receipt_id)
+    event = await store.consent_event(session, user.user_id, receipt_id)
     await session.commit()
-    if event is None or event.user_id != user.user_id:
+    if event is None:
         raise not_found(Msg("No receipt", "Aucun reçu"))
     return JSONResponse(
         event.receipt,
@@ -407,7 +407,7 @@ async def _refresh_shared(session: SessionDep, user_id: uuid.UUID, tz: ZoneInfo)
     """Recut every trip's shared ends after the zones changed (the person's trips only)."""
     zones = [Zone(z.lat, z.lon, z.radius_m) for z in await store.zones(session, user_id)]
     trips = await trip_store.between(session, user_id, 0, 2**62)
-    legs = await trip_store.legs_of(session, [t.id for t in trips], geometry=True)
+    legs = await trip_store.legs_of(session, user_id, [t.id for t in trips], geometry=True)
     updates = []
     for trip in trips:
         path = [p for leg in legs.get(trip.id, []) for p in leg.geometry]
@@ -450,8 +450,8 @@ async def add_zone(session: SessionDep, settings: SettingsDep, user: CurrentUser
 async def delete_zone(
     session: SessionDep, settings: SettingsDep, user: CurrentUser, zone_id: uuid.UUID
 ) -> Response:
-    zone = await store.privacy_zone(session, zone_id)
-    if zone is None or zone.user_id != user.user_id:
+    zone = await store.privacy_zone(session, user.user_id, zone_id)
+    if zone is None:
         raise not_found(Msg("No privacy zone", "Aucune zone de confidentialité"))
     await store.delete_privacy_zone(session, zone)
     await _refresh_shared(session, user.user_id, ZoneInfo(settings.timezone))

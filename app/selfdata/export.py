@@ -214,7 +214,7 @@ def trip_dict(trip: Trip, legs: Sequence[Leg]) -> dict[str, Any]:
 async def _trips(conn: AsyncSession, user_id: uuid.UUID) -> AsyncIterator[tuple[Trip, list[Leg]]]:
     async for chunk in store.stream_rows(conn, store.trips_query(user_id)):
         trips = [row[0] for row in chunk]
-        legs = await store.legs_for(conn, [t.id for t in trips])
+        legs = await store.legs_for(conn, user_id, [t.id for t in trips])
         for trip in trips:
             yield trip, legs.get(trip.id, [])
 

@@ -187,10 +187,14 @@ def trips_query(user_id: uuid.UUID) -> AnySelect:
     return sa.select(Trip).where(Trip.user_id == user_id).order_by(Trip.start_ts_ms)
 
 
-async def legs_for(conn: AsyncSession, trip_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[Leg]]:
+async def legs_for(
+    conn: AsyncSession, user_id: uuid.UUID, trip_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[Leg]]:
     if not trip_ids:
         return {}
-    rows = await conn.scalars(sa.select(Leg).where(Leg.trip_id.in_(trip_ids)).order_by(Leg.trip_id, Leg.seq))
+    rows = await conn.scalars(
+        sa.select(Leg).where(Leg.user_id == user_id, Leg.trip_id.in_(trip_ids)).order_by(Leg.trip_id, Leg.seq)
+    )
     result: dict[uuid.UUID, list[Leg]] = {}
     for leg in rows:
         result.setdefault(leg.trip_id, []).append(leg)
@@ -260,12 +264,14 @@ async def set_retention_days(session: AsyncSession, user_id: uuid.UUID, days: in
     await session.flush()
 
 
-async def consent_event(session: AsyncSession, event_id: uuid.UUID) -> ConsentEvent | None:
-    return await session.get(ConsentEvent, event_id)
+async def consent_event(
+    session: AsyncSession, user_id: uuid.UUID, event_id: uuid.UUID
+) -> ConsentEvent | None:
+    return await session.get(ConsentEvent, (user_id, event_id))
 
 
-async def privacy_zone(session: AsyncSession, zone_id: uuid.UUID) -> PrivacyZone | None:
-    return await session.get(PrivacyZone, zone_id)
+async def privacy_zone(session: AsyncSession, user_id: uuid.UUID, zone_id: uuid.UUID) -> PrivacyZone | None:
+    return await session.get(PrivacyZone, (user_id, zone_id))
 
 
 async def delete_privacy_zone(session: AsyncSession, zone: PrivacyZone) -> None:

@@ -122,7 +122,7 @@ async def rebuild_rollups(
     if trips and history:
         rows = await session.execute(
             sa.select(Leg.trip_id, Leg.mode, Leg.distance_m, Leg.co2e_g).where(
-                Leg.trip_id.in_([t.id for t in trips])
+                Leg.user_id == user_id, Leg.trip_id.in_([t.id for t in trips])
             )
         )
         for trip_id, mode, distance, co2e in rows.all():

@@ -166,7 +166,7 @@ async def list_trips(
     )
     more = len(trips) > limit
     trips = trips[:limit]
-    legs = await store.legs_of(session, [t.id for t in trips], geometry=False)
+    legs = await store.legs_of(session, user.user_id, [t.id for t in trips], geometry=False)
     await session.commit()
     return TripList(
         trips=[trip_out(t, legs.get(t.id, []), geometry=False) for t in trips],
@@ -177,7 +177,7 @@ async def list_trips(
 @router.get("/{trip_id}", response_model=TripOut, responses={**AUTH_ERRORS, **NOT_FOUND})
 async def get_trip(session: SessionDep, trip: ValidTrip) -> TripOut:
     """One trip with a GeoJSON LineString on each leg, and the emission factor behind each leg's CO2e."""
-    legs = (await store.legs_of(session, [trip.id], geometry=True)).get(trip.id, [])
+    legs = (await store.legs_of(session, trip.user_id, [trip.id], geometry=True)).get(trip.id, [])
     sources = await factor_sources(session, {(leg.factor_set, leg.factor_key) for leg in legs})
     await session.commit()
     return trip_out(trip, legs, geometry=True, sources=sources)
@@ -229,7 +229,7 @@ async def set_purpose(session: SessionDep, trip: ValidTrip, body: PurposeIn) -> 
     """Label why the trip was made. Later trips between the same places (origin and destination within a
     few hundred metres) inherit the label unless the person labels them otherwise; `null` clears it."""
     service.set_purpose(trip, body.purpose)
-    legs = (await store.legs_of(session, [trip.id], geometry=False)).get(trip.id, [])
+    legs = (await store.legs_of(session, trip.user_id, [trip.id], geometry=False)).get(trip.id, [])
     await session.commit()
     return trip_out(trip, legs, geometry=False)
 

@@ -37,13 +37,14 @@ async def page(
 
 
 async def legs_of(
-    session: AsyncSession, trip_ids: list[uuid.UUID], *, geometry: bool
+    session: AsyncSession, user_id: uuid.UUID, trip_ids: list[uuid.UUID], *, geometry: bool
 ) -> dict[uuid.UUID, list[Leg]]:
+    """The legs of some of the person's trips, by trip, in order."""
     if not trip_ids:
         return {}
     query = (
         sa.select(Leg)
-        .where(Leg.trip_id.in_(trip_ids))
+        .where(Leg.user_id == user_id, Leg.trip_id.in_(trip_ids))
         .order_by(Leg.trip_id, Leg.seq)
         # rows rebuilt under the same id (the pipeline) are read afresh, not from the session's memory
         .execution_options(populate_existing=True)
@@ -78,7 +79,9 @@ async def refresh_trip_co2(session: AsyncSession, trip: Trip) -> None:
     """The trip's CO2e as the sum of its legs' (pending changes to the legs are written first)."""
     await session.flush()
     total = await session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(Leg.co2e_g), 0.0)).where(Leg.trip_id == trip.id)
+        sa.select(sa.func.coalesce(sa.func.sum(Leg.co2e_g), 0.0)).where(
+            Leg.user_id == trip.user_id, Leg.trip_id == trip.id
+        )
     )
     trip.co2e_g = round(float(total or 0.0), 3)
 
@@ -94,8 +97,8 @@ async def delete_trip(session: AsyncSession, trip: Trip) -> None:
             MotionActivity.ts_ms <= trip.end_ts_ms,
         )
     )
-    await session.execute(sa.delete(Leg).where(Leg.trip_id == trip.id))
-    await session.execute(sa.delete(Trip).where(Trip.id == trip.id))
+    await session.execute(sa.delete(Leg).where(Leg.user_id == trip.user_id, Leg.trip_id == trip.id))
+    await session.execute(sa.delete(Trip).where(Trip.user_id == trip.user_id, Trip.id == trip.id))
 
 
 async def between(session: AsyncSession, user_id: uuid.UUID, from_ms: int, to_ms: int) -> list[Trip]:
@@ -109,7 +112,8 @@ async def between(session: AsyncSession, user_id: uuid.UUID, from_ms: int, to_ms
     )
 
 
-async def update_trips(session: AsyncSession, updates: list[dict[str, Any]]) -> None:
-    """Write columns of many trips at once (each dict holds a trip's `id` and its new values)."""
+async def update_trips(session: AsyncSession, user_id: uuid.UUID, updates: list[dict[str, Any]]) -> None:
+    """Write columns of many of the person's trips at once (each dict holds a trip's `id` and its new
+    values)."""
     if updates:
-        await session.execute(sa.update(Trip), updates)
+        await session.execute(sa.update(Trip), [{**update, "user_id": user_id} for update in updates])

@@ -109,5 +109,5 @@ async def set_shared_ends(
     session: AsyncSession, user_id: uuid.UUID, tz: ZoneInfo, updates: list[dict[str, Any]]
 ) -> None:
     """New shared ends of a person's trips (after their privacy zones changed), and statistics to match."""
-    await repository.update_trips(session, updates)
+    await repository.update_trips(session, user_id, updates)
     await trips_changed(session, user_id, tz)

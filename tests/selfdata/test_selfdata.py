@@ -255,7 +255,7 @@ async def test_privacy_zones_cut_trip_ends_from_what_operators_see(
     created = await client.post("/v1/me/privacy-zones", headers=alice.headers, json=home)
     assert created.status_code == 201
     async with app.state.db.session() as session:
-        trip = await session.get(Trip, uuid.UUID(first["id"]))
+        trip = await session.get(Trip, (alice.user_id, uuid.UUID(first["id"])))
         assert trip is not None and trip.shared_start_lat is not None and trip.shared_start_lon is not None
         cut = _distance_m(home["lat"], home["lon"], trip.shared_start_lat, trip.shared_start_lon)
         assert cut > 300
@@ -276,7 +276,7 @@ async def test_privacy_zones_cut_trip_ends_from_what_operators_see(
             await client.delete(f"/v1/me/privacy-zones/{zone['id']}", headers=alice.headers)
         ).status_code == 204
     async with app.state.db.session() as session:
-        trip = await session.get(Trip, uuid.UUID(first["id"]))
+        trip = await session.get(Trip, (alice.user_id, uuid.UUID(first["id"])))
         assert trip is not None and trip.shared_start_lat == pytest.approx(trip.start_lat)
     bad = await client.post("/v1/me/privacy-zones", headers=alice.headers, json={**home, "radius_m": 50})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "radius_m"
