@@ -12,8 +12,9 @@ runs, each in its own process pinned to CPU 0 with OMP/BLAS threads set to 1:
   through `generate_staypoints` + `generate_triplegs` + `predict_transport_mode` (see
   bench/_peer_trackintel.py).
 
-Both get the same points and no motion-activity hints. Prints one JSON line with both rates and
-`speedup` = ours / trackintel (target >= 10) and our peak memory (target <= 500 MB).
+Both get the same points and no motion-activity hints. Each side runs `--runs` times (3 by default),
+alternately, and the medians count. Prints one JSON line with both rates and `speedup` = ours /
+trackintel, medians (target >= 10), and our peak memory (target <= 500 MB).
 
     .venv/bin/python bench/pipeline.py            # creates bench/.venv-peers on the first run
     .venv/bin/python bench/pipeline.py --no-peer  # our figures only
@@ -25,6 +26,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -80,8 +82,9 @@ def generate(path: Path, target_points: int, days_per_user: int) -> dict:
     return {"points": total, "people": u, "user_days": u * days_per_user}
 
 
-def run_ours(path: str) -> None:
-    """In a pinned subprocess: time the pipeline and CO2e on the points, print one JSON line."""
+def run_ours(path: str, peak: bool) -> None:
+    """In a pinned subprocess: time the pipeline and CO2e on the points (and, with ``peak``, once more
+    under tracemalloc), print one JSON line."""
     import tracemalloc
 
     from app.emissions import great_circle_m, leg_emission
@@ -128,10 +131,12 @@ def run_ours(path: str) -> None:
     t0 = time.perf_counter()
     found = once()
     seconds = time.perf_counter() - t0
-    tracemalloc.start()
-    once()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    peak_bytes = None
+    if peak:
+        tracemalloc.start()
+        once()
+        _, peak_bytes = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
     print(
         json.dumps(
             {
@@ -140,7 +145,7 @@ def run_ours(path: str) -> None:
                 **found,
                 "seconds": round(seconds, 3),
                 "pps": round(n / seconds, 1),
-                "tracemalloc_peak_mb": round(peak / 1e6, 1),
+                "tracemalloc_peak_mb": round(peak_bytes / 1e6, 1) if peak_bytes is not None else None,
                 "ru_maxrss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                 "affinity": sorted(os.sched_getaffinity(0)),
             }
@@ -194,10 +199,12 @@ def main() -> None:
     parser.add_argument("--days-per-user", type=int, default=3)
     parser.add_argument("--no-peer", action="store_true", help="skip trackintel")
     parser.add_argument("--peer-timeout", type=float, default=1800)
+    parser.add_argument("--runs", type=int, default=3, help="runs of each side; the medians count")
     parser.add_argument("--run-ours", help=argparse.SUPPRESS)
+    parser.add_argument("--peak", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run_ours:
-        run_ours(args.run_ours)
+        run_ours(args.run_ours, args.peak)
         return
 
     with tempfile.TemporaryDirectory(prefix="coachco2_bench_pipeline_") as folder:
@@ -205,20 +212,34 @@ def main() -> None:
         t0 = time.perf_counter()
         gen = generate(path, args.points, args.days_per_user)
         log(f"simulated {gen} in {time.perf_counter() - t0:.1f} s")
-        ours, err = run_child([sys.executable, str(Path(__file__).resolve()), "--run-ours", str(path)], 1800)
-        if ours is None:
-            raise SystemExit(f"our pipeline failed: {err}")
-        log(f"ours: {ours}")
-        peer: dict | None = None
-        peer_error: str | None = None
-        if not args.no_peer:
-            peer_error = ensure_peers()
-            if peer_error is None:
-                peer, peer_error = run_child(
+        ours_runs: list[dict] = []
+        peer_runs: list[dict] = []
+        peer_error: str | None = None if args.no_peer else ensure_peers()
+        for run in range(args.runs):  # alternately, so that both sides meet the same load
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--run-ours", str(path)]
+            one, err = run_child(cmd + (["--peak"] if run == 0 else []), 1800)
+            if one is None:
+                raise SystemExit(f"our pipeline failed: {err}")
+            log(f"ours: {one}")
+            ours_runs.append(one)
+            if not args.no_peer and peer_error is None:
+                theirs, peer_error = run_child(
                     [str(PEERS / "bin" / "python"), str(ROOT / "bench" / "_peer_trackintel.py"), str(path)],
                     args.peer_timeout,
                 )
-            log(f"trackintel: {peer or peer_error}")
+                log(f"trackintel: {theirs or peer_error}")
+                if theirs is not None:
+                    peer_runs.append(theirs)
+    ours = dict(ours_runs[0])
+    ours["seconds"] = statistics.median(r["seconds"] for r in ours_runs)
+    ours["pps"] = round(ours["points"] / ours["seconds"], 1)
+    peer: dict | None = None
+    if peer_runs and peer_error is None:
+        peer = dict(peer_runs[0])
+        for key in ("seconds", "seconds_staypoints", "seconds_triplegs", "seconds_modes"):
+            peer[key] = statistics.median(r[key] for r in peer_runs)
+        peer["pps"] = round(peer["points"] / peer["seconds"], 1)
+        peer["seconds_runs"] = [r["seconds"] for r in peer_runs]
     speedup = ours["pps"] / peer["pps"] if peer else None
     peak_mb = max(ours["tracemalloc_peak_mb"], ours["ru_maxrss_mb"])
     emit(
@@ -227,6 +248,8 @@ def main() -> None:
             **gen,
             "ours_pps": ours["pps"],
             "ours_seconds": ours["seconds"],
+            "ours_seconds_runs": [r["seconds"] for r in ours_runs],
+            "runs": args.runs,
             "ours_trips": ours["trips"],
             "ours_legs": ours["legs"],
             "ours_modes": ours["modes"],
