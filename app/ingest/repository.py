@@ -16,7 +16,7 @@ import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import compress, repeat
+from itertools import combinations, compress, repeat
 
 import numpy as np
 import sqlalchemy as sa
@@ -44,11 +44,25 @@ _PG_POINTS_SUMMARY = sa.text(
 _SQLITE_HELD = sa.text(
     "SELECT ts_ms FROM location_points WHERE user_id = :user_id AND ts_ms BETWEEN :first AND :last"
 )
-# run through the driver's executemany (exec_driver_sql): SQLite's own placeholders
-_SQLITE_POINTS = (
-    "INSERT INTO location_points (user_id, ts_ms, lat, lon, accuracy_m, altitude_m, speed_mps, heading_deg)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, ts_ms) DO NOTHING"
-)
+_OPTIONAL_READINGS = ("accuracy_m", "altitude_m", "speed_mps", "heading_deg")
+
+
+def _sqlite_points(readings: tuple[str, ...]) -> str:
+    names = ("user_id", "ts_ms", "lat", "lon", *readings)  # fixed names, never a client's
+    sql = "INSERT INTO location_points ({}) VALUES ({}) ON CONFLICT (user_id, ts_ms) DO NOTHING"
+    return sql.format(", ".join(names), ", ".join("?" * len(names)))
+
+
+# The insert of points for each set of optional readings, for the driver's executemany (SQLite's own
+# placeholders). A reading no point of the batch carries is left out of the statement rather than bound as
+# NULL on every row: binding is most of the insert's cost, and three absent readings (altitude, speed and
+# heading, which many phones never send) made it twice as long.
+_SQLITE_POINTS = {
+    readings: _sqlite_points(readings)
+    for k in range(len(_OPTIONAL_READINGS) + 1)
+    for readings in combinations(_OPTIONAL_READINGS, k)
+}
+
 
 _PG_ACTIVITIES = sa.text(
     """
@@ -139,15 +153,13 @@ async def insert_points(
         return int(count), earliest
     first, last = min(cols.ts_ms), max(cols.ts_ms)
     held = (await session.execute(_SQLITE_HELD, {"user_id": uid, "first": first, "last": last})).scalars()
+    readings = tuple(name for name in _OPTIONAL_READINGS if getattr(cols, name).count(None) != len(cols))
     rows = zip(
         repeat(uid),
         cols.ts_ms,
         cols.lat,
         cols.lon,
-        cols.accuracy_m,
-        cols.altitude_m,
-        cols.speed_mps,
-        cols.heading_deg,
+        *(getattr(cols, name) for name in readings),
         strict=False,  # repeat() is endless; the columns have one length (PointColumns)
     )
     held_ms = np.fromiter(held, dtype=np.int64)
@@ -160,7 +172,7 @@ async def insert_points(
     else:
         new, earliest = list(rows), first
     connection = await session.connection()
-    result = await connection.exec_driver_sql(_SQLITE_POINTS, new)
+    result = await connection.exec_driver_sql(_SQLITE_POINTS[readings], new)
     return int(result.rowcount), earliest
 
 
