@@ -7,7 +7,8 @@ phone with wild and poor fixes, as bench/pipeline.py simulates them), then:
 - ours: a fresh `coachco2 serve` (its pipeline worker in the process) on a fresh database, pinned to one
   CPU with OMP/BLAS threads set to 1, so the server, its worker and, on SQLite, the database share that one
   core; the process pool it hands big windows to inherits the pin. The client runs on another CPU. After a
-  warm-up by another person (imports, caches, the process pool; not counted), the phone registers and
+  warm-up by other people (a day posted as the phone will, a history imported: imports, caches, the
+  process pool; not counted, see `warm_up`), the phone registers and
   posts its points in batches of `--batch` (5,000) one after the other, pre-encoded JSON (`--gzip`: gzip),
   then asks `GET /v1/me/pipeline` and `GET /v1/me/trips` every 20 ms until nothing is pending and its
   trips are there. Timed: from the first byte of the first batch to that answer.
@@ -145,10 +146,54 @@ async def one_phone(base: str, payloads: list[bytes], gzipped: bool, timeout_s: 
     }
 
 
-async def warm_up(base: str, points: dict[str, np.ndarray], timeout_s: float) -> None:
-    """Another person's day through the same path, so that imports, caches and the process pool that takes
-    big windows are ready; not counted."""
-    await one_phone(base, bodies(points, 5000, gzipped=False), False, timeout_s)
+def gpx(points: dict[str, np.ndarray]) -> bytes:
+    """The points as a GPX track, for the warm-up's import."""
+    from datetime import UTC, datetime
+
+    fixes = "".join(
+        f'<trkpt lat="{la}" lon="{lo}"><time>'
+        f"{datetime.fromtimestamp(t, UTC).isoformat(timespec='milliseconds').replace('+00:00', 'Z')}"
+        "</time></trkpt>"
+        for t, la, lo in zip(
+            points["ts_s"].tolist(), points["lat"].tolist(), points["lon"].tolist(), strict=True
+        )
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><gpx version="1.1" creator="bench" '
+        f'xmlns="http://www.topografix.com/GPX/1/1"><trk><trkseg>{fixes}</trkseg></trk></gpx>'
+    ).encode()
+
+
+async def warm_up(
+    base: str, day: dict[str, np.ndarray], history: dict[str, np.ndarray], timeout_s: float
+) -> None:
+    """Other people through the same paths, not counted: one posts a day of points as the phone will (imports,
+    caches, the worker's thread), another imports a history of more than 20,000 points, whose pipeline window
+    goes to the process pool the server hands big windows to, so that the pool is started before the phone's
+    run, as it is in a server that has been up for a while."""
+    import httpx
+
+    await one_phone(base, bodies(day, 5000, gzipped=False), False, timeout_s)
+    async with httpx.AsyncClient(base_url=base, timeout=120) as client:
+        r = await client.post("/v1/auth/register", json={})
+        r.raise_for_status()
+        auth = {"Authorization": f"Bearer {r.json()['token']}"}
+        r = await client.post(
+            "/v1/me/imports", params={"filename": "history.gpx"}, content=gpx(history), headers=auth
+        )
+        if r.status_code != 202:
+            raise RuntimeError(f"the warm-up import answered {r.status_code}: {r.text[:300]}")
+        import_id = r.json()["id"]
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            status = (await client.get(f"/v1/me/imports/{import_id}", headers=auth)).json()["status"]
+            pending = (await client.get("/v1/me/pipeline", headers=auth)).json()["pending_points"]
+            if status == "failed":
+                raise RuntimeError("the warm-up import failed")
+            if status == "done" and pending == 0:
+                return
+            await asyncio.sleep(0.1)
+        raise RuntimeError("the warm-up import was not processed in time")
 
 
 def main() -> None:
@@ -166,8 +211,8 @@ def main() -> None:
         raise SystemExit(f"needs CPUs {SERVER_CPU} and {CLIENT_CPU}; this process may use {sorted(cpus)}")
     now = time.time()
     phone = phone_points(args.points, seed=4242, end_ts_s=now)
-    # the warm-up person: more than the worker keeps in its own process, so the pool is started too
-    other = phone_points(25_000, seed=4343, end_ts_s=now)
+    warm_day = phone_points(7_000, seed=4343, end_ts_s=now)
+    warm_history = phone_points(25_000, seed=4444, end_ts_s=now)
     payloads = bodies(phone, args.batch, args.gzip)
     n = int(phone["ts_s"].size)
     log(f"{n} points, {len(payloads)} batches, {sum(map(len, payloads)) / n:.1f} bytes per point")
@@ -182,7 +227,7 @@ def main() -> None:
             try:
                 with server(store.url, worker=True, extra_env=ONE_CORE_ENV) as base:
                     os.sched_setaffinity(0, {CLIENT_CPU})
-                    asyncio.run(warm_up(base, other, args.timeout))
+                    asyncio.run(warm_up(base, warm_day, warm_history, args.timeout))
                     log("warm; the phone posts …")
                     ours = asyncio.run(one_phone(base, payloads, args.gzip, args.timeout))
                     log(f"ours: {ours}")
