@@ -30,7 +30,7 @@ from app.models import (
     ZoneSet,
 )
 from app.statistics.disclosure import Caps
-from app.statistics.privacy import capped_units
+from app.statistics.privacy import FLOOR_TOLERANCE, TRIP_UNITS, capped_units
 from app.statistics.zones import SharedTrip, ZoneIndex, ZoneShape, rollup_rows
 
 PURPOSE = "territory_statistics"
@@ -378,6 +378,75 @@ async def cell_totals(
         (int(row[0]) * 100 + 1, *row[1 : len(keys)], *(int(v or 0) for v in row[len(keys) :]))
         for row in (await session.execute(query)).all()
     ]
+
+
+async def partial_month(
+    session: AsyncSession,
+    zone_set_id: uuid.UUID,
+    day_from: int,
+    day_to: int,
+    by_mode: bool,
+    caps: Caps = CAPS,
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[uuid.UUID]]:
+    """Some days of one local month, as a release by month bounds them, summed in the database: a person
+    whose figures over those days stay under the caps counts them as they are, so the database floors and
+    sums those people's rows per cell itself; only the few above a cap are read person by person.
+
+    Returns (dims..., month, person, trips, distance_m, co2e_g) per cell of the people above a cap (for
+    `privacy.bound`), (first day of the month[, mode], people, milli-trips, metres, grams) per cell of the
+    others (for `privacy.add_bounded`), and everyone counted."""
+    consent = sa.and_(Consent.user_id == Rollup.user_id, Consent.purpose == PURPOSE)
+    keys: list[Any] = [Rollup.day, Rollup.mode] if by_mode else [Rollup.day]
+    per = (
+        sa.select(*keys, Rollup.user_id.label("u"), sa.func.sum(Rollup.trips).label("t"),
+                  sa.func.sum(Rollup.distance_m).label("d"), sa.func.sum(Rollup.co2e_g).label("c"))
+        .join(Consent, consent)
+        .where(Consent.granted.is_(True), Rollup.zone_set_id == zone_set_id, Rollup.day >= day_from,
+               Rollup.day <= day_to)
+        .group_by(*keys, Rollup.user_id)
+        .cte("per")
+    )  # fmt: skip
+    # Above a cap, or within rounding of one: bounded in Python exactly as any release bounds them.
+    margin = 1 - 1e-9
+    over = (
+        sa.select(per.c.u)
+        .group_by(per.c.u)
+        .having(sa.or_(sa.func.sum(per.c.t) > caps.trips * margin, sa.func.sum(per.c.d) > caps.distance_m * margin,
+                       sa.func.sum(per.c.c) > caps.co2e_g * margin))
+    )  # fmt: skip
+    out_keys = [per.c.day, per.c.mode] if by_mode else [per.c.day]
+    capped = sa.select(*out_keys, per.c.day // 100, per.c.u, per.c.t, per.c.d, per.c.c).where(
+        per.c.u.in_(over)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+
+        def floor(value: Any) -> Any:
+            return sa.func.floor(value)
+    else:
+
+        def floor(
+            value: Any,
+        ) -> Any:  # SQLite: a cast truncates, which floors figures that are never negative
+            return sa.cast(value, sa.Integer)
+
+    first = (per.c.day // 100 * 100 + 1).label("first")
+    cell_keys: list[Any] = [first, per.c.mode] if by_mode else [first]
+    tolerance = FLOOR_TOLERANCE
+    cells = (
+        sa.select(*cell_keys, sa.func.count(sa.distinct(per.c.u)),
+                  sa.func.sum(floor(per.c.t * TRIP_UNITS + tolerance)), sa.func.sum(floor(per.c.d + tolerance)),
+                  sa.func.sum(floor(per.c.c + tolerance)))
+        .where(per.c.u.not_in(over))
+        .group_by(*cell_keys)
+    )  # fmt: skip
+    n = len(cell_keys)
+    bounded = [
+        (int(row[0]), *row[1:n], *(int(v or 0) for v in row[n:]))
+        for row in (await session.execute(cells)).all()
+    ]
+    rows = [tuple(row) for row in (await session.execute(capped)).all()]
+    people = list(await session.scalars(sa.select(per.c.u).distinct()))
+    return rows, bounded, people
 
 
 async def people_in_months(

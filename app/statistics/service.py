@@ -230,8 +230,9 @@ async def read_contributions(
     """What a release bounds: (dims..., month, person, trips, distance_m, co2e_g) per person, cell and month
     read from the rollups; and, for the whole months of a release by month over all zones, the territory's
     monthly totals already bounded, (dims..., person-months, milli-trips, metres, grams) per cell, with the
-    people behind them. Those cost cells and months whatever the number of trips; only the partial months
-    at the ends of the range are read person by person, their caps depending on the days asked."""
+    people behind them. Those cost cells and months whatever the number of trips. The partial months at the
+    ends of the range, whose caps depend on the days asked, are bounded in the database (people under the
+    caps) and here (the few above them)."""
     dims = question.dims
     whole = None
     if (
@@ -246,12 +247,16 @@ async def read_contributions(
             reader, sc.zone_set.id, sc.day_from, sc.day_to, dims, sc.zone, question.monthly
         )
         return rows, [], []
-    rows = []
-    for lo, hi in store.partial_ranges(sc.day_from, sc.day_to, whole):
-        rows += await store.person_month_rows(reader, sc.zone_set.id, lo, hi, dims, None)
-    totals = await store.cell_totals(reader, sc.zone_set.id, *whole, by_mode=len(dims) == 2)
+    by_mode = len(dims) == 2
+    above: list[tuple[Any, ...]] = []
+    totals = await store.cell_totals(reader, sc.zone_set.id, *whole, by_mode=by_mode)
     counted = await store.people_in_months(reader, sc.zone_set.id, *whole)
-    return rows, totals, counted
+    for lo, hi in store.partial_ranges(sc.day_from, sc.day_to, whole):
+        capped, summed, people = await store.partial_month(reader, sc.zone_set.id, lo, hi, by_mode, CAPS)
+        above += capped
+        totals += summed
+        counted += people
+    return above, totals, counted
 
 
 async def answer(
