@@ -143,10 +143,14 @@ async def erase(session: AsyncSession, user_id: uuid.UUID) -> None:
 
     The foreign keys cascade as well; deleting explicitly keeps erasure complete even where a store runs
     without foreign-key enforcement."""
+    for first in (Leg, Trip, LocationPoint, MotionActivity, PipelineState, UserProfile):
+        await session.execute(sa.delete(first).where(first.__table__.c.user_id == user_id))
+    # What the person adds to the territory's monthly totals leaves them, before their consent and rollups
+    # go. After their trips: the worker too takes the trips first, then the consent, so the two never wait
+    # for each other in a cycle.
     await statistics_store.person_erased(session, user_id)
-    for model in (Leg, Trip, LocationPoint, MotionActivity, PipelineState, UserProfile, ConsentEvent, Consent,
-                  PrivacyZone, AccessLogEntry, StagedPoint, StagedActivity, Import, Rollup, RollupMonthly,
-                  StatsPersonMonth, OpenpathInput, OpenpathOpcode, ApiToken):  # fmt: skip
+    for model in (ConsentEvent, Consent, PrivacyZone, AccessLogEntry, StagedPoint, StagedActivity, Import, Rollup,
+                  RollupMonthly, StatsPersonMonth, OpenpathInput, OpenpathOpcode, ApiToken):  # fmt: skip
         column = model.__table__.c.user_id
         await session.execute(sa.delete(model).where(column == user_id))
     await session.execute(sa.delete(User).where(User.id == user_id))
