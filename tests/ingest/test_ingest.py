@@ -314,3 +314,23 @@ async def test_pending_points_count_what_was_accepted(client: httpx.AsyncClient,
     await client.post("/v1/me/locations", headers=alice.headers, json={"points": points(10)})
     await client.post("/v1/me/locations", headers=alice.headers, json={"points": points(15)})
     assert await pending(client, alice) == 15
+
+
+async def test_an_overlapping_batch_counts_its_new_points_from_the_earliest_of_them(
+    app: FastAPI, alice: Person
+) -> None:
+    from app.ingest.repository import PointColumns, insert_points
+
+    def columns(first: int, last: int) -> PointColumns:
+        ts = [1_700_000_000_000 + i * 1000 for i in range(first, last + 1)]
+        n = len(ts)
+        return PointColumns(ts, [46.1] * n, [-1.1] * n, [5.0] * n, [None] * n, [None] * n, [None] * n)
+
+    async with app.state.db.session() as session:
+        assert await insert_points(session, alice.user_id, columns(10, 20)) == (11, 1_700_000_010_000)
+        # 5..9 and 21..25 are new; the earliest of them, not of the batch, marks where trips may change
+        assert await insert_points(session, alice.user_id, columns(5, 25)) == (10, 1_700_000_005_000)
+        assert await insert_points(session, alice.user_id, columns(15, 30)) == (5, 1_700_000_026_000)
+        assert await insert_points(session, alice.user_id, columns(5, 30)) == (0, None)
+        await session.commit()
+    assert [p.ts_ms for p in await stored(app, alice)] == [1_700_000_000_000 + i * 1000 for i in range(5, 31)]
