@@ -112,6 +112,9 @@ async def rebuild_rollups(
 
     if days is not None and not days:
         return 0
+    # The consent row first (locked on PostgreSQL until commit), then the rollups: the order an erasure
+    # and a consent change take too, so that none of them waits for another in a cycle.
+    await _consent_stands(session, user_id)
     history = await consent_history(session, user_id)
     query = sa.select(Trip).where(Trip.user_id == user_id)
     if days is not None:
