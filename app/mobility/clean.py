@@ -6,7 +6,7 @@ import numpy as np
 
 from app.mobility.geo import haversine_between, haversine_steps
 from app.mobility.params import DEFAULT_PARAMS, PipelineParams
-from app.mobility.types import BoolArray, PointArrays
+from app.mobility.types import BoolArray, FloatArray, PointArrays
 
 
 def clean_points(points: PointArrays, params: PipelineParams = DEFAULT_PARAMS) -> PointArrays:
@@ -39,37 +39,48 @@ def clean_points(points: PointArrays, params: PipelineParams = DEFAULT_PARAMS) -
     )
     acc = points.accuracy_m
     ok &= ~(np.isfinite(acc) & (acc >= params.max_accuracy_m))
-    pts = points.take(np.flatnonzero(ok))
-    order = np.argsort(pts.ts_s, kind="stable")
-    pts = pts.take(order)
-    if len(pts) > 1:
-        keep = np.ones(len(pts), dtype=bool)
-        keep[1:] = np.diff(pts.ts_s) > 0
-        pts = pts.take(np.flatnonzero(keep))
+    idx = np.flatnonzero(ok)
+    idx = idx[np.argsort(points.ts_s[idx], kind="stable")]
+    if idx.size > 1:
+        keep = np.ones(idx.size, dtype=bool)
+        keep[1:] = np.diff(points.ts_s[idx]) > 0
+        idx = idx[keep]
+    # the spike rounds read times and positions only: the other columns are taken once at the end
+    ts, lat, lon = points.ts_s[idx], points.lat[idx], points.lon[idx]
+    step = haversine_steps(lat, lon)
     for _ in range(4):
-        bad = _spikes(pts, params)
+        bad = _spikes(ts, lat, lon, step, params)
         if not bad.any():
             break
-        pts = pts.take(np.flatnonzero(~bad))
-    return pts
+        kept = np.flatnonzero(~bad)
+        # a hop between fixes that stay neighbours is the same; only the hops over removed fixes are new
+        same = kept[1:] == kept[:-1] + 1
+        hop = np.empty(max(kept.size - 1, 0))
+        hop[same] = step[kept[:-1][same]]
+        over = np.flatnonzero(~same)
+        hop[over] = haversine_between(lat, lon, kept[over], kept[over + 1])
+        idx, ts, lat, lon, step = idx[kept], ts[kept], lat[kept], lon[kept], hop
+    return points.take(idx)
 
 
 #: longest run of consecutive wild fixes removed as one burst
 MAX_BURST = 3
 
 
-def _spikes(pts: PointArrays, params: PipelineParams) -> BoolArray:
-    """Flag points that jump away and back (see :func:`clean_points`)."""
-    n = len(pts)
+def _spikes(
+    ts: FloatArray, lat: FloatArray, lon: FloatArray, step: FloatArray, params: PipelineParams
+) -> BoolArray:
+    """Flag points that jump away and back (see :func:`clean_points`); ``step`` holds the spherical
+    distances between neighbours (:func:`app.mobility.geo.haversine_steps`)."""
+    n = ts.size
     bad = np.zeros(n, dtype=bool)
     if n < 3:
         if n == 2:
-            dt = max(pts.ts_s[1] - pts.ts_s[0], 1e-3)
-            if haversine_steps(pts.lat, pts.lon)[0] / dt > params.max_speed_mps:
+            dt = max(ts[1] - ts[0], 1e-3)
+            if step[0] / dt > params.max_speed_mps:
                 bad[1] = True
         return bad
-    step = haversine_steps(pts.lat, pts.lon)
-    dt = np.maximum(np.diff(pts.ts_s), 1e-3)
+    dt = np.maximum(np.diff(ts), 1e-3)
     v = step / dt
     # bursts of k consecutive wild fixes (k = 1..MAX_BURST): the run is entered and left too fast
     # while the hop from the fix before to the fix after the run is plausible
@@ -83,8 +94,8 @@ def _spikes(pts: PointArrays, params: PipelineParams) -> BoolArray:
         fast = np.flatnonzero(v_min > floor)
         first = fast + 1  # first fix of the run; the run is first..first+k-1
         v_min = v_min[fast]
-        skip = haversine_between(pts.lat, pts.lon, first - 1, first + k)
-        v_skip = skip / np.maximum(pts.ts_s[first + k] - pts.ts_s[first - 1], 1e-3)
+        skip = haversine_between(lat, lon, first - 1, first + k)
+        v_skip = skip / np.maximum(ts[first + k] - ts[first - 1], 1e-3)
         spike = (v_min > params.max_speed_mps) | (
             (v_min > params.spike_min_speed_mps) & (v_min > params.spike_ratio * v_skip)
         )
