@@ -61,32 +61,19 @@ class Segmentation:
     moves_closed_by_data: list[bool]
 
 
-def _sparse_tables(v: FloatArray) -> tuple[list[FloatArray], list[FloatArray]]:
-    """Sparse tables of running minima and maxima (level k covers 2**k values)."""
-    mins = [v]
-    maxs = [v]
-    k = 1
-    while (1 << k) <= v.size:
-        half = 1 << (k - 1)
-        mins.append(np.minimum(mins[-1][:-half], mins[-1][half:]))
-        maxs.append(np.maximum(maxs[-1][:-half], maxs[-1][half:]))
-        k += 1
-    return mins, maxs
-
-
-def _range_min_max(v: FloatArray, lo: IntArray, hi: IntArray) -> tuple[FloatArray, FloatArray]:
-    """min(v[lo..hi]) and max(v[lo..hi]) for each inclusive range, O(1) per range."""
-    mins, maxs = _sparse_tables(v)
+def _range_max(v: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
+    """max(v[lo..hi]) for each inclusive range, O(1) per range from a sparse table of running maxima
+    (level k covers 2**k values), built only as deep as the longest range needs."""
     level = np.floor(np.log2(np.maximum(hi - lo + 1, 1))).astype(np.intp)
-    out_min = np.empty(lo.size)
-    out_max = np.empty(lo.size)
+    maxs = [v]
+    for k in range(1, int(level.max(initial=0)) + 1):
+        half = 1 << (k - 1)
+        maxs.append(np.maximum(maxs[-1][:-half], maxs[-1][half:]))
+    out = np.empty(lo.size)
     for lv in np.unique(level).tolist():
         sel = level == lv
-        a = lo[sel]
-        b = hi[sel] - (1 << lv) + 1
-        out_min[sel] = np.minimum(mins[lv][a], mins[lv][b])
-        out_max[sel] = np.maximum(maxs[lv][a], maxs[lv][b])
-    return out_min, out_max
+        out[sel] = np.maximum(maxs[lv][lo[sel]], maxs[lv][hi[sel] - (1 << lv) + 1])
+    return out
 
 
 def _runs(mask: BoolArray) -> list[Span]:
@@ -104,8 +91,13 @@ def _runs(mask: BoolArray) -> list[Span]:
 WINDOW_SAMPLES = 32
 #: fixes handled at once by the dwell test (memory: CHUNK x WINDOW_SAMPLES distances)
 CHUNK = 65_536
-#: the first look at a dwell window takes every PROBE_STRIDE-th of its samples
-PROBE_STRIDE = 4
+#: the samples of a dwell window in the order they are looked at (see :func:`_dwell_evidence`): every
+#: eighth, every eighth in between, then the rest
+SAMPLE_ROUNDS: tuple[IntArray, ...] = (
+    np.arange(8, WINDOW_SAMPLES + 1, 8),
+    np.arange(4, WINDOW_SAMPLES + 1, 8),
+    np.setdiff1d(np.arange(1, WINDOW_SAMPLES + 1), np.arange(4, WINDOW_SAMPLES + 1, 4)),
+)
 #: share of the dwell time the close points must span (one sampling interval of a 30 s phone
 #: may be lost to a bad fix at the start of the window)
 STAY_INLIER_SPAN = 0.8
@@ -131,32 +123,49 @@ def _window_samples(
     w: IntArray,
     j: IntArray,
     params: PipelineParams,
-) -> tuple[IntArray, FloatArray, IntArray]:
-    """Samples ``j`` (of 1..WINDOW_SAMPLES) of the dwell windows of fixes ``cc`` (widths ``w``, in
-    fixes): how many lie farther than the radius from their fix, the time of the earliest within it
-    (inf when none), and how many samples were looked at."""
-    wc = w[:, None]
-    jr = j[None, :]
-    # ceil(w * j / WINDOW_SAMPLES) in integers: the samples spread evenly, the last one the earliest fix
-    offsets = np.where(
-        wc <= WINDOW_SAMPLES, np.minimum(jr, wc), (wc * jr + WINDOW_SAMPLES - 1) // WINDOW_SAMPLES
-    )
-    used = (jr <= wc) | (wc > WINDOW_SAMPLES)
-    others = cc[:, None] - offsets
-    dx = x[others] - x[cc, None]
-    dy = y[others] - y[cc, None]
+) -> tuple[IntArray, FloatArray]:
+    """Samples ``j`` (ascending, of 1..WINDOW_SAMPLES) of the dwell windows of fixes ``cc`` (widths
+    ``w``, in fixes): how many lie farther than the radius from their fix, and the time of the
+    earliest within it (inf when none)."""
+    far = np.empty(cc.size, dtype=np.intp)
+    earliest = np.empty(cc.size)
+    long = w > WINDOW_SAMPLES
+    for rows, spread in ((np.flatnonzero(long), True), (np.flatnonzero(~long), False)):
+        if rows.size == 0:
+            continue
+        c = cc[rows, None]
+        wc = w[rows, None]
+        if spread:
+            # ceil(w * j / WINDOW_SAMPLES) in integers: spread evenly, the last one the earliest fix
+            others = c - (wc * j + WINDOW_SAMPLES - 1) // WINDOW_SAMPLES
+            inlier = _near(x, y, others, c, params.stay_radius_m)
+            far[rows] = j.size - np.count_nonzero(inlier, axis=1)
+        else:  # a short window: each of its fixes, once
+            used = j <= wc
+            others = c - np.minimum(j, wc)
+            inlier = _near(x, y, others, c, params.stay_radius_m) & used
+            far[rows] = np.count_nonzero(used, axis=1) - np.count_nonzero(inlier, axis=1)
+        # later samples lie earlier in the window: the earliest close fix is the last close sample
+        last = j.size - 1 - np.argmax(inlier[:, ::-1], axis=1)
+        earliest[rows] = np.where(
+            inlier[np.arange(rows.size), last], t[others[np.arange(rows.size), last]], np.inf
+        )
+    return far, earliest
+
+
+def _near(x: FloatArray, y: FloatArray, others: IntArray, c: IntArray, radius_m: float) -> BoolArray:
+    """Whether each fix ``others`` lies within ``radius_m`` of its fix ``c`` (as ``np.hypot`` says)."""
+    dx = x[others] - x[c]
+    dy = y[others] - y[c]
     # squared distances against the squared radius, and the exact distance for the few that fall so
     # close to the radius that rounding could decide
-    r2 = params.stay_radius_m**2
+    r2 = radius_m**2
     d2 = dx * dx + dy * dy
     inlier = d2 <= r2
     close = np.abs(d2 - r2) <= 1e-9 * r2
     if close.any():
-        inlier[close] = np.hypot(dx[close], dy[close]) <= params.stay_radius_m
-    inlier &= used
-    count = used.sum(axis=1)
-    earliest = np.where(inlier, t[others], np.inf).min(axis=1)
-    return count - inlier.sum(axis=1), earliest, count
+        inlier[close] = np.hypot(dx[close], dy[close]) <= radius_m
+    return inlier
 
 
 def _dwell_evidence(
@@ -195,19 +204,22 @@ def _dwell_evidence(
     # the window is short, as with phones at 30 s); the earliest point is always among them
     w = np.maximum(width, 1)
     need = params.stay_inlier_share - 1e-9
-    probe = np.arange(PROBE_STRIDE, WINDOW_SAMPLES + 1, PROBE_STRIDE)
-    every = np.arange(1, WINDOW_SAMPLES + 1)
     found: list[tuple[IntArray, FloatArray]] = []
     candidates = np.flatnonzero(valid & (c > 0))
     for lo in range(0, candidates.size, CHUNK):  # bounded memory for long histories
         cc = candidates[lo : lo + CHUNK]
-        # a first look at every PROBE_STRIDE-th sample: a window with too many far samples among
-        # those cannot be a dwell whatever the others say (most fixes of a trip stop here); the
-        # windows left are judged on all their samples
-        far, _, _ = _window_samples(t, x, y, cc, w[cc], probe, params)
         count = np.minimum(w[cc], WINDOW_SAMPLES)
-        cc = cc[(count - far) / count >= need]
-        far, earliest, count = _window_samples(t, x, y, cc, w[cc], every, params)
+        far = np.zeros(cc.size, dtype=np.intp)
+        earliest = np.full(cc.size, np.inf)
+        # the samples a few at a time (SAMPLE_ROUNDS): a window with too many far samples already
+        # cannot be a dwell whatever the others say, and is not looked at again (most fixes of a
+        # trip stop after the first round)
+        for j in SAMPLE_ROUNDS:
+            more_far, more_earliest = _window_samples(t, x, y, cc, w[cc], j, params)
+            far += more_far
+            earliest = np.minimum(earliest, more_earliest)
+            still = (count - far) / count >= need
+            cc, count, far, earliest = cc[still], count[still], far[still], earliest[still]
         within = (count - far) / count
         # the close points themselves must span most of the dwell time: one far fix before a gap
         # (the platform before a metro ride) does not make the next minute a stay
@@ -388,8 +400,7 @@ def _longest_silence(t: FloatArray, awake_ts: FloatArray) -> FloatArray:
     if gaps.size == 0:
         return np.diff(t)
     # steps hold marks lo..hi, hence gaps lo..hi-1
-    _, longest = _range_min_max(gaps, lo, np.maximum(hi - 1, lo))
-    return longest
+    return _range_max(gaps, lo, np.maximum(hi - 1, lo))
 
 
 def _arrival(
