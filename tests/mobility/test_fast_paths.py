@@ -5,9 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from app.mobility.clean import MAX_BURST, clean_points
+from app.mobility.geo import haversine_between, haversine_steps
 from app.mobility.legs import FAST, SLOW, StepRun, _absorb_short, _merge_adjacent
 from app.mobility.params import DEFAULT_PARAMS
 from app.mobility.stays import WINDOW_SAMPLES, _dwell_evidence
+from app.mobility.types import PointArrays
 
 
 def _absorb_plainly(runs: list[StepRun], t: np.ndarray, min_s: float) -> list[StepRun]:
@@ -83,3 +86,56 @@ def test_dwell_evidence_is_the_definition(seed: int) -> None:
     assert want[0].size < n - 100
     for g, w in zip(got, want, strict=True):
         assert np.array_equal(g, w)
+
+
+def _spikes_plainly(ts: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """The spike rule on every run of one to three fixes, from scratch."""
+    p = DEFAULT_PARAMS
+    n = ts.size
+    bad = np.zeros(n, dtype=bool)
+    if n < 3:
+        if n == 2 and haversine_steps(lat, lon)[0] / max(ts[1] - ts[0], 1e-3) > p.max_speed_mps:
+            bad[1] = True
+        return bad
+    v = haversine_steps(lat, lon) / np.maximum(np.diff(ts), 1e-3)
+    for k in range(1, MAX_BURST + 1):
+        for first in range(1, n - k):
+            v_min = min(v[first - 1], v[first + k - 1])
+            skip = haversine_between(lat, lon, np.array([first - 1]), np.array([first + k]))[0]
+            v_skip = skip / max(ts[first + k] - ts[first - 1], 1e-3)
+            if v_min > p.max_speed_mps or (v_min > p.spike_min_speed_mps and v_min > p.spike_ratio * v_skip):
+                bad[first : first + k] = True
+    bad[-1] |= v[-1] > p.max_speed_mps and v[-2] <= p.max_speed_mps
+    bad[0] |= v[0] > p.max_speed_mps and v[1] <= p.max_speed_mps
+    return bad
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_clean_points_is_the_definition(seed: int) -> None:
+    rng = np.random.default_rng(200 + seed)
+    n = 600
+    ts = np.cumsum(rng.choice([1.0, 5.0, 30.0], n))
+    ts[rng.random(n) < 0.02] = ts[0]  # repeated times
+    lat = 46.15 + np.cumsum(rng.normal(0.0, 2e-5, n))
+    lon = -1.15 + np.cumsum(rng.normal(0.0, 2e-5, n))
+    wild = rng.random(n) < 0.06  # lone wild fixes, and bursts of neighbours
+    wild |= np.roll(wild, 1) & (rng.random(n) < 0.4)
+    lat[wild] += rng.choice([-1, 1], int(wild.sum())) * rng.uniform(0.01, 0.3, int(wild.sum()))
+    acc = rng.uniform(3.0, 300.0, n)
+    points = PointArrays.from_arrays(ts, lat, lon, acc)
+    # the definition: sort, drop, then rounds of spike removal from scratch
+    keep = np.flatnonzero(acc < DEFAULT_PARAMS.max_accuracy_m)
+    keep = keep[np.argsort(ts[keep], kind="stable")]
+    keep = keep[np.concatenate(([True], np.diff(ts[keep]) > 0))]
+    rounds = 0
+    for _ in range(4):
+        bad = _spikes_plainly(ts[keep], lat[keep], lon[keep])
+        if not bad.any():
+            break
+        rounds += 1
+        keep = keep[~bad]
+    got = clean_points(points)
+    assert rounds >= 1
+    assert np.array_equal(got.ts_s, ts[keep])
+    assert np.array_equal(got.lat, lat[keep])
+    assert np.array_equal(got.accuracy_m, acc[keep])
