@@ -41,6 +41,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import ROOT, emit, fresh_store, log, machine, server, simulated_days
+from ingest import server_cpu_s
 from pipeline import ONE_CORE_ENV, PEERS, ensure_peers, run_child
 
 #: the CPU the server (and then trackintel) runs on, and the one the client runs on
@@ -100,6 +101,7 @@ async def one_phone(base: str, payloads: list[bytes], gzipped: bool, timeout_s: 
             headers["Content-Encoding"] = "gzip"
         accepted = 0
         latencies = []
+        cpu_before = server_cpu_s(base)
         t0 = time.perf_counter()
         for payload in payloads:
             t = time.perf_counter()
@@ -122,6 +124,7 @@ async def one_phone(base: str, payloads: list[bytes], gzipped: bool, timeout_s: 
                 raise RuntimeError(f"still pending after {timeout_s:.0f} s: {state}")
             await asyncio.sleep(0.02)
         done = time.perf_counter()
+        cpu_after = server_cpu_s(base)
         # every trip, for the figures (after the clock stopped)
         found, legs, cursor = 0, 0, None
         while True:
@@ -141,6 +144,10 @@ async def one_phone(base: str, payloads: list[bytes], gzipped: bool, timeout_s: 
         "request_p50_ms": round(float(np.median(latencies)) * 1000, 1),
         "request_max_ms": round(max(latencies) * 1000, 1),
         "status_polls": polls,
+        # the server process's CPU time meanwhile (ingest, worker, SQLite), not its process pool's
+        "server_cpu_s": round(cpu_after - cpu_before, 2)
+        if cpu_before is not None and cpu_after is not None
+        else None,
         "trips": found,
         "legs": legs,
     }
