@@ -456,14 +456,15 @@ async def people_in_months(
     session: AsyncSession, zone_set_id: uuid.UUID, first: int, last: int
 ) -> list[uuid.UUID]:
     """The people whose consent stands with monthly rollups from month `first` to `last`: who a release
-    over those months counts."""
-    query = (
-        sa.select(StatsPersonMonth.user_id)
-        .join(Consent, sa.and_(Consent.user_id == StatsPersonMonth.user_id, Consent.purpose == PURPOSE))
-        .where(Consent.granted.is_(True), StatsPersonMonth.zone_set_id == zone_set_id,
-               StatsPersonMonth.month >= first, StatsPersonMonth.month <= last)
-        .distinct()
-    )  # fmt: skip
+    over those months counts. One look-up in the person-months' key per consenting person, so the cost
+    follows the people, not their months."""
+    present = sa.exists().where(
+        StatsPersonMonth.user_id == Consent.user_id,
+        StatsPersonMonth.zone_set_id == zone_set_id,
+        StatsPersonMonth.month >= first,
+        StatsPersonMonth.month <= last,
+    )
+    query = sa.select(Consent.user_id).where(Consent.purpose == PURPOSE, Consent.granted.is_(True), present)
     return list(await session.scalars(query))
 
 
