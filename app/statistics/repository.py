@@ -409,47 +409,55 @@ async def partial_month(
         .group_by(*keys, Rollup.user_id)
         .cte("per")
     )  # fmt: skip
-    # Above a cap, or within rounding of one: bounded in Python exactly as any release bounds them.
-    margin = 1 - 1e-9
-    over = (
-        sa.select(per.c.u)
-        .group_by(per.c.u)
-        .having(sa.or_(sa.func.sum(per.c.t) > caps.trips * margin, sa.func.sum(per.c.d) > caps.distance_m * margin,
-                       sa.func.sum(per.c.c) > caps.co2e_g * margin))
-    )  # fmt: skip
-    out_keys = [per.c.day, per.c.mode] if by_mode else [per.c.day]
-    capped = sa.select(*out_keys, per.c.day // 100, per.c.u, per.c.t, per.c.d, per.c.c).where(
-        per.c.u.in_(over)
-    )
     if session.get_bind().dialect.name == "postgresql":
 
         def floor(value: Any) -> Any:
             return sa.func.floor(value)
     else:
 
-        def floor(
-            value: Any,
-        ) -> Any:  # SQLite: a cast truncates, which floors figures that are never negative
+        def floor(value: Any) -> Any:  # SQLite: a cast truncates, which floors figures never negative
             return sa.cast(value, sa.Integer)
 
+    # One pass: per cell and person, the floored rows summed (what the person adds while under the caps)
+    # and the rows' raw sums (to tell who is not).
     first = (per.c.day // 100 * 100 + 1).label("first")
     cell_keys: list[Any] = [first, per.c.mode] if by_mode else [first]
     tolerance = FLOOR_TOLERANCE
-    cells = (
-        sa.select(*cell_keys, sa.func.count(sa.distinct(per.c.u)),
-                  sa.func.sum(floor(per.c.t * TRIP_UNITS + tolerance)), sa.func.sum(floor(per.c.d + tolerance)),
-                  sa.func.sum(floor(per.c.c + tolerance)))
-        .where(per.c.u.not_in(over))
-        .group_by(*cell_keys)
+    query = (
+        sa.select(*cell_keys, per.c.u, sa.func.sum(floor(per.c.t * TRIP_UNITS + tolerance)),
+                  sa.func.sum(floor(per.c.d + tolerance)), sa.func.sum(floor(per.c.c + tolerance)),
+                  sa.func.sum(per.c.t), sa.func.sum(per.c.d), sa.func.sum(per.c.c))
+        .group_by(*cell_keys, per.c.u)
     )  # fmt: skip
     n = len(cell_keys)
-    bounded = [
-        (int(row[0]), *row[1:n], *(int(v or 0) for v in row[n:]))
-        for row in (await session.execute(cells)).all()
-    ]
-    rows = [tuple(row) for row in (await session.execute(capped)).all()]
-    people = list(await session.scalars(sa.select(per.c.u).distinct()))
-    return rows, bounded, people
+    found = (await session.execute(query)).all()
+    totals: dict[Any, list[float]] = {}
+    for row in found:
+        sums = totals.setdefault(row[n], [0.0, 0.0, 0.0])
+        for j in range(3):
+            sums[j] += float(row[n + 4 + j] or 0.0)
+    # Above a cap, or within rounding of one: bounded in Python exactly as any release bounds them.
+    limits = (caps.trips, caps.distance_m, caps.co2e_g)
+    over = {
+        u for u, sums in totals.items() if any(v > c * (1 - 1e-9) for v, c in zip(sums, limits, strict=True))
+    }
+    cells: dict[tuple[Any, ...], list[int]] = {}
+    for row in found:
+        if row[n] in over:
+            continue
+        cell = cells.setdefault(tuple(row[:n]), [0, 0, 0, 0])
+        cell[0] += 1
+        for j in range(3):
+            cell[j + 1] += int(row[n + 1 + j] or 0)
+    bounded = [(int(key[0]), *key[1:], *values) for key, values in cells.items()]
+    rows: list[tuple[Any, ...]] = []
+    if over:
+        out_keys = [per.c.day, per.c.mode] if by_mode else [per.c.day]
+        capped = sa.select(*out_keys, per.c.day // 100, per.c.u, per.c.t, per.c.d, per.c.c).where(
+            per.c.u.in_(sorted(over))
+        )
+        rows = [tuple(row) for row in (await session.execute(capped)).all()]
+    return rows, bounded, list(totals)
 
 
 async def people_in_months(
