@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import combinations, compress, repeat
+from typing import cast
 
 import numpy as np
 import sqlalchemy as sa
@@ -203,19 +204,28 @@ async def insert_activities(session: AsyncSession, user_id: uuid.UUID, cols: Act
         await session.execute(_SQLITE_ACTIVITIES, {"user_id": uid, "rows": json.dumps(rows)})
 
 
+_STATES = cast(sa.Table, PipelineState.__table__)
+_dirty_from = _STATES.c.dirty_from_ms
+# Built once, on the table rather than the mapped class: the request pays neither for building the
+# statement nor for the ORM's bulk-update bookkeeping (no loaded state to synchronise here).
+_MARK_PENDING = (
+    sa.update(_STATES)
+    .where(_STATES.c.user_id == sa.bindparam("person"))
+    .values(
+        pending_points=_STATES.c.pending_points + sa.bindparam("accepted"),
+        dirty_from_ms=sa.case(
+            (sa.or_(_dirty_from.is_(None), _dirty_from > sa.bindparam("earliest")), sa.bindparam("earliest")),
+            else_=_dirty_from,
+        ),
+        updated_at=sa.bindparam("now"),
+    )
+)
+
+
 async def mark_pending(session: AsyncSession, user_id: uuid.UUID, accepted: int, earliest_ts_ms: int) -> None:
     """Count newly stored points as waiting for the pipeline, from their earliest time on."""
-    dirty = PipelineState.dirty_from_ms
     await session.execute(
-        sa.update(PipelineState)
-        .where(PipelineState.user_id == user_id)
-        .values(
-            pending_points=PipelineState.pending_points + accepted,
-            dirty_from_ms=sa.case(
-                (sa.or_(dirty.is_(None), dirty > earliest_ts_ms), earliest_ts_ms), else_=dirty
-            ),
-            updated_at=utcnow(),
-        )
+        _MARK_PENDING, {"person": user_id, "accepted": accepted, "earliest": earliest_ts_ms, "now": utcnow()}
     )
 
 
