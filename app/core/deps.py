@@ -17,12 +17,14 @@ from app.core.problems import Problem, ProblemError, unauthorized
 from app.settings import Settings
 
 
-def get_settings_dep(request: Request) -> Settings:
+# Dependencies are coroutines even when they do not wait: FastAPI runs a plain function in a worker thread,
+# two thread hops on every request for nothing.
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
 

@@ -51,11 +51,11 @@ def negotiate(header: str | None, default: Lang = "fr") -> Lang:
     return best[1] if best else default
 
 
-def get_lang(accept_language: Annotated[str | None, Header()] = None) -> Lang:
+async def get_lang(accept_language: Annotated[str | None, Header()] = None) -> Lang:
     return negotiate(accept_language)
 
 
-def get_problem_lang(accept_language: Annotated[str | None, Header()] = None) -> Lang:
+async def get_problem_lang(accept_language: Annotated[str | None, Header()] = None) -> Lang:
     return negotiate(accept_language, PROBLEM_DEFAULT)
 
 
