@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -118,27 +119,48 @@ async def issue_operator_token(session: AsyncSession, operator: Operator) -> str
     return secret
 
 
+_TOKENS = cast(sa.Table, ApiToken.__table__)
+_OPERATORS = cast(sa.Table, Operator.__table__)
+# Built once, on the tables rather than the mapped classes: every authenticated request runs it, and
+# neither building the statement nor loading an `ApiToken` entity into the session is worth paying for.
+_FIND_TOKEN = (
+    sa.select(
+        _TOKENS.c.id,
+        _TOKENS.c.role,
+        _TOKENS.c.user_id,
+        _TOKENS.c.operator_id,
+        _TOKENS.c.revoked_at,
+        _TOKENS.c.last_used_at,
+        _OPERATORS.c.role,
+        _OPERATORS.c.name,
+    )
+    .select_from(_TOKENS.outerjoin(_OPERATORS, _OPERATORS.c.id == _TOKENS.c.operator_id))
+    .where(_TOKENS.c.token_hash == sa.bindparam("token_hash"))
+)
+_TOUCH_TOKEN = (
+    sa.update(_TOKENS)
+    .where(_TOKENS.c.id == sa.bindparam("token_id"))
+    .values(last_used_at=sa.bindparam("now"))
+)
+
+
 async def authenticate(session: AsyncSession, secret: str, touch_interval_s: int) -> Principal | None:
     """The principal behind a live token, or None. Notes the token's use at most once per interval."""
-    found = (
-        await session.execute(
-            sa.select(ApiToken, Operator.role, Operator.name)
-            .outerjoin(Operator, Operator.id == ApiToken.operator_id)
-            .where(ApiToken.token_hash == hash_token(secret))
-        )
-    ).first()
-    if found is None or found[0].revoked_at is not None:
+    found = (await session.execute(_FIND_TOKEN, {"token_hash": hash_token(secret)})).first()
+    if found is None:
         return None
-    token, operator_role, operator_name = found
+    token_id, role, user_id, operator_id, revoked_at, last_used_at, operator_role, operator_name = found
+    if revoked_at is not None:
+        return None
     now = utcnow()
-    if token.last_used_at is None or now - token.last_used_at >= timedelta(seconds=touch_interval_s):
+    if last_used_at is None or now - last_used_at >= timedelta(seconds=touch_interval_s):
         # a plain UPDATE: a token erased meanwhile (DELETE /v1/me racing this request) is no error here
-        await session.execute(sa.update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
+        await session.execute(_TOUCH_TOKEN, {"token_id": token_id, "now": now})
     return Principal(
-        token_id=token.id,
-        role=token.role,
-        user_id=token.user_id,
-        operator_id=token.operator_id,
+        token_id=token_id,
+        role=role,
+        user_id=user_id,
+        operator_id=operator_id,
         operator_role=operator_role,
         operator_name=operator_name,
     )
