@@ -48,6 +48,36 @@ def _pg_points(readings: tuple[str, ...]) -> sa.TextClause:
     return sa.text(sql.format(", ".join(names), arrays))
 
 
+def _pg_points_pending(readings: tuple[str, ...]) -> sa.TextClause:
+    # The same insert, and the new points counted as pending (`mark_pending`) in the same statement: one
+    # round trip to the database fewer on every upload. A data-modifying CTE runs once whether or not the
+    # final SELECT reads it; with no new point it changes nothing.
+    names = ("ts_ms", "lat", "lon", *readings)  # fixed names, never a client's
+    sql = """
+    WITH ins AS (
+        INSERT INTO location_points (user_id, {})
+        SELECT CAST(:user_id AS UUID), t.* FROM unnest({}) AS t
+        ON CONFLICT (user_id, ts_ms) DO NOTHING
+        RETURNING ts_ms
+    ),
+    new AS (SELECT count(*) AS accepted, min(ts_ms) AS earliest FROM ins),
+    pending AS (
+        UPDATE pipeline_states AS s
+        SET pending_points = s.pending_points + new.accepted,
+            dirty_from_ms = CASE
+                WHEN s.dirty_from_ms IS NULL OR s.dirty_from_ms > new.earliest THEN new.earliest
+                ELSE s.dirty_from_ms
+            END,
+            updated_at = CAST(:now AS TIMESTAMPTZ)
+        FROM new
+        WHERE s.user_id = CAST(:user_id AS UUID) AND new.accepted > 0
+    )
+    SELECT accepted, earliest FROM new
+    """
+    arrays = ", ".join(f"CAST(:{name} AS {_ARRAY_TYPES[name]})" for name in names)
+    return sa.text(sql.format(", ".join(names), arrays))
+
+
 _SQLITE_HELD = sa.text(
     "SELECT ts_ms FROM location_points WHERE user_id = :user_id AND ts_ms BETWEEN :first AND :last"
 )
@@ -68,6 +98,7 @@ _SUBSETS = [
 ]
 _SQLITE_POINTS = {readings: _sqlite_points(readings) for readings in _SUBSETS}
 _PG_POINTS = {readings: _pg_points(readings) for readings in _SUBSETS}
+_PG_POINTS_PENDING = {readings: _pg_points_pending(readings) for readings in _SUBSETS}
 
 
 _PG_ACTIVITIES = sa.text(
@@ -146,6 +177,30 @@ def _uuid_param(session: AsyncSession, user_id: uuid.UUID) -> str:
     return user_id.hex if session.get_bind().dialect.name == "sqlite" else str(user_id)
 
 
+def _readings(cols: PointColumns) -> tuple[str, ...]:
+    return tuple(name for name in _OPTIONAL_READINGS if getattr(cols, name).count(None) != len(cols))
+
+
+def _pg_params(uid: str, cols: PointColumns, readings: tuple[str, ...]) -> dict[str, object]:
+    return {"user_id": uid, **{name: getattr(cols, name) for name in ("ts_ms", "lat", "lon", *readings)}}
+
+
+async def store_points(session: AsyncSession, user_id: uuid.UUID, cols: PointColumns) -> int:
+    """Store the points that are new and count them as waiting for the pipeline; returns how many were new.
+    One statement on PostgreSQL; on SQLite `insert_points` then `mark_pending`."""
+    if not len(cols):
+        return 0
+    if session.get_bind().dialect.name == "postgresql":
+        readings = _readings(cols)
+        params = _pg_params(_uuid_param(session, user_id), cols, readings) | {"now": utcnow()}
+        accepted, _ = (await session.execute(_PG_POINTS_PENDING[readings], params)).one()
+        return int(accepted)
+    accepted, earliest = await insert_points(session, user_id, cols)
+    if accepted and earliest is not None:
+        await mark_pending(session, user_id, accepted, earliest)
+    return accepted
+
+
 async def insert_points(
     session: AsyncSession, user_id: uuid.UUID, cols: PointColumns
 ) -> tuple[int, int | None]:
@@ -153,13 +208,9 @@ async def insert_points(
     if not len(cols):
         return 0, None
     uid = _uuid_param(session, user_id)
-    readings = tuple(name for name in _OPTIONAL_READINGS if getattr(cols, name).count(None) != len(cols))
+    readings = _readings(cols)
     if session.get_bind().dialect.name == "postgresql":
-        params = {
-            "user_id": uid,
-            **{name: getattr(cols, name) for name in ("ts_ms", "lat", "lon", *readings)},
-        }
-        count, earliest = (await session.execute(_PG_POINTS[readings], params)).one()
+        count, earliest = (await session.execute(_PG_POINTS[readings], _pg_params(uid, cols, readings))).one()
         return int(count), earliest
     first, last = min(cols.ts_ms), max(cols.ts_ms)
     held = (await session.execute(_SQLITE_HELD, {"user_id": uid, "first": first, "last": last})).scalars()

@@ -28,10 +28,8 @@ async def store_columns(
 ) -> int:
     """Store points and activities, and count the new points for the pipeline; returns how many were new.
     Every way in (the phone's API, e-mission phones, imports) goes through here. The caller commits."""
-    accepted, earliest = await store.insert_points(session, user_id, cols)
+    accepted = await store.store_points(session, user_id, cols)
     await store.insert_activities(session, user_id, acts)
-    if accepted and earliest is not None:
-        await store.mark_pending(session, user_id, accepted, earliest)
     return accepted
 
 

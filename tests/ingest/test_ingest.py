@@ -334,3 +334,38 @@ async def test_an_overlapping_batch_counts_its_new_points_from_the_earliest_of_t
         assert await insert_points(session, alice.user_id, columns(5, 30)) == (0, None)
         await session.commit()
     assert [p.ts_ms for p in await stored(app, alice)] == [1_700_000_000_000 + i * 1000 for i in range(5, 31)]
+
+
+async def test_stored_points_are_counted_as_pending_from_the_earliest_new_one(
+    app: FastAPI, alice: Person
+) -> None:
+    # On PostgreSQL the insert and the pending count are one statement; on SQLite two. Both must leave the
+    # same state: every new point counted once, the earliest new time remembered, duplicates changing nothing.
+    from app.ingest.repository import PointColumns, store_points
+    from app.models import PipelineState
+
+    def columns(first: int, last: int) -> PointColumns:
+        ts = [1_700_000_000_000 + i * 1000 for i in range(first, last + 1)]
+        n = len(ts)
+        return PointColumns(ts, [46.1] * n, [-1.1] * n, [5.0] * n, [None] * n, [None] * n, [None] * n)
+
+    async def state() -> tuple[int, int | None]:
+        async with app.state.db.session() as session:
+            row = await session.get(PipelineState, alice.user_id)
+            assert row is not None
+            return row.pending_points, row.dirty_from_ms
+
+    async def store(first: int, last: int) -> int:
+        async with app.state.db.session() as session:
+            accepted = await store_points(session, alice.user_id, columns(first, last))
+            await session.commit()
+            return accepted
+
+    assert await store(10, 20) == 11
+    assert await state() == (11, 1_700_000_010_000)
+    assert await store(15, 30) == 10  # later new points leave the earliest where it was
+    assert await state() == (21, 1_700_000_010_000)
+    assert await store(5, 30) == 5  # earlier ones move it back
+    assert await state() == (26, 1_700_000_005_000)
+    assert await store(5, 30) == 0  # a resent batch counts nothing
+    assert await state() == (26, 1_700_000_005_000)
