@@ -761,3 +761,34 @@ def test_what_the_dashboard_draws_is_text_never_markup(served: Served, browser: 
     )
     time.sleep(0.3)
     assert browser.execute_script("return window.__injected") is None
+
+
+def test_flows_that_cannot_be_read_are_said_so_and_the_rest_is_drawn(served: Served, browser: Any) -> None:
+    size(browser, 1400, 1000)
+    sign_in(browser, served, "en")
+    # The flows' request fails in the browser (as it would with the network cut, or the budget spent).
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/v1/operator/stats/od*"]})
+    try:
+        choose(browser, "source", "query")
+        choose(browser, "zone-set", "ouest-est")
+        assert text(browser, "od-hidden").startswith("The flows could not be read: ")
+        assert browser.execute_script("return document.querySelectorAll('#map path.flow').length") == 0
+        assert browser.execute_script("return document.querySelectorAll('#od tbody tr').length") == 0
+        assert browser.execute_script("return document.querySelectorAll('#map path.zone').length") > 0
+        assert browser.execute_script("return Chart.getChart('share-chart').data.datasets.length") >= 1
+    finally:
+        browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+
+
+@pytest.mark.parametrize(("lang", "words"), [("fr", "Aucun jeu de zones"), ("en", "No zone set")])
+def test_the_servers_errors_reach_the_page_in_its_language(
+    served: Served, browser: Any, lang: str, words: str
+) -> None:
+    sign_in(browser, served, lang)
+    message = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "api('/v1/operator/stats/od', {zone_set: 'nowhere', from: '2026-01-01', to: '2026-01-31'})"
+        ".then(() => done('answered'), (error) => done(error.status + ' ' + error.message));"
+    )
+    assert message.startswith("404 ") and words in message

@@ -21,6 +21,7 @@ const TEXT = {
     sourceQuery: "requête (confidentialité différentielle)", monthLabel: "Mois",
     noPublication: "Aucune publication encore pour ce zonage.",
     odGrid: "Les flux se lisent sur un zonage importé d'au plus 100 zones.", budgetOut: "Budget épuisé : ",
+    odFailed: "Les flux n'ont pas pu être lus : ",
     mapLabel: "Carte des zones de départ ; ses chiffres sont dans le tableau des données qui la suit.",
     zoomIn: "Zoom avant", zoomOut: "Zoom arrière",
     tilesDown: "Fond de carte indisponible : les zones et les flux sont dessinés sans lui.",
@@ -79,6 +80,7 @@ const TEXT = {
     source: "Source", sourcePublication: "monthly publication (exact)", sourceQuery: "query (differential privacy)",
     monthLabel: "Month", noPublication: "No publication yet for these zones.",
     odGrid: "Flows are read on an uploaded zone set of at most 100 zones.", budgetOut: "Budget spent: ",
+    odFailed: "The flows could not be read: ",
     mapLabel: "Map of starting zones; its figures are in the data table that follows it.",
     zoomIn: "Zoom in", zoomOut: "Zoom out",
     tilesDown: "Basemap unavailable: zones and flows are drawn without it.",
@@ -181,7 +183,9 @@ function translate() {
 async function api(path, params) {
   const url = new URL(path, window.location.origin);
   Object.entries(params || {}).forEach(([k, v]) => { if (v !== null && v !== undefined && v !== "") url.searchParams.set(k, v); });
-  const response = await fetch(url, { headers: { Authorization: `Bearer ${state.token}`, Accept: "application/json" } });
+  // The server writes its problem details in the page's language.
+  const response = await fetch(url, { headers: { Authorization: `Bearer ${state.token}`, Accept: "application/json",
+    "Accept-Language": state.lang } });
   const body = await response.json();
   if (!response.ok) { const error = new Error(body.detail || response.statusText); error.status = response.status; throw error; }
   return body;
@@ -639,8 +643,9 @@ function drawFlows(od, centroids) {
 
 function drawOd(body) {
   const lines = [];
-  if (!body) {
-    note("od-hidden", [t("odGrid")]);
+  if (!body || body.failed) {
+    const why = body && (body.failed.status === 409 ? t("budgetOut") : "") + body.failed.message;
+    note("od-hidden", [body ? t("odFailed") + why : t("odGrid")]);
     table("od", t("odCaption"), [t("origin"), t("destination"), t("trips"), t("margin"), t("co2kg")], []);
     return;
   }
@@ -698,14 +703,15 @@ async function fetchQuery() {
     api("/v1/operator/stats/timeseries", { ...f, period }),
     api("/v1/operator/stats/profile", { ...f, by: "hour" }),
     api("/v1/operator/stats/zones", f),
-    polygons ? api("/v1/operator/stats/od", f).catch(() => null) : Promise.resolve(null),
+    polygons ? api("/v1/operator/stats/od", f).catch((error) => ({ failed: error })) : Promise.resolve(null),
     polygons ? shapesOf(f.zone_set).catch(() => ({})) : Promise.resolve({}),
   ]);
   return { source: "query", period, share, series, hours, zones, od, centroids };
 }
 
 function renderQuery(d) {
-  const { share, series, hours, zones, od } = d;
+  const { share, series, hours, zones } = d;
+  const od = d.od && !d.od.failed ? d.od : null;  // flows that could not be read are said so by drawOd
   const part = (start) => {
     const p = partOf(start, d.period, share.from, share.to);
     return p ? TEXT[state.lang].partial(p.counted, p.of) : null;
@@ -716,7 +722,7 @@ function renderQuery(d) {
   drawHours(hours, true);
   drawFlows(od, d.centroids || {});
   drawMap(zones, d.fit);
-  drawOd(od);
+  drawOd(d.od);
   const dp = share.protection.differential_privacy;
   const trips = dp.measures.find((m) => m.measure === "trips");
   document.getElementById("protection").textContent = TEXT[state.lang].privacy({
