@@ -42,7 +42,9 @@ from starlette.routing import Route
 
 from app import __version__
 from app.core.db import Database
+from app.core.lang import Msg
 from app.core.logs import HTTP_METHODS
+from app.core.problems import ProblemError, problem_response
 from app.pipeline import repository as pipeline_store
 from app.settings import Settings
 
@@ -205,13 +207,17 @@ def served_on_api_port(settings: Settings, client_host: str | None) -> bool:
     return settings.environment == "development" and settings.metrics_port is None and _loopback(client_host)
 
 
-def _unauthorized() -> HTTPException:
-    return HTTPException(
-        401,
-        "The metrics answer to `Authorization: Bearer <token>` with the metrics token "
-        "(COACHCO2_METRICS_TOKEN).",
-        headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
-    )
+#: what a scrape without the metrics token is told, on the API's port and on a port of their own
+TOKEN_REQUIRED = Msg(
+    "The metrics answer to `Authorization: Bearer <token>` with the metrics token (COACHCO2_METRICS_TOKEN).",
+    "Les métriques répondent à `Authorization: Bearer <jeton>` avec le jeton des métriques "
+    "(COACHCO2_METRICS_TOKEN).",
+)
+METRICS_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="metrics"'}
+
+
+def _unauthorized() -> ProblemError:
+    return ProblemError(401, "unauthorized", TOKEN_REQUIRED, headers=METRICS_CHALLENGE)
 
 
 metrics_route = APIRouter(include_in_schema=False)
@@ -241,11 +247,8 @@ def metrics_app(metrics: Metrics, settings: Settings) -> Starlette:
         if settings.metrics_token is not None and not token_matches(
             request.headers.get("authorization"), settings
         ):
-            return Response(
-                "metrics token required\n",
-                status_code=401,
-                headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
-                media_type="text/plain",
+            return problem_response(
+                401, "unauthorized", TOKEN_REQUIRED, scope=request.scope, headers=METRICS_CHALLENGE
             )
         body, media_type = await metrics.exposition(request.headers.get("accept"))
         return Response(body, headers={"Content-Type": media_type})

@@ -242,6 +242,8 @@ async def test_production_hides_the_metrics_unless_a_token_is_set(database_url: 
             assert refused.headers["content-type"] == "application/problem+json"
             assert refused.headers["www-authenticate"].startswith("Bearer")
             assert "coachco2_" not in refused.text
+        french = await client.get("/metrics", headers={"Accept-Language": "fr"})
+        assert french.json()["detail"].startswith("Les métriques répondent")
         samples = await scrape(client, Authorization=f"Bearer {TOKEN}")
         assert value(samples, "coachco2_database_up") == 1
 
@@ -310,7 +312,12 @@ async def test_the_metrics_port_asks_for_the_token_when_one_is_set(database_url:
     server = await serve_metrics(metrics, settings, 0)
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}") as scraper:
-            assert (await scraper.get("/metrics")).status_code == 401
+            refused = await scraper.get("/metrics", headers={"Accept-Language": "fr"})
+            assert refused.status_code == 401
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert refused.headers["www-authenticate"] == 'Bearer realm="metrics"'
+            assert refused.json()["type"] == "/problems/unauthorized"
+            assert refused.json()["detail"].startswith("Les métriques répondent")
             assert (
                 await scraper.get("/metrics", headers={"Authorization": "Bearer wrong"})
             ).status_code == 401
