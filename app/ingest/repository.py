@@ -31,27 +31,10 @@ _ARRAY_TYPES = {"ts_ms": "BIGINT[]", "lat": "FLOAT8[]", "lon": "FLOAT8[]"} | dic
 )
 
 
-def _pg_points(readings: tuple[str, ...]) -> sa.TextClause:
-    # On PostgreSQL the count and the earliest new time are computed in the statement: one row comes back,
-    # not one per point.
-    names = ("ts_ms", "lat", "lon", *readings)  # fixed names, never a client's
-    sql = """
-    WITH ins AS (
-        INSERT INTO location_points (user_id, {})
-        SELECT CAST(:user_id AS UUID), t.* FROM unnest({}) AS t
-        ON CONFLICT (user_id, ts_ms) DO NOTHING
-        RETURNING ts_ms
-    )
-    SELECT count(*), min(ts_ms) FROM ins
-    """
-    arrays = ", ".join(f"CAST(:{name} AS {_ARRAY_TYPES[name]})" for name in names)
-    return sa.text(sql.format(", ".join(names), arrays))
-
-
 def _pg_points_pending(readings: tuple[str, ...]) -> sa.TextClause:
-    # The same insert, and the new points counted as pending (`mark_pending`) in the same statement: one
-    # round trip to the database fewer on every upload. A data-modifying CTE runs once whether or not the
-    # final SELECT reads it; with no new point it changes nothing.
+    # The new points stored and counted as pending (`mark_pending`) in one statement: one round trip, and
+    # one row back rather than one per point. A data-modifying CTE runs once whether or not the final
+    # SELECT reads it; with no new point it changes nothing.
     names = ("ts_ms", "lat", "lon", *readings)  # fixed names, never a client's
     sql = """
     WITH ins AS (
@@ -97,7 +80,6 @@ _SUBSETS = [
     readings for k in range(len(_OPTIONAL_READINGS) + 1) for readings in combinations(_OPTIONAL_READINGS, k)
 ]
 _SQLITE_POINTS = {readings: _sqlite_points(readings) for readings in _SUBSETS}
-_PG_POINTS = {readings: _pg_points(readings) for readings in _SUBSETS}
 _PG_POINTS_PENDING = {readings: _pg_points_pending(readings) for readings in _SUBSETS}
 
 
@@ -187,7 +169,7 @@ def _pg_params(uid: str, cols: PointColumns, readings: tuple[str, ...]) -> dict[
 
 async def store_points(session: AsyncSession, user_id: uuid.UUID, cols: PointColumns) -> int:
     """Store the points that are new and count them as waiting for the pipeline; returns how many were new.
-    One statement on PostgreSQL; on SQLite `insert_points` then `mark_pending`."""
+    One statement on PostgreSQL; on SQLite the insert, then `mark_pending`."""
     if not len(cols):
         return 0
     if session.get_bind().dialect.name == "postgresql":
@@ -195,23 +177,18 @@ async def store_points(session: AsyncSession, user_id: uuid.UUID, cols: PointCol
         params = _pg_params(_uuid_param(session, user_id), cols, readings) | {"now": utcnow()}
         accepted, _ = (await session.execute(_PG_POINTS_PENDING[readings], params)).one()
         return int(accepted)
-    accepted, earliest = await insert_points(session, user_id, cols)
+    accepted, earliest = await _insert_points_sqlite(session, user_id, cols)
     if accepted and earliest is not None:
         await mark_pending(session, user_id, accepted, earliest)
     return accepted
 
 
-async def insert_points(
+async def _insert_points_sqlite(
     session: AsyncSession, user_id: uuid.UUID, cols: PointColumns
 ) -> tuple[int, int | None]:
     """Store the points that are new; return how many were and the earliest of their times."""
-    if not len(cols):
-        return 0, None
     uid = _uuid_param(session, user_id)
     readings = _readings(cols)
-    if session.get_bind().dialect.name == "postgresql":
-        count, earliest = (await session.execute(_PG_POINTS[readings], _pg_params(uid, cols, readings))).one()
-        return int(count), earliest
     first, last = min(cols.ts_ms), max(cols.ts_ms)
     held = (await session.execute(_SQLITE_HELD, {"user_id": uid, "first": first, "last": last})).scalars()
     rows = zip(

@@ -316,26 +316,6 @@ async def test_pending_points_count_what_was_accepted(client: httpx.AsyncClient,
     assert await pending(client, alice) == 15
 
 
-async def test_an_overlapping_batch_counts_its_new_points_from_the_earliest_of_them(
-    app: FastAPI, alice: Person
-) -> None:
-    from app.ingest.repository import PointColumns, insert_points
-
-    def columns(first: int, last: int) -> PointColumns:
-        ts = [1_700_000_000_000 + i * 1000 for i in range(first, last + 1)]
-        n = len(ts)
-        return PointColumns(ts, [46.1] * n, [-1.1] * n, [5.0] * n, [None] * n, [None] * n, [None] * n)
-
-    async with app.state.db.session() as session:
-        assert await insert_points(session, alice.user_id, columns(10, 20)) == (11, 1_700_000_010_000)
-        # 5..9 and 21..25 are new; the earliest of them, not of the batch, marks where trips may change
-        assert await insert_points(session, alice.user_id, columns(5, 25)) == (10, 1_700_000_005_000)
-        assert await insert_points(session, alice.user_id, columns(15, 30)) == (5, 1_700_000_026_000)
-        assert await insert_points(session, alice.user_id, columns(5, 30)) == (0, None)
-        await session.commit()
-    assert [p.ts_ms for p in await stored(app, alice)] == [1_700_000_000_000 + i * 1000 for i in range(5, 31)]
-
-
 async def test_stored_points_are_counted_as_pending_from_the_earliest_new_one(
     app: FastAPI, alice: Person
 ) -> None:
@@ -361,11 +341,29 @@ async def test_stored_points_are_counted_as_pending_from_the_earliest_new_one(
             await session.commit()
             return accepted
 
+    async def processed() -> None:  # as the worker leaves it: nothing dirty
+        async with app.state.db.session() as session:
+            await session.execute(
+                sa.update(PipelineState)
+                .where(PipelineState.user_id == alice.user_id)
+                .values(dirty_from_ms=None)
+            )
+            await session.commit()
+
     assert await store(10, 20) == 11
     assert await state() == (11, 1_700_000_010_000)
     assert await store(15, 30) == 10  # later new points leave the earliest where it was
     assert await state() == (21, 1_700_000_010_000)
-    assert await store(5, 30) == 5  # earlier ones move it back
-    assert await state() == (26, 1_700_000_005_000)
-    assert await store(5, 30) == 0  # a resent batch counts nothing
-    assert await state() == (26, 1_700_000_005_000)
+    await processed()
+    # 5..9 and 31..35 are new: the earliest of them, not of the batch, marks where trips may change
+    assert await store(5, 35) == 10
+    assert await state() == (31, 1_700_000_005_000)
+    await processed()
+    assert await store(20, 40) == 5
+    assert await state() == (36, 1_700_000_036_000)
+    assert await store(1, 2) == 2  # earlier ones move it back
+    assert await state() == (38, 1_700_000_001_000)
+    assert await store(5, 40) == 0  # a resent batch counts nothing
+    assert await state() == (38, 1_700_000_001_000)
+    expected = [1_700_000_000_000 + i * 1000 for i in (1, 2, *range(5, 41))]
+    assert [p.ts_ms for p in await stored(app, alice)] == expected
