@@ -4,19 +4,21 @@
   a 202 means the points are on disk, foreign keys on, and every transaction opened with
   `BEGIN IMMEDIATE`: a transaction that reads and then writes (authenticate, then insert) would otherwise
   fail with "database is locked" when another writer commits in between.
-- PostgreSQL through asyncpg: the store for real deployments.
+- PostgreSQL through asyncpg: the store for real deployments. A connection taken from the pool is checked
+  without a round trip when it was used recently (`_check_postgresql_connection`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -60,11 +62,46 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
+#: a PostgreSQL connection idle in the pool longer than this (s) is pinged before use
+IDLE_PING_S = 10.0
+
+
+def _check_postgresql_connection(engine: AsyncEngine) -> None:
+    """Before a pooled connection is handed out, make sure the server has not closed it (a restart, an
+    administrator ending sessions, an idle timeout), so no request fails for a connection the pool held.
+
+    SQLAlchemy's `pool_pre_ping` asks the server every time, and for asyncpg that is three round trips
+    (BEGIN, an empty statement, ROLLBACK): three of the seven of an upload. Instead: a server that ends a
+    session sends its reason and closes the socket, which asyncpg reads in the background and marks the
+    connection closed, so a connection used within the last `IDLE_PING_S` is checked locally, without a
+    round trip; one idle longer (its socket may have been dropped silently by a firewall or a proxy on the
+    way) is pinged as before. A connection found closed is replaced by a fresh one by the pool."""
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info["checked_in_at"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if dbapi_connection.driver_connection.is_closed():
+            raise exc.DisconnectionError("the server closed this connection")
+        idle_since = record.info.get("checked_in_at")
+        if idle_since is None or time.monotonic() - idle_since < IDLE_PING_S:
+            return  # new from the pool's connect, or used a moment ago
+        try:
+            dbapi_connection.ping()
+        except Exception as error:
+            raise exc.DisconnectionError("the connection did not answer a ping") from error
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     url = settings.database_url
     # hide_parameters: an error's message never quotes the statement's values (labels, coordinates, token
     # hashes), so a traceback in the logs carries none of them.
-    kwargs: dict[str, Any] = {"echo": settings.db_echo, "pool_pre_ping": True, "hide_parameters": True}
+    # No pool_pre_ping: a SQLite file cannot go away under its connections, and PostgreSQL connections are
+    # checked by `_check_postgresql_connection`.
+    kwargs: dict[str, Any] = {"echo": settings.db_echo, "hide_parameters": True}
     path = sqlite_file(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -73,6 +110,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)
+    elif engine.dialect.name == "postgresql":
+        _check_postgresql_connection(engine)
     return engine
 
 

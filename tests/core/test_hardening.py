@@ -252,12 +252,53 @@ async def test_postgresql_restarting_under_load_is_survived_without_a_restart(
             await admin.close()
         points = [{"ts": 1_700_000_000 + round_ * 1000 + i, "lat": 46.1, "lon": -1.1} for i in range(20)]
         response = await client.post("/v1/me/locations", headers=alice.headers, json={"points": points})
-        if response.status_code == 503:  # a request caught in the cut may be told to retry, never a 500
+        if response.status_code == 503:
+            # A request in the milliseconds of the cut (the server has not yet closed the socket) may be
+            # told to retry, never a 500; after that the pool has seen the closed connections.
             await asyncio.sleep(0.2)
             response = await client.post("/v1/me/locations", headers=alice.headers, json={"points": points})
         statuses.append(response.status_code)
     assert statuses == [202] * 12
     assert (await client.get("/v1/me/pipeline", headers=alice.headers)).json()["pending_points"] == 240
+
+
+@pytest.mark.postgres_only
+async def test_a_postgresql_connection_idle_in_the_pool_is_pinged_before_use(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection used a moment ago is handed out without a round trip; one idle for longer than
+    IDLE_PING_S is pinged first, and one whose server session ended is replaced, not handed out."""
+    from app.core import db as db_module
+
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only")
+    db = db_module.Database(Settings(database_url=database_url, db_pool_size=1))
+    pings: list[int] = []
+    try:
+        async with db.engine.connect() as conn:
+            first_pid = await conn.scalar(sa.text("SELECT pg_backend_pid()"))
+            adapted = type((await conn.get_raw_connection()).dbapi_connection)
+        original = adapted.ping
+        monkeypatch.setattr(adapted, "ping", lambda self: (pings.append(1), original(self))[1])
+        async with db.engine.connect() as conn:
+            assert await conn.scalar(sa.text("SELECT pg_backend_pid()")) == first_pid
+            info = (await conn.get_raw_connection()).info  # the pooled connection's own, kept across uses
+        assert pings == []  # used a moment ago: no round trip on the way
+        # Idle for longer than IDLE_PING_S: pinged, and still the same connection.
+        info["checked_in_at"] -= db_module.IDLE_PING_S + 1
+        async with db.engine.connect() as conn:
+            assert await conn.scalar(sa.text("SELECT pg_backend_pid()")) == first_pid
+        assert pings == [1]
+        # The server ends the session: the pool notices without asking and connects anew.
+        admin = await asyncpg.connect(ADMIN_URL)
+        await admin.execute("SELECT pg_terminate_backend($1)", first_pid)
+        await admin.close()
+        await asyncio.sleep(0.05)
+        async with db.engine.connect() as conn:
+            assert await conn.scalar(sa.text("SELECT pg_backend_pid()")) != first_pid
+        assert pings == [1]
+    finally:
+        await db.dispose()
 
 
 async def test_database_errors_in_the_logs_carry_no_parameter_or_hash(database_url: str) -> None:
