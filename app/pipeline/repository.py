@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.mobility.personal import CONFIRMATIONS_READ, Confirmation, rules_mode_of
-from app.models import Leg, LocationPoint, MotionActivity, PipelineState, PrivacyZone, Trip, User, utcnow
+from app.models import Leg, LocationPoint, PipelineState, PrivacyZone, Trip, User, utcnow
 from app.selfdata.privacy_zones import Zone
 
 
@@ -168,57 +168,91 @@ class Window:
 #: rows converted between two turns of the event loop when reading a window
 WINDOW_PART_ROWS = 20_000
 
-
-async def _columns_in_parts(conn: AsyncConnection, query: Any, kinds: tuple[str, ...]) -> list[np.ndarray]:
-    """A query's columns as arrays (`kinds`: "int", "float" with None as NaN, or "object"), read and
-    converted a part at a time with a turn of the event loop in between, so that a window of hundreds of
-    thousands of rows never holds up the server's other requests."""
-    parts: list[list[np.ndarray]] = [[] for _ in kinds]
-    result = await conn.stream(query)
-    async for part in result.partitions(WINDOW_PART_ROWS):
-        for i, values in enumerate(zip(*part, strict=True)):
-            parts[i].append(_array(values, kinds[i]))
-        await asyncio.sleep(0)
-    return [np.concatenate(p) if p else _array((), kind) for p, kind in zip(parts, kinds, strict=True)]
+# A window is read through the database driver itself, a part of WINDOW_PART_ROWS rows at a time, straight
+# into numpy columns: SQLAlchemy's row objects and its streaming adapter cost more than the database's own
+# work here (64,000 points on SQLite: 0.23 s of CPU through them, 0.14 s without). The queries are the
+# key's range scans `(user_id, ts_ms)` of both tables.
+_POINTS_SQL = (
+    "SELECT ts_ms, lat, lon, accuracy_m, speed_mps, altitude_m FROM location_points "
+    "WHERE user_id = {0} AND ts_ms >= {1} AND ts_ms <= {2} ORDER BY ts_ms"
+)
+_POINT_KINDS = ("int", "float", "float", "float", "float", "float")
+_ACTIVITIES_SQL = (
+    "SELECT ts_ms, activity_type, confidence FROM motion_activities "
+    "WHERE user_id = {0} AND ts_ms >= {1} AND ts_ms <= {2} ORDER BY ts_ms"
+)
+_ACTIVITY_KINDS = ("int", "object", "float")
+#: the upper bound of a window read to the end (no point is stamped anywhere near it)
+_NO_END_MS = 2**62
 
 
 def _array(values: Any, kind: str) -> np.ndarray:
     if kind == "int":
         return np.array(values, dtype=np.int64)
     if kind == "float":
-        return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+        return np.array(values, dtype=np.float64)  # numpy reads None as NaN
     return np.array(values, dtype=object)
+
+
+def _columns(parts: list[list[np.ndarray]], kinds: tuple[str, ...]) -> list[np.ndarray]:
+    return [np.concatenate(p) if p else _array((), kind) for p, kind in zip(parts, kinds, strict=True)]
+
+
+async def _sqlite_columns(
+    driver: Any, sql: str, params: tuple[Any, ...], kinds: tuple[str, ...]
+) -> list[np.ndarray]:
+    parts: list[list[np.ndarray]] = [[] for _ in kinds]
+    cursor = await driver.execute(sql.format("?", "?", "?"), params)
+    try:
+        while rows := await cursor.fetchmany(WINDOW_PART_ROWS):
+            for i, values in enumerate(zip(*rows, strict=True)):
+                parts[i].append(_array(values, kinds[i]))
+            await asyncio.sleep(0)  # the server's other requests run between parts
+    finally:
+        await cursor.close()
+    return _columns(parts, kinds)
+
+
+async def _postgresql_columns(
+    driver: Any, sql: str, params: tuple[Any, ...], kinds: tuple[str, ...]
+) -> list[np.ndarray]:
+    parts: list[list[np.ndarray]] = [[] for _ in kinds]
+    cursor = await driver.cursor(sql.format("$1", "$2", "$3"), *params)
+    while rows := await cursor.fetch(WINDOW_PART_ROWS):
+        for i, values in enumerate(zip(*rows, strict=True)):
+            parts[i].append(_array(values, kinds[i]))
+        await asyncio.sleep(0)
+    return _columns(parts, kinds)
 
 
 async def read_window(
     conn: AsyncConnection, user_id: uuid.UUID, start_ms: int, until_ms: int | None = None
 ) -> Window:
     """The person's points and motion activities from `start_ms` on (up to `until_ms` when given), as
-    columns, in time order. Read in parts, letting the server's other requests run in between: a window
-    of an imported history holds hundreds of thousands of rows."""
-    points_until = sa.true() if until_ms is None else LocationPoint.ts_ms <= until_ms
-    activities_until = sa.true() if until_ms is None else MotionActivity.ts_ms <= until_ms
-    ts, lat, lon, accuracy, speed, altitude = await _columns_in_parts(
-        conn,
-        sa.select(
-            LocationPoint.ts_ms,
-            LocationPoint.lat,
-            LocationPoint.lon,
-            LocationPoint.accuracy_m,
-            LocationPoint.speed_mps,
-            LocationPoint.altitude_m,
-        )
-        .where(LocationPoint.user_id == user_id, LocationPoint.ts_ms >= start_ms, points_until)
-        .order_by(LocationPoint.ts_ms),
-        ("int", "float", "float", "float", "float", "float"),
-    )
-    act_ts, act_kind, act_confidence = await _columns_in_parts(
-        conn,
-        sa.select(MotionActivity.ts_ms, MotionActivity.activity_type, MotionActivity.confidence)
-        .where(MotionActivity.user_id == user_id, MotionActivity.ts_ms >= start_ms, activities_until)
-        .order_by(MotionActivity.ts_ms),
-        ("int", "object", "float"),
-    )
+    columns, in time order, both read in one transaction. Read in parts, letting the server's other
+    requests run in between: a window of an imported history holds hundreds of thousands of rows."""
+    end_ms = _NO_END_MS if until_ms is None else until_ms
+    if not conn.in_transaction():
+        await conn.begin()  # on SQLite, the "begin" event opens the read transaction (app/core/db.py)
+    driver: Any = (await conn.get_raw_connection()).driver_connection
+    if conn.dialect.name == "postgresql":
+        params: tuple[Any, ...] = (user_id, start_ms, end_ms)
+        # asyncpg's cursors live in a transaction; SQLAlchemy opens its own only at its first statement
+        transaction = None if driver.is_in_transaction() else driver.transaction(readonly=True)
+        if transaction is not None:
+            await transaction.start()
+        try:
+            points = await _postgresql_columns(driver, _POINTS_SQL, params, _POINT_KINDS)
+            activities = await _postgresql_columns(driver, _ACTIVITIES_SQL, params, _ACTIVITY_KINDS)
+        finally:
+            if transaction is not None:
+                await transaction.rollback()
+    else:
+        params = (user_id.hex, start_ms, end_ms)  # SQLAlchemy's Uuid is 32 hex digits on SQLite
+        points = await _sqlite_columns(driver, _POINTS_SQL, params, _POINT_KINDS)
+        activities = await _sqlite_columns(driver, _ACTIVITIES_SQL, params, _ACTIVITY_KINDS)
+    ts, lat, lon, accuracy, speed, altitude = points
+    act_ts, act_kind, act_confidence = activities
     return Window(
         ts_ms=ts,
         lat=lat,
