@@ -229,7 +229,7 @@ def _build_trip(
     parts = _legs_of_trip(t, tx, ty, v, activities, params, net, personal)
     if not parts:
         parts = [_Part(0, max(t.size - 2, 0), ModeGuess("unknown", 0.0))]
-    legs = _make_legs(parts, t, tx, ty, lat, lon, proj, params)
+    legs = _make_legs(parts, t, tx, ty, lat, lon, params)
     lead_s = 0.0
     if after_gap:
         i = mv.first
@@ -363,13 +363,12 @@ def _make_legs(
     y: FloatArray,
     lat: FloatArray,
     lon: FloatArray,
-    proj: Projection,
     params: PipelineParams,
 ) -> list[Leg]:
     """The legs of a trip, each covering fixes ``first..last + 1`` of it. A leg's line is simplified
     with shapely (Douglas-Peucker, ``simplify_tolerance_m`` in projected metres) and its distance is
     geodesic along that line, which also drops GPS zig-zags smaller than the tolerance. The trip's
-    lines go through shapely, pyproj and the geodesic at once."""
+    lines go through shapely and the geodesic at once."""
     ends = [(p.first, min(p.last + 1, t.size - 1)) for p in parts]
     lines = [k for k, (a, b) in enumerate(ends) if b > a]
     line_lon: list[FloatArray] = []
@@ -377,14 +376,17 @@ def _make_legs(
     if lines:
         take = np.concatenate([np.arange(ends[k][0], ends[k][1] + 1) for k in lines])
         which = np.repeat(np.arange(len(lines)), [ends[k][1] - ends[k][0] + 1 for k in lines])
-        # Douglas-Peucker without topology repair: a track may cross itself, and the repair is slow.
+        # Douglas-Peucker without topology repair: a track may cross itself, and the repair is slow. The
+        # fix's index rides along as the lines' z (GEOS keeps a kept vertex's z and measures in x, y), so
+        # the kept fixes' own coordinates are taken as sent, with no projection back.
         simple = shapely.simplify(
-            shapely.linestrings(np.column_stack((x[take], y[take])), indices=which),
+            shapely.linestrings(np.column_stack((x[take], y[take], take)), indices=which),
             params.simplify_tolerance_m,
             preserve_topology=False,
         )
-        xy, of = shapely.get_coordinates(simple, return_index=True)
-        slon, slat = proj.to_lonlat(xy[:, 0], xy[:, 1])
+        xyz, of = shapely.get_coordinates(simple, include_z=True, return_index=True)
+        kept = xyz[:, 2].astype(np.intp)
+        slon, slat = lon[kept], lat[kept]
         cut = np.searchsorted(of, np.arange(1, len(lines))).tolist()
         line_lon, line_lat = np.split(slon, cut), np.split(slat, cut)
         steps = geodesic_steps(slat, slon)  # the steps between two lines are never read
