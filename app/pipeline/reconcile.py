@@ -111,7 +111,8 @@ def result_rows(
                     "distance_m": float(leg.distance_m),
                     "great_circle_m": great_circle,
                     "point_count": int(leg.point_count),
-                    "geometry": [[float(x), float(y)] for x, y in leg.coordinates],
+                    # (lon, lat) pairs of Python floats from the pipeline (Leg.coordinates), as lists
+                    "geometry": list(map(list, leg.coordinates)),
                     "reasons": [dict(r) for r in leg.reasons],
                     "features": dict(leg.features) or None,
                     **figures,
