@@ -27,11 +27,11 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.openapi.utils import get_fields_from_routes, get_openapi
 from pydantic import BaseModel
 
-from app.ingest.schemas import LocationBatchIn
+from app.ingest.schemas import LocationBatchIn, LocationColumnsIn
 from app.settings import Settings
 
 #: Bodies validated straight from their bytes (ingest), described with the models they use.
-EXTRA_SCHEMAS: tuple[type[BaseModel], ...] = (LocationBatchIn,)
+EXTRA_SCHEMAS: tuple[type[BaseModel], ...] = (LocationBatchIn, LocationColumnsIn)
 
 #: The name of the bearer scheme in `components.securitySchemes` (see app/core/deps.py).
 BEARER = "bearer"
@@ -54,6 +54,7 @@ OPERATION_IDS: dict[tuple[str, str], str] = {
     ("DELETE", "/v1/auth/tokens/{token_id}"): "accounts-tokens-revoke",
     # ingest
     ("POST", "/v1/me/locations"): "ingest-locations",
+    ("POST", "/v1/me/locations/columns"): "ingest-locations-columns",
     ("GET", "/v1/me/pipeline"): "ingest-pipeline",
     # trips
     ("GET", "/v1/me/trips"): "trips-list",

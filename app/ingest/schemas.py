@@ -136,6 +136,103 @@ class LocationBatchIn(BaseModel):
     activities: list[ActivityIn] = Field(default_factory=list, max_length=MAX_ACTIVITIES)
 
 
+# The columnar form of a batch: one array per field rather than one object per point. Its values follow the
+# same rules as `PointIn` and `ActivityIn` (the range constants above); every column present has one value
+# per point (checked after these models, see app/ingest/columns.py, which names the column that differs).
+_ColumnLatitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False, strict=True)]
+_ColumnLongitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False, strict=True)]
+_ColumnAccuracy = Annotated[
+    float | None, Field(ge=ACCURACY_RANGE_M[0], le=ACCURACY_RANGE_M[1], allow_inf_nan=False, strict=True)
+]
+_ColumnAltitude = Annotated[
+    float | None, Field(ge=ALTITUDE_RANGE_M[0], le=ALTITUDE_RANGE_M[1], allow_inf_nan=False, strict=True)
+]
+_ColumnSpeed = Annotated[
+    float | None, Field(ge=SPEED_RANGE_MPS[0], le=SPEED_RANGE_MPS[1], allow_inf_nan=False, strict=True)
+]
+_ColumnHeading = Annotated[
+    float | None, Field(ge=HEADING_RANGE_DEG[0], le=HEADING_RANGE_DEG[1], allow_inf_nan=False, strict=True)
+]
+_ColumnConfidence = Annotated[int | None, Field(ge=0, le=100, strict=True)]
+
+
+class ActivityColumnsIn(BaseModel):
+    """Motion-activity hints as columns: the i-th hint is (`ts[i]`, `type[i]`, `confidence[i]`)."""
+
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "ts": [1466547705.0, 1466547765.0],
+                    "type": ["walking", "automotive"],
+                    "confidence": [90, None],
+                }
+            ]
+        },
+    )
+
+    ts: list[InputTimestamp] = Field(max_length=MAX_ACTIVITIES, description="Times of the hints.")
+    type: list[ActivityType] = Field(max_length=MAX_ACTIVITIES, description="One type per time.")
+    confidence: list[_ColumnConfidence] = Field(
+        default_factory=list,
+        max_length=MAX_ACTIVITIES,
+        description="0 to 100, or null, one per time; may be left out.",
+    )
+
+
+class LocationColumnsIn(BaseModel):
+    """A batch of points as columns: the i-th point is (`ts[i]`, `lat[i]`, `lon[i]`, `accuracy[i]`, …).
+
+    Same rules as `LocationBatchIn`, one array per field: `ts`, `lat` and `lon` are required, 1 to 10,000
+    values; each optional column may be left out or hold nulls, and when present has as many values as
+    `ts`. Unknown keys are ignored."""
+
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "ts": [1466547704.08, "2016-06-21T22:21:49.000Z"],
+                    "lat": [46.1591, 46.1592],
+                    "lon": [-1.152, -1.1523],
+                    "accuracy": [12.0, 8.0],
+                    "altitude": [3.0, None],
+                    "speed": [1.4, 1.5],
+                    "heading": [271.0, None],
+                    "activities": {"ts": [1466547705.0], "type": ["walking"], "confidence": [90]},
+                }
+            ]
+        },
+    )
+
+    ts: list[InputTimestamp] = Field(min_length=1, max_length=MAX_POINTS, description="Times of the fixes.")
+    lat: list[_ColumnLatitude] = Field(min_length=1, max_length=MAX_POINTS, description="Degrees.")
+    lon: list[_ColumnLongitude] = Field(min_length=1, max_length=MAX_POINTS, description="Degrees.")
+    accuracy: list[_ColumnAccuracy] = Field(
+        default_factory=list,
+        max_length=MAX_POINTS,
+        description="Horizontal accuracy, metres (0 to 1,000,000).",
+    )
+    altitude: list[_ColumnAltitude] = Field(
+        default_factory=list, max_length=MAX_POINTS, description="Metres (-12,000 to 100,000)."
+    )
+    speed: list[_ColumnSpeed] = Field(
+        default_factory=list,
+        max_length=MAX_POINTS,
+        description="Metres per second, as the phone measured (-1, iOS's 'no reading', to 1,000).",
+    )
+    heading: list[_ColumnHeading] = Field(
+        default_factory=list,
+        max_length=MAX_POINTS,
+        description="Degrees clockwise from north (0 to 360; -1, iOS's 'no reading').",
+    )
+    activities: ActivityColumnsIn = Field(
+        default_factory=lambda: ActivityColumnsIn(ts=[], type=[]),
+        description="The phone's motion-activity hints, as columns; may be left out.",
+    )
+
+
 class IngestOut(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"accepted": 980, "duplicates": 20, "activities_received": 3}]}
