@@ -27,6 +27,8 @@ one-phone figures.
     .venv/bin/python bench/ingest.py --database postgresql
     .venv/bin/python bench/ingest.py --database sqlite
     .venv/bin/python bench/ingest.py --single-only      # the one-phone runs alone
+    .venv/bin/python bench/ingest.py --columns          # the same points, one array per field
+                                                        # (POST /v1/me/locations/columns)
 """
 
 from __future__ import annotations
@@ -74,11 +76,18 @@ def make_streams(
     return streams
 
 
-def body(rows: list[tuple]) -> bytes:
-    return json.dumps(
-        {"points": [{"ts": t, "lat": la, "lon": lo, "accuracy": a} for t, la, lo, a in rows]},
-        separators=(",", ":"),
-    ).encode()
+#: where each body form is posted: one JSON object per point, or one array per field
+PATHS = {False: "/v1/me/locations", True: "/v1/me/locations/columns"}
+
+
+def body(rows: list[tuple], columns: bool = False) -> bytes:
+    """A batch as the phone sends it: `{"points": [{...}, ...]}`, or with `columns` one array per field."""
+    if columns:
+        ts, lat, lon, acc = (list(c) for c in zip(*rows, strict=True))
+        data: dict = {"ts": ts, "lat": lat, "lon": lon, "accuracy": acc}
+    else:
+        data = {"points": [{"ts": t, "lat": la, "lon": lo, "accuracy": a} for t, la, lo, a in rows]}
+    return json.dumps(data, separators=(",", ":")).encode()
 
 
 async def register(client, n: int) -> list[tuple[str, str]]:
@@ -105,7 +114,12 @@ def server_cpu_s(base: str) -> float | None:
 
 
 async def api_run(
-    base: str, tokens: list[str], bodies: list[list[bytes]], timeout_s: float, gzipped: bool = False
+    base: str,
+    tokens: list[str],
+    bodies: list[list[bytes]],
+    timeout_s: float,
+    gzipped: bool = False,
+    path: str = PATHS[False],
 ) -> dict:
     import httpx
 
@@ -126,7 +140,7 @@ async def api_run(
                 if time.monotonic() > deadline:
                     return
                 t0 = time.perf_counter()
-                r = await client.post("/v1/me/locations", content=b, headers=headers)
+                r = await client.post(path, content=b, headers=headers)
                 latencies.append(time.perf_counter() - t0)
                 statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
                 if r.status_code == 202:
@@ -149,13 +163,15 @@ async def api_run(
     }
 
 
-def single_phone(base: str, rows: list[tuple], batches: tuple[int, ...], timeout_s: float) -> dict:
+def single_phone(
+    base: str, rows: list[tuple], batches: tuple[int, ...], timeout_s: float, columns: bool = False
+) -> dict:
     """One phone alone: its points in batches of each size, as JSON and as gzip, each run a fresh person."""
     import httpx
 
     out = {}
     for batch in batches:
-        plain = [body(rows[i : i + batch]) for i in range(0, len(rows), batch)]
+        plain = [body(rows[i : i + batch], columns) for i in range(0, len(rows), batch)]
         for encoding, bodies in (("json", plain), ("gzip", [gzip.compress(b, 6) for b in plain])):
 
             async def person() -> str:
@@ -163,7 +179,8 @@ def single_phone(base: str, rows: list[tuple], batches: tuple[int, ...], timeout
                     return (await register(c, 1))[0][1]
 
             token = asyncio.run(person())
-            run = asyncio.run(api_run(base, [token], [bodies], timeout_s, gzipped=encoding == "gzip"))
+            gzipped = encoding == "gzip"
+            run = asyncio.run(api_run(base, [token], [bodies], timeout_s, gzipped, PATHS[columns]))
             run["bytes_per_point"] = round(sum(len(b) for b in bodies) / len(rows), 1)
             log(f"one phone, batches of {batch}, {encoding}: {run}")
             out[f"{encoding}_{batch}"] = run
@@ -254,6 +271,11 @@ def main() -> None:
         "--single-points", type=int, default=65_000, help="points of the one-phone runs (default 65,000)"
     )
     parser.add_argument("--single-only", action="store_true", help="the one-phone runs alone, no reference")
+    parser.add_argument(
+        "--columns",
+        action="store_true",
+        help="post one array per field to POST /v1/me/locations/columns instead of an object per point",
+    )
     args = parser.parse_args()
 
     start_ts = time.time() - 20 * 86400
@@ -264,7 +286,8 @@ def main() -> None:
         log(f"simulating {args.clients} x {n_per_client} points …")
         streams = make_streams(args.clients, n_per_client, start_ts)
         bodies = [
-            [body(rows[i : i + args.batch]) for i in range(0, len(rows), args.batch)] for rows in streams
+            [body(rows[i : i + args.batch], args.columns) for i in range(0, len(rows), args.batch)]
+            for rows in streams
         ]
         mb = sum(len(b) for bs in bodies for b in bs) / 1e6
         log(f"{sum(len(s) for s in streams)} points, {mb:.0f} MB of JSON")
@@ -288,10 +311,11 @@ def main() -> None:
             asyncio.run(api_run(base, [warm[0][1]], [[body(warm_rows[:1000]), body(warm_rows[1000:])]], 30))
             if not args.single_only:
                 log("posting …")
-                api = asyncio.run(api_run(base, [t for _, t in api_users], bodies, args.timeout))
+                tokens = [t for _, t in api_users]
+                api = asyncio.run(api_run(base, tokens, bodies, args.timeout, path=PATHS[args.columns]))
                 log(f"API: {api}")
             log(f"one phone, {len(phone)} points …")
-            one = single_phone(base, phone, (1000, 5000), args.timeout)
+            one = single_phone(base, phone, (1000, 5000), args.timeout, args.columns)
         if api is None:
             ref, single = None, None
         elif args.database == "postgresql":
@@ -330,7 +354,12 @@ def main() -> None:
         name: {k: run[k] for k in ("pps", "p50_ms", "p99_ms", "server_cpu_us_per_point", "bytes_per_point")}
         for name, run in one.items()
     }
-    figures: dict = {"benchmark": "ingest", "database": args.database, "single_phone": phone_figures}
+    figures: dict = {
+        "benchmark": "ingest",
+        "database": args.database,
+        "body": "columns" if args.columns else "points",
+        "single_phone": phone_figures,
+    }
     if api is not None and ref is not None:
         ratio = api["pps"] / ref["pps"] if ref["pps"] else None
         per_core = api["pps"] / cores
