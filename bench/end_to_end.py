@@ -10,6 +10,8 @@ phone with wild and poor fixes, as bench/pipeline.py simulates them), then:
   warm-up by other people (a day posted as the phone will, a history imported: imports, caches, the
   process pool; not counted, see `warm_up`), the phone registers and
   posts its points in batches of `--batch` (5,000) one after the other, pre-encoded JSON (`--gzip`: gzip),
+  one object per point to `POST /v1/me/locations`, or (`--columns`) one array per field to
+  `POST /v1/me/locations/columns`, the numbers written alike in both,
   then asks `GET /v1/me/pipeline` and `GET /v1/me/trips` every 20 ms until nothing is pending and its
   trips are there. Timed: from the first byte of the first batch to that answer.
 - trackintel 1.4 on the same points (in bench/.venv-peers, made by bench/pipeline.py's `ensure_peers`),
@@ -22,6 +24,7 @@ points through HTTP, storage and the whole pipeline in no more time than trackin
 
     .venv/bin/python bench/end_to_end.py                  # SQLite
     .venv/bin/python bench/end_to_end.py --database postgresql
+    .venv/bin/python bench/end_to_end.py --columns            # the columnar body
 """
 
 from __future__ import annotations
@@ -68,7 +71,25 @@ def phone_points(target: int, seed: int, end_ts_s: float) -> dict[str, np.ndarra
     }
 
 
-def bodies(points: dict[str, np.ndarray], batch: int, gzipped: bool) -> list[bytes]:
+#: where each form of the batch is posted
+ENDPOINTS = {False: "/v1/me/locations", True: "/v1/me/locations/columns"}
+
+
+def column_bodies(points: dict[str, np.ndarray], batch: int, gzipped: bool) -> list[bytes]:
+    """The batches as columns: the same Python floats as the object form's bodies, so the same digits."""
+    names = {"ts": "ts_s", "lat": "lat", "lon": "lon", "accuracy": "accuracy_m"}
+    values = {field: points[column].tolist() for field, column in names.items()}
+    out = []
+    for i in range(0, len(values["ts"]), batch):
+        data = {field: column[i : i + batch] for field, column in values.items()}
+        raw = json.dumps(data, separators=(",", ":")).encode()
+        out.append(gzip.compress(raw, 6) if gzipped else raw)
+    return out
+
+
+def bodies(points: dict[str, np.ndarray], batch: int, gzipped: bool, columns: bool = False) -> list[bytes]:
+    if columns:
+        return column_bodies(points, batch, gzipped)
     rows = list(
         zip(
             points["ts_s"].tolist(),
@@ -88,8 +109,11 @@ def bodies(points: dict[str, np.ndarray], batch: int, gzipped: bool) -> list[byt
     return out
 
 
-async def one_phone(base: str, payloads: list[bytes], gzipped: bool, timeout_s: float) -> dict:
-    """Register, post every batch in turn, then wait through the API for the last trip."""
+async def one_phone(
+    base: str, payloads: list[bytes], gzipped: bool, timeout_s: float, columns: bool = False
+) -> dict:
+    """Register, post every batch in turn (to the columnar endpoint with `columns`), then wait through the
+    API for the last trip."""
     import httpx
 
     async with httpx.AsyncClient(base_url=base, timeout=120) as client:
@@ -105,10 +129,10 @@ async def one_phone(base: str, payloads: list[bytes], gzipped: bool, timeout_s: 
         t0 = time.perf_counter()
         for payload in payloads:
             t = time.perf_counter()
-            r = await client.post("/v1/me/locations", content=payload, headers=headers)
+            r = await client.post(ENDPOINTS[columns], content=payload, headers=headers)
             latencies.append(time.perf_counter() - t)
             if r.status_code != 202:
-                raise RuntimeError(f"POST /v1/me/locations answered {r.status_code}: {r.text[:300]}")
+                raise RuntimeError(f"POST {ENDPOINTS[columns]} answered {r.status_code}: {r.text[:300]}")
             accepted += r.json()["accepted"]
         uploaded = time.perf_counter()
         polls = 0
@@ -172,7 +196,7 @@ def gpx(points: dict[str, np.ndarray]) -> bytes:
 
 
 async def warm_up(
-    base: str, day: dict[str, np.ndarray], history: dict[str, np.ndarray], timeout_s: float
+    base: str, day: dict[str, np.ndarray], history: dict[str, np.ndarray], timeout_s: float, columns: bool
 ) -> None:
     """Other people through the same paths, not counted: one posts a day of points as the phone will (imports,
     caches, the worker's thread), another imports a history of more than 20,000 points, whose pipeline window
@@ -180,7 +204,7 @@ async def warm_up(
     run, as it is in a server that has been up for a while."""
     import httpx
 
-    await one_phone(base, bodies(day, 5000, gzipped=False), False, timeout_s)
+    await one_phone(base, bodies(day, 5000, gzipped=False, columns=columns), False, timeout_s, columns)
     async with httpx.AsyncClient(base_url=base, timeout=120) as client:
         r = await client.post("/v1/auth/register", json={})
         r.raise_for_status()
@@ -209,6 +233,9 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=64_000)
     parser.add_argument("--batch", type=int, default=5000, help="points per request (default 5,000)")
     parser.add_argument("--gzip", action="store_true", help="send the batches gzip-compressed")
+    parser.add_argument(
+        "--columns", action="store_true", help="post one array per field to POST /v1/me/locations/columns"
+    )
     parser.add_argument("--no-peer", action="store_true", help="skip trackintel")
     parser.add_argument("--timeout", type=float, default=600, help="give up waiting for trips after this")
     args = parser.parse_args()
@@ -220,7 +247,7 @@ def main() -> None:
     phone = phone_points(args.points, seed=4242, end_ts_s=now)
     warm_day = phone_points(7_000, seed=4343, end_ts_s=now)
     warm_history = phone_points(25_000, seed=4444, end_ts_s=now)
-    payloads = bodies(phone, args.batch, args.gzip)
+    payloads = bodies(phone, args.batch, args.gzip, args.columns)
     n = int(phone["ts_s"].size)
     log(f"{n} points, {len(payloads)} batches, {sum(map(len, payloads)) / n:.1f} bytes per point")
 
@@ -234,9 +261,9 @@ def main() -> None:
             try:
                 with server(store.url, worker=True, extra_env=ONE_CORE_ENV) as base:
                     os.sched_setaffinity(0, {CLIENT_CPU})
-                    asyncio.run(warm_up(base, warm_day, warm_history, args.timeout))
+                    asyncio.run(warm_up(base, warm_day, warm_history, args.timeout, args.columns))
                     log("warm; the phone posts …")
-                    ours = asyncio.run(one_phone(base, payloads, args.gzip, args.timeout))
+                    ours = asyncio.run(one_phone(base, payloads, args.gzip, args.timeout, args.columns))
                     log(f"ours: {ours}")
             finally:
                 os.sched_setaffinity(0, cpus)
@@ -258,7 +285,9 @@ def main() -> None:
             "database": args.database,
             "points": n,
             "batch": args.batch,
-            "encoding": "gzip" if args.gzip else "json",
+            "encoding": ("columns+gzip" if args.gzip else "columns")
+            if args.columns
+            else ("gzip" if args.gzip else "json"),
             "ours": ours,
             "ours_pps": round(n / ours["seconds"], 1),
             "ours_upload_pps": round(n / ours["upload_s"], 1),

@@ -354,3 +354,14 @@ async def test_points_land_under_the_caller_only(
 async def test_a_token_is_required(client: httpx.AsyncClient) -> None:
     response = await client.post(URL, json=columns(2))
     assert response.status_code == 401
+
+
+def test_the_contract_names_the_body_and_the_operation(app: FastAPI) -> None:
+    document = app.openapi()
+    operation = document["paths"][URL]["post"]
+    assert operation["operationId"] == "ingest-locations-columns"
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/LocationColumnsIn"}
+    assert operation["responses"]["202"] == document["paths"]["/v1/me/locations"]["post"]["responses"]["202"]
+    body = document["components"]["schemas"]["LocationColumnsIn"]
+    assert body["required"] == ["ts", "lat", "lon"] and body["examples"]
