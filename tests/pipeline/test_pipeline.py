@@ -358,3 +358,55 @@ def test_the_wait_between_failed_runs_doubles_up_to_an_hour() -> None:
     waits = [pipeline_store.failure_backoff_s(n) for n in range(1, 10)]
     assert waits[:4] == [60, 120, 240, 480]
     assert waits[-1] == 3600 and max(waits) == 3600
+
+
+async def test_the_window_is_read_in_parts_exactly_on_either_database(
+    app: FastAPI, client: httpx.AsyncClient, alice: Person, bob: Person, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The driver-level window read, in parts of a few rows: every point and hint of the person from the
+    start to the end asked, in time order, missing readings as NaN, nobody else's, and the connection
+    left in a transaction that the caller ends."""
+    monkeypatch.setattr(pipeline_store, "WINDOW_PART_ROWS", 7)
+    base = 1_700_000_000
+    points = [
+        {"ts": base + i, "lat": 46.15 + i * 1e-5, "lon": -1.15 - i * 1e-5}
+        | ({"accuracy": 5.0 + i, "speed": 1.5} if i % 3 else {"altitude": 12.0 + i})
+        for i in range(40)
+    ]
+    activities = [
+        {"ts": base + i, "type": "walking" if i % 2 else "cycling", "confidence": i} for i in range(0, 40, 4)
+    ]
+    activities[1].pop("confidence")
+    for person in (alice, bob):
+        body = {"points": points, "activities": activities}
+        response = await client.post("/v1/me/locations", headers=person.headers, json=body)
+        assert response.status_code == 202, response.text
+    start_ms, until_ms = (base + 3) * 1000, (base + 33) * 1000
+    async with app.state.db.engine.connect() as conn:
+        conn = await conn.execution_options(sqlite_readonly=True)
+        window = await pipeline_store.read_window(conn, alice.user_id, start_ms, until_ms)
+        assert conn.in_transaction()
+        await conn.rollback()
+        everything = await pipeline_store.read_window(conn, alice.user_id, 0)
+        await conn.rollback()
+    chosen = points[3:34]
+    assert window.ts_ms.tolist() == [p["ts"] * 1000 for p in chosen]
+    assert window.lat.tolist() == [p["lat"] for p in chosen]
+    assert window.lon.tolist() == [p["lon"] for p in chosen]
+    for column, name in (
+        (window.accuracy_m, "accuracy"),
+        (window.speed_mps, "speed"),
+        (window.altitude_m, "altitude"),
+    ):
+        expected = [p.get(name) for p in chosen]
+        assert [None if v != v else v for v in column.tolist()] == expected  # NaN where none was sent
+    assert window.activity_ts_ms.tolist() == [(base + i) * 1000 for i in range(4, 34, 4)]
+    assert window.activity_kind.tolist() == ["walking" if i % 2 else "cycling" for i in range(4, 34, 4)]
+    confidence = window.activity_confidence.tolist()
+    assert confidence[0] != confidence[0] and confidence[1:] == [float(i) for i in range(8, 34, 4)]
+    assert everything.ts_ms.size == 40 and everything.activity_ts_ms.size == 10
+    empty_from = (base + 1000) * 1000
+    async with app.state.db.engine.connect() as conn:
+        nothing = await pipeline_store.read_window(conn, alice.user_id, empty_from)
+        await conn.rollback()
+    assert nothing.ts_ms.size == 0 and nothing.lat.dtype == float and nothing.activity_kind.size == 0
