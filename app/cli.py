@@ -260,6 +260,10 @@ async def _worker_loop(index: int = 0) -> None:
     worker.metrics, worker.tracer = Metrics(db), tracer_of(provider)
     port = settings.worker_metrics_port
     metrics_server = await serve_metrics(worker.metrics, settings, port + index) if port else None
+    if settings.gc_tuning:
+        from app.core.gctuning import tune_for_serving
+
+        tune_for_serving()
     # SIGTERM through the event loop (its wake-up file descriptor): the loop stops at once, whichever
     # thread the signal reaches (the worker-process pool's threads among them)
     stop = asyncio.Event()

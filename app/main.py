@@ -18,6 +18,7 @@ from app.accounts import operator_endpoints as operator
 from app.core import apidocs, offload, problems
 from app.core import endpoints as service
 from app.core.db import Database
+from app.core.gctuning import tune_for_serving
 from app.core.logs import (
     AccessLogMiddleware,
     RequestIdMiddleware,
@@ -113,6 +114,8 @@ def create_app(settings: Settings | None = None, *, tracer_provider: TracerProvi
             logging.getLogger("coachco2.imports").warning(
                 "could not settle interrupted imports", exc_info=True
             )
+        if settings.gc_tuning:
+            tune_for_serving()
         stopping = asyncio.Event()
         worker.resume()
         task = asyncio.create_task(worker.run_forever()) if settings.worker_in_process else None

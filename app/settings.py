@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     otel_sdk_disabled: bool = Field(default=False, validation_alias="OTEL_SDK_DISABLED")
     db_pool_size: int = Field(default=10, ge=1)
     db_echo: bool = False
+    # freeze what a serving process holds at start and collect its young objects less often
+    # (app/core/gctuning.py)
+    gc_tuning: bool = True
 
     @field_validator("database_url")
     @classmethod

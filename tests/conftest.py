@@ -32,6 +32,10 @@ from app.settings import Settings
 from app.statistics.zones import GRID_ID
 from tests.support import servers
 
+# The suite starts hundreds of apps in one process: none of them freezes the process's objects or moves the
+# collector's thresholds for the others (tests/core/test_gctuning.py checks the tuning in a process of its own).
+os.environ.setdefault("COACHCO2_GC_TUNING", "false")
+
 ADMIN_URL = os.environ.get("COACHCO2_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REQUIRE_POSTGRES = os.environ.get("COACHCO2_TEST_REQUIRE_POSTGRES") == "1"
 BACKENDS = ["sqlite", "postgresql"]
