@@ -379,6 +379,9 @@ async def test_a_separate_worker_process_is_scraped_on_its_own_port(tmp_path: An
                     await asyncio.sleep(0.1)
                 else:
                     pytest.fail("the worker processes did not report the 50 points within 30 s")
+                # Scraped again now that both say the run is done: a process scraped just before the
+                # other committed its run read the backlog before that commit.
+                scrapes = await both()
     finally:
         worker.terminate()
         output = (await asyncio.wait_for(worker.communicate(), 20))[0].decode(errors="replace")
