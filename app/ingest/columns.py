@@ -38,23 +38,27 @@ from typing_extensions import TypedDict  # pydantic reads TypedDicts from here b
 from app.core.lang import Msg, MsgValueError
 from app.ingest.reader import (
     Batch,
-    _Accuracy,
-    _Altitude,
     _first_of_each_time,
-    _Heading,
     _pick,
     _Refused,
-    _Speed,
     _Time,
     _times_ms,
+    validate_contract,
 )
 from app.ingest.repository import ActivityColumns, PointColumns
 from app.ingest.schemas import (
     MAX_ACTIVITIES,
     MAX_POINTS,
+    AccuracyValue,
     ActivityColumnsIn,
     ActivityType,
+    AltitudeValue,
+    ConfidenceValue,
+    HeadingValue,
+    LatitudeValue,
     LocationColumnsIn,
+    LongitudeValue,
+    SpeedValue,
 )
 
 #: the optional columns of a point, in the body's names and in the store's order
@@ -70,21 +74,19 @@ class _FastActivityColumns(TypedDict):
 
     ts: Annotated[list[_Time], _Activities]
     type: Annotated[list[Literal[tuple(t.value for t in ActivityType)]], _Activities]  # type: ignore[valid-type]
-    confidence: NotRequired[
-        Annotated[list[Annotated[int | None, Field(ge=0, le=100, strict=True)]], _Activities]
-    ]
+    confidence: NotRequired[Annotated[list[ConfidenceValue], _Activities]]
 
 
 class _FastColumns(TypedDict):
     __pydantic_config__ = ConfigDict(extra="ignore")  # type: ignore[misc]
 
     ts: Annotated[list[_Time], _Points]
-    lat: Annotated[list[Annotated[float, Field(ge=-90, le=90, strict=True, allow_inf_nan=False)]], _Points]
-    lon: Annotated[list[Annotated[float, Field(ge=-180, le=180, strict=True, allow_inf_nan=False)]], _Points]
-    accuracy: NotRequired[Annotated[list[_Accuracy], _Optional]]
-    altitude: NotRequired[Annotated[list[_Altitude], _Optional]]
-    speed: NotRequired[Annotated[list[_Speed], _Optional]]
-    heading: NotRequired[Annotated[list[_Heading], _Optional]]
+    lat: Annotated[list[LatitudeValue], _Points]
+    lon: Annotated[list[LongitudeValue], _Points]
+    accuracy: NotRequired[Annotated[list[AccuracyValue], _Optional]]
+    altitude: NotRequired[Annotated[list[AltitudeValue], _Optional]]
+    speed: NotRequired[Annotated[list[SpeedValue], _Optional]]
+    heading: NotRequired[Annotated[list[HeadingValue], _Optional]]
     activities: NotRequired[_FastActivityColumns]
 
 
@@ -187,12 +189,7 @@ def _length_errors(batch: LocationColumnsIn) -> list[dict[str, Any]]:
 def read_columns_with_model(body: bytes) -> Batch:
     """The columnar batch read with the contract's model; a RequestValidationError (422) naming every
     offending value or column when it refuses it."""
-    try:
-        batch = _CONTRACT.validate_json(body)
-    except ValidationError as exc:
-        raise RequestValidationError(
-            [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
-        ) from None
+    batch = validate_contract(_CONTRACT, body)
     errors = _length_errors(batch)
     if errors:
         raise RequestValidationError(errors)

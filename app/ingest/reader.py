@@ -37,46 +37,35 @@ from typing_extensions import TypedDict  # pydantic reads TypedDicts from here b
 from app.core.schemas import MAX_FUTURE_S, MIN_TS_S, parse_ts_ms
 from app.ingest.repository import ActivityColumns, PointColumns
 from app.ingest.schemas import (
-    ACCURACY_RANGE_M,
-    ALTITUDE_RANGE_M,
-    HEADING_RANGE_DEG,
     MAX_ACTIVITIES,
     MAX_POINTS,
-    SPEED_RANGE_MPS,
+    AccuracyValue,
     ActivityIn,
     ActivityType,
+    AltitudeValue,
+    ConfidenceValue,
+    HeadingValue,
+    LatitudeValue,
     LocationBatchIn,
+    LongitudeValue,
     PointIn,
+    SpeedValue,
 )
 
 _Seconds = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 _Time = _Seconds | Annotated[str, Field(strict=True)]
 
 
-_Accuracy = Annotated[
-    float | None, Field(ge=ACCURACY_RANGE_M[0], le=ACCURACY_RANGE_M[1], strict=True, allow_inf_nan=False)
-]
-_Altitude = Annotated[
-    float | None, Field(ge=ALTITUDE_RANGE_M[0], le=ALTITUDE_RANGE_M[1], strict=True, allow_inf_nan=False)
-]
-_Speed = Annotated[
-    float | None, Field(ge=SPEED_RANGE_MPS[0], le=SPEED_RANGE_MPS[1], strict=True, allow_inf_nan=False)
-]
-_Heading = Annotated[
-    float | None, Field(ge=HEADING_RANGE_DEG[0], le=HEADING_RANGE_DEG[1], strict=True, allow_inf_nan=False)
-]
-
-
 class _FastPoint(TypedDict):
     __pydantic_config__ = ConfigDict(extra="ignore")  # type: ignore[misc]
 
     ts: _Time
-    lat: Annotated[float, Field(ge=-90, le=90, strict=True, allow_inf_nan=False)]
-    lon: Annotated[float, Field(ge=-180, le=180, strict=True, allow_inf_nan=False)]
-    accuracy: NotRequired[_Accuracy]
-    altitude: NotRequired[_Altitude]
-    speed: NotRequired[_Speed]
-    heading: NotRequired[_Heading]
+    lat: LatitudeValue
+    lon: LongitudeValue
+    accuracy: NotRequired[AccuracyValue]
+    altitude: NotRequired[AltitudeValue]
+    speed: NotRequired[SpeedValue]
+    heading: NotRequired[HeadingValue]
 
 
 class _FastActivity(TypedDict):
@@ -84,7 +73,7 @@ class _FastActivity(TypedDict):
 
     ts: _Time
     type: Literal[tuple(t.value for t in ActivityType)]  # type: ignore[valid-type]
-    confidence: NotRequired[Annotated[int | None, Field(ge=0, le=100, strict=True)]]
+    confidence: NotRequired[ConfidenceValue]
 
 
 class _FastBatch(TypedDict):
@@ -170,15 +159,21 @@ def _activity_columns(activities: Sequence[Mapping[str, object]], now_s: float) 
     return ActivityColumns(ts, kinds, confidence)
 
 
-def read_with_models(body: bytes) -> Batch:
-    """The batch read with the contract's models; a RequestValidationError (422) naming every offending
-    field when they refuse it."""
+def validate_contract(contract: TypeAdapter[Any], body: bytes) -> Any:
+    """The body read with a contract's model; a RequestValidationError (422) naming every offending field
+    (under `body`, as FastAPI names them) when it refuses it."""
     try:
-        batch = _CONTRACT.validate_json(body)
+        return contract.validate_json(body)
     except ValidationError as exc:
         raise RequestValidationError(
             [{**error, "loc": ("body", *error["loc"])} for error in exc.errors()]
         ) from None
+
+
+def read_with_models(body: bytes) -> Batch:
+    """The batch read with the contract's models; a RequestValidationError (422) naming every offending
+    field when they refuse it."""
+    batch = validate_contract(_CONTRACT, body)
     points = PointColumns.from_rows(
         (p.ts, p.lat, p.lon, p.accuracy, p.altitude, p.speed, p.heading) for p in batch.points
     )

@@ -136,24 +136,26 @@ class LocationBatchIn(BaseModel):
     activities: list[ActivityIn] = Field(default_factory=list, max_length=MAX_ACTIVITIES)
 
 
-# The columnar form of a batch: one array per field rather than one object per point. Its values follow the
-# same rules as `PointIn` and `ActivityIn` (the range constants above); every column present has one value
-# per point (checked after these models, see app/ingest/columns.py, which names the column that differs).
-_ColumnLatitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False, strict=True)]
-_ColumnLongitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False, strict=True)]
-_ColumnAccuracy = Annotated[
+# One value of each field, with the same rules as `PointIn` and `ActivityIn` (the range constants above):
+# the columnar form's items below, and the fast readers' mirrors of both forms (app/ingest/reader.py,
+# app/ingest/columns.py). In the columnar form (one array per field rather than one object per point)
+# every column present has one value per point (checked after these models, see app/ingest/columns.py,
+# which names the column that differs).
+LatitudeValue = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False, strict=True)]
+LongitudeValue = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False, strict=True)]
+AccuracyValue = Annotated[
     float | None, Field(ge=ACCURACY_RANGE_M[0], le=ACCURACY_RANGE_M[1], allow_inf_nan=False, strict=True)
 ]
-_ColumnAltitude = Annotated[
+AltitudeValue = Annotated[
     float | None, Field(ge=ALTITUDE_RANGE_M[0], le=ALTITUDE_RANGE_M[1], allow_inf_nan=False, strict=True)
 ]
-_ColumnSpeed = Annotated[
+SpeedValue = Annotated[
     float | None, Field(ge=SPEED_RANGE_MPS[0], le=SPEED_RANGE_MPS[1], allow_inf_nan=False, strict=True)
 ]
-_ColumnHeading = Annotated[
+HeadingValue = Annotated[
     float | None, Field(ge=HEADING_RANGE_DEG[0], le=HEADING_RANGE_DEG[1], allow_inf_nan=False, strict=True)
 ]
-_ColumnConfidence = Annotated[int | None, Field(ge=0, le=100, strict=True)]
+ConfidenceValue = Annotated[int | None, Field(ge=0, le=100, strict=True)]
 
 
 class ActivityColumnsIn(BaseModel):
@@ -174,7 +176,7 @@ class ActivityColumnsIn(BaseModel):
 
     ts: list[InputTimestamp] = Field(max_length=MAX_ACTIVITIES, description="Times of the hints.")
     type: list[ActivityType] = Field(max_length=MAX_ACTIVITIES, description="One type per time.")
-    confidence: list[_ColumnConfidence] = Field(
+    confidence: list[ConfidenceValue] = Field(
         default_factory=list,
         max_length=MAX_ACTIVITIES,
         description="0 to 100, or null, one per time; may be left out.",
@@ -207,22 +209,22 @@ class LocationColumnsIn(BaseModel):
     )
 
     ts: list[InputTimestamp] = Field(min_length=1, max_length=MAX_POINTS, description="Times of the fixes.")
-    lat: list[_ColumnLatitude] = Field(min_length=1, max_length=MAX_POINTS, description="Degrees.")
-    lon: list[_ColumnLongitude] = Field(min_length=1, max_length=MAX_POINTS, description="Degrees.")
-    accuracy: list[_ColumnAccuracy] = Field(
+    lat: list[LatitudeValue] = Field(min_length=1, max_length=MAX_POINTS, description="Degrees.")
+    lon: list[LongitudeValue] = Field(min_length=1, max_length=MAX_POINTS, description="Degrees.")
+    accuracy: list[AccuracyValue] = Field(
         default_factory=list,
         max_length=MAX_POINTS,
         description="Horizontal accuracy, metres (0 to 1,000,000).",
     )
-    altitude: list[_ColumnAltitude] = Field(
+    altitude: list[AltitudeValue] = Field(
         default_factory=list, max_length=MAX_POINTS, description="Metres (-12,000 to 100,000)."
     )
-    speed: list[_ColumnSpeed] = Field(
+    speed: list[SpeedValue] = Field(
         default_factory=list,
         max_length=MAX_POINTS,
         description="Metres per second, as the phone measured (-1, iOS's 'no reading', to 1,000).",
     )
-    heading: list[_ColumnHeading] = Field(
+    heading: list[HeadingValue] = Field(
         default_factory=list,
         max_length=MAX_POINTS,
         description="Degrees clockwise from north (0 to 360; -1, iOS's 'no reading').",
