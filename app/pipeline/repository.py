@@ -194,6 +194,11 @@ def _array(values: Any, kind: str) -> np.ndarray:
     return np.array(values, dtype=object)
 
 
+def _add_part(parts: list[list[np.ndarray]], rows: Any, kinds: tuple[str, ...]) -> None:
+    for i, values in enumerate(zip(*rows, strict=True)):
+        parts[i].append(_array(values, kinds[i]))
+
+
 def _columns(parts: list[list[np.ndarray]], kinds: tuple[str, ...]) -> list[np.ndarray]:
     return [np.concatenate(p) if p else _array((), kind) for p, kind in zip(parts, kinds, strict=True)]
 
@@ -205,8 +210,7 @@ async def _sqlite_columns(
     cursor = await driver.execute(sql.format("?", "?", "?"), params)
     try:
         while rows := await cursor.fetchmany(WINDOW_PART_ROWS):
-            for i, values in enumerate(zip(*rows, strict=True)):
-                parts[i].append(_array(values, kinds[i]))
+            _add_part(parts, rows, kinds)
             await asyncio.sleep(0)  # the server's other requests run between parts
     finally:
         await cursor.close()
@@ -219,8 +223,7 @@ async def _postgresql_columns(
     parts: list[list[np.ndarray]] = [[] for _ in kinds]
     cursor = await driver.cursor(sql.format("$1", "$2", "$3"), *params)
     while rows := await cursor.fetch(WINDOW_PART_ROWS):
-        for i, values in enumerate(zip(*rows, strict=True)):
-            parts[i].append(_array(values, kinds[i]))
+        _add_part(parts, rows, kinds)
         await asyncio.sleep(0)
     return _columns(parts, kinds)
 
